@@ -1,0 +1,3 @@
+"""funcgrad: PyTorch's eager autograd tape and JAX's functional pullbacks, side by side."""
+
+__version__ = "0.1.0"

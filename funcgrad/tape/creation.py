@@ -1,0 +1,213 @@
+"""Tensor creation: `tensor`, `zeros`, `rand`, ... with PyTorch's signatures.
+
+Dtypes are JAX's: without `jax_enable_x64`, integer data becomes int32 and float64 requests
+become float32, as JAX does (PyTorch would give int64/float64).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .random import default_generator
+
+
+
+def _canonical_dtype(dtype):
+    """Accepts jnp/np dtypes, their names ('float32'), and Python's float/int/bool."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        dtype = jnp.dtype(dtype)
+    return jax.dtypes.canonicalize_dtype(jnp.dtype(dtype))
+
+
+def _is_dtype_like(x) -> bool:
+    if isinstance(x, str):
+        try:
+            jnp.dtype(x)
+            return True
+        except TypeError:
+            return False
+    try:
+        return x is not None and not isinstance(x, jax.Device) and jnp.dtype(x) is not None
+    except TypeError:
+        return False
+
+
+def _parse_device(device) -> jax.Device:
+    """'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu' or a jax.Device -> a jax.Device."""
+    if isinstance(device, jax.Device):
+        return device
+    name, _, index = str(device).partition(":")
+    platform = {"cuda": "gpu"}.get(name, name)
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"device {device!r} is not available: JAX sees {jax.devices()}. "
+            "Install the JAX build for that accelerator, or use 'cpu'."
+        ) from e
+    return devices[int(index or 0)]
+
+
+def _to_array(data, dtype):
+    from .tensor import Tensor
+
+    if isinstance(data, Tensor):
+        data = data._data
+    elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
+        data = np.asarray([np.asarray(d._data) if isinstance(d, Tensor) else d for d in data])
+    dtype = _canonical_dtype(dtype)
+    if dtype is None and not hasattr(data, "dtype"):
+        probe = np.asarray(data)
+        if probe.dtype == np.float64:
+            dtype = jnp.float32  # PyTorch's default dtype
+    return jnp.asarray(data, dtype=dtype)
+
+
+def _flat(data):
+    for d in data:
+        if isinstance(d, (list, tuple)):
+            yield from _flat(d)
+        else:
+            yield d
+
+
+def _finish(array, requires_grad, device=None):
+    from .tensor import Tensor
+
+    if device is not None:
+        array = jax.device_put(array, _parse_device(device))
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False):
+    """Creates a leaf tensor from data (list, number, numpy or JAX array), copying it.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> torch.tensor([[1.0, 2.0]], requires_grad=True).shape
+        torch.Size([1, 2])
+    """
+    from .tensor import Tensor
+
+    if isinstance(data, Tensor):
+        data = data._data
+    array = _to_array(data, dtype)
+    if requires_grad and not jnp.issubdtype(array.dtype, jnp.inexact):
+        from . import errors
+
+        raise RuntimeError(
+            errors.INTEGER_REQUIRES_GRAD_CTOR + errors.INTEGER_HINT.format(dtype=array.dtype)
+        )
+    return _finish(array, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like `tensor`, but returns `data` itself if it already is a tensor of that dtype."""
+    from .tensor import Tensor
+
+    if isinstance(data, Tensor) and (dtype is None or _canonical_dtype(dtype) == data.dtype):
+        return data if device is None else data.to(device)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray):
+    return tensor(array, dtype=array.dtype)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros. Example: `torch.zeros(2, 3)`."""
+    return _finish(jnp.zeros(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones. Example: `torch.ones(2, 3)`."""
+    return _finish(jnp.ones(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """Like zeros (JAX has no uninitialised memory)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """A tensor filled with fill_value. Example: `torch.full((2,), 7.0)`."""
+    array = jnp.full(tuple(size), fill_value, dtype=_canonical_dtype(dtype))
+    if dtype is None and isinstance(fill_value, float):
+        array = array.astype(jnp.float32)
+    return _finish(array, requires_grad, device)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform samples in [0, 1) from the tape's generator. Example: `torch.rand(1, 4)`."""
+    key = (generator or default_generator).next_key()
+    array = jax.random.uniform(key, _size(size), _canonical_dtype(dtype) or jnp.float32)
+    return _finish(array, requires_grad, device)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal samples from the tape's generator. Example: `torch.randn(3)`."""
+    key = (generator or default_generator).next_key()
+    array = jax.random.normal(key, _size(size), _canonical_dtype(dtype) or jnp.float32)
+    return _finish(array, requires_grad, device)
+
+
+def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None):
+    """Random integers in [low, high). Example: `torch.randint(0, 10, (3,))`."""
+    if high is None:
+        low, high = 0, low
+    key = (generator or default_generator).next_key()
+    array = jax.random.randint(key, tuple(size), low, high, _canonical_dtype(dtype) or jnp.int32)
+    return _finish(array, False, device)
+
+
+def randperm(n, *, device=None, generator=None):
+    key = (generator or default_generator).next_key()
+    return _finish(jax.random.permutation(key, n), False, device)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Values from start to end (exclusive). Example: `torch.arange(5)`."""
+    if end is None:
+        start, end = 0, start
+    array = jnp.arange(start, end, step, dtype=_canonical_dtype(dtype))
+    if dtype is None and array.dtype == jnp.float64:
+        array = array.astype(jnp.float32)
+    return _finish(array, requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    array = jnp.linspace(start, end, steps, dtype=_canonical_dtype(dtype) or jnp.float32)
+    return _finish(array, requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    return _finish(jnp.eye(n, m, dtype=_canonical_dtype(dtype) or jnp.float32), requires_grad, device)
+
+
+def _like(fn):
+    def like(input, *, dtype=None, device=None, requires_grad=False):
+        return fn(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+
+    like.__name__ = fn.__name__ + "_like"
+    like.__doc__ = f"`{fn.__name__}` with the shape (and dtype) of `input`."
+    return like
+
+
+zeros_like, ones_like, rand_like, randn_like = _like(zeros), _like(ones), _like(rand), _like(randn)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)

@@ -1,0 +1,249 @@
+"""The backward engine: graph nodes, and the walk that runs their pullbacks.
+
+A `Node` is PyTorch's `grad_fn`: it owns the values its pullback needs (the saved tensors)
+and the edges to the nodes of its inputs. How a pullback is computed is not this module's
+business: each node is given a `run(saved, grads, create_graph)` callable by `ops.py` or
+`function.py`. This module only does the bookkeeping PyTorch defines: dependency counting,
+the order of execution, hooks, `.grad` accumulation, capturing gradients for
+`autograd.grad`, and freeing each executed node's saved values unless `retain_graph`.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import weakref
+
+import jax.numpy as jnp
+
+from . import errors
+
+_sequence = itertools.count()
+# Nodes that still hold saved values: lets `live_graph_bytes()` see every retained graph.
+_live_nodes: weakref.WeakSet = weakref.WeakSet()
+
+
+class Node:
+    """One recorded op: its pullback's saved values and the edges to its inputs' nodes."""
+
+    def __init__(self, name, next_functions, run, saved=(), checks=(), n_outputs=1,
+                 saves_tensors=None):
+        self._name = name
+        self.next_functions = tuple(next_functions)  # (Node | None, output_nr) per input
+        self._run = run
+        self._saved = tuple(saved)
+        self._checks = tuple(checks)  # (version counter, version, describe) per saved tensor
+        # Whether PyTorch's node would hold saved tensors: only then is a second backward
+        # through it an error (AddBackward0 saves none, so it may run again).
+        self._saves_tensors = bool(saved) if saves_tensors is None else saves_tensors
+        self._released = False
+        self._n_outputs = n_outputs
+        self._tensor_pre_hooks: dict[int, list] = {}
+        self._retains_grad: dict[int, weakref.ref] = {}
+        self._pre_hooks: list = []
+        self._hooks: list = []
+        self._sequence_nr = next(_sequence)
+        self.metadata: dict = {}
+        if self._saved:
+            _live_nodes.add(self)
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{self._name} object at {hex(id(self))}>"
+
+    def register_hook(self, fn):
+        """Registers fn(grad_inputs, grad_outputs) called after this node runs."""
+        self._hooks.append(fn)
+        return _RemovableHandle(self._hooks, fn)
+
+    def register_prehook(self, fn):
+        """Registers fn(grad_outputs) called before this node runs; may return new grads."""
+        self._pre_hooks.append(fn)
+        return _RemovableHandle(self._pre_hooks, fn)
+
+    def saved_arrays(self) -> tuple:
+        """The arrays this node keeps alive for its backward (empty once freed)."""
+        return self._saved
+
+    def _unpack(self):
+        if self._released and self._saves_tensors:
+            raise RuntimeError(errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name))
+        for counter, version, describe in self._checks:
+            if counter.value != version:
+                raise RuntimeError(describe(counter.value, version) + errors.VERSION_HINT.format(node=self._name))
+        return self._saved
+
+    def apply(self, grads, create_graph=False):
+        """Runs the pullback on the output grads; returns one grad (or None) per input."""
+        return self._run(self, self._unpack(), grads, create_graph)
+
+    def release(self) -> None:
+        """Drops the saved values, as a backward without retain_graph does."""
+        self._saved = ()
+        self._released = True
+        _live_nodes.discard(self)
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf tensor: gradients reaching it are added into `variable.grad`."""
+
+    def __init__(self, variable):
+        super().__init__("AccumulateGrad", (), None)
+        self.variable = variable
+        self._sequence_nr = float("inf")  # like PyTorch: accumulate as soon as ready
+
+
+@functools.cache
+def node_class(name: str) -> type:
+    """A Node subclass per PyTorch node name, so `type(y.grad_fn).__name__` reads
+    'MulBackward0' as it does in PyTorch."""
+    return type(name, (Node,), {})
+
+
+class _RemovableHandle:
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def live_graph_bytes() -> int:
+    """Bytes of the unique arrays saved by every node not yet freed (all live graphs)."""
+    return _unique_bytes(a for node in list(_live_nodes) for a in node._saved)
+
+
+def _unique_bytes(arrays) -> int:
+    seen, total = set(), 0
+    for a in arrays:
+        if hasattr(a, "nbytes") and id(a) not in seen:
+            seen.add(id(a))
+            total += a.nbytes
+    return total
+
+
+def _graph(roots, targets):
+    """Dependency counts of the nodes reachable from `roots`, pruned to those that lead to
+    `targets` when targets is not None (like PyTorch's exec_info)."""
+    order, seen, stack = [], set(), [n for n in roots]
+    while stack:  # iterative DFS: deep graphs must not hit Python's recursion limit
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    needed = None
+    if targets is not None:
+        needed = set(targets)
+        for node in reversed(order):  # children were discovered after their parents
+            if any(n in needed for n, _ in node.next_functions):
+                needed.add(node)
+    deps: dict = {}
+    for node in order:
+        if needed is None or node in needed:
+            for n, _ in node.next_functions:
+                if n is not None and (needed is None or n in needed):
+                    deps[n] = deps.get(n, 0) + 1
+    return deps, needed
+
+
+def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None, accumulate=True):
+    """Runs the backward pass from the root edges and their grads.
+
+    Args:
+      roots: the (node, output_nr) edges of the outputs.
+      root_grads: one grad per root (a jax.Array, or a Tensor when create_graph).
+      retain_graph: keep each executed node's saved values.
+      create_graph: run the pullbacks as recorded ops so the result is differentiable.
+      capture: optional list of (node, output_nr) edges whose incoming grads are returned
+        (autograd.grad); when given, only nodes that lead to these edges run.
+      accumulate: add grads reaching leaves into `.grad` (False for autograd.grad).
+
+    Returns:
+      The grads captured for `capture` (None where nothing arrived), or [] without capture.
+    """
+    targets = None if capture is None else [n for n, _ in capture]
+    deps, needed = _graph([n for n, _ in roots], targets)
+    wanted = {}
+    for i, edge in enumerate(capture or ()):
+        wanted.setdefault(edge[0], []).append((i, edge[1]))
+    captured = [None] * len(capture or ())
+    buffers: dict = {}
+    for (node, nr), g in zip(roots, root_grads):
+        _add_to_buffer(buffers, node, nr, g)
+    ready = [(-n._sequence_nr, id(n), n) for n in buffers if deps.get(n, 0) == 0]
+    heapq.heapify(ready)
+    while ready:
+        node = heapq.heappop(ready)[2]
+        grads = buffers.pop(node)
+        _run_tensor_hooks(node, grads, accumulate)
+        for i, nr in wanted.get(node, ()):
+            captured[i] = grads[nr]
+        if isinstance(node, AccumulateGrad):
+            if accumulate and grads[0] is not None:
+                node.variable._accumulate_grad(grads[0], create_graph)
+            continue
+        if needed is not None and node not in needed:
+            continue
+        if capture is not None and node in wanted and not any(
+            n in needed for n, _ in node.next_functions
+        ):
+            continue  # only its incoming grad was wanted: do not run (nor free) it
+        for hook in node._pre_hooks:
+            new = hook(tuple(grads))
+            grads = list(new) if new is not None else grads
+        if all(g is None for g in grads):
+            input_grads = [None] * len(node.next_functions)
+        else:
+            input_grads = node.apply(grads, create_graph)
+        for hook in node._hooks:
+            hook(tuple(input_grads), tuple(grads))
+        if not retain_graph:
+            node.release()
+        for (child, nr), g in zip(node.next_functions, input_grads):
+            if child is None or (needed is not None and child not in needed):
+                continue
+            if g is not None:
+                _add_to_buffer(buffers, child, nr, g)
+            else:
+                buffers.setdefault(child, [None] * child._n_outputs)
+            deps[child] -= 1
+            if deps[child] == 0:
+                heapq.heappush(ready, (-child._sequence_nr, id(child), child))
+    return captured
+
+
+def _add_to_buffer(buffers, node, nr, g):
+    slot = buffers.setdefault(node, [None] * node._n_outputs)
+    slot[nr] = g if slot[nr] is None else _add(slot[nr], g)
+
+
+def _add(a, b):
+    return a + b if hasattr(a, "grad_fn") else jnp.add(a, b)
+
+
+def _run_tensor_hooks(node, grads, accumulate):
+    """Tensor hooks (`register_hook`) may replace a grad; retain_grad stores the result."""
+    from .tensor import Tensor
+
+    if isinstance(node, AccumulateGrad):
+        hooks = {0: node.variable._hooks} if node.variable._hooks else {}
+    else:
+        hooks = node._tensor_pre_hooks
+    for nr, fns in hooks.items():
+        if grads[nr] is None:
+            continue
+        for fn in list(fns):
+            wrapped = grads[nr] if isinstance(grads[nr], Tensor) else Tensor._wrap(grads[nr])
+            new = fn(wrapped)
+            if new is not None:
+                grads[nr] = new if isinstance(grads[nr], Tensor) else new._data
+    for nr, ref in node._retains_grad.items():
+        tensor = ref()
+        if tensor is not None and grads[nr] is not None:
+            tensor._accumulate_grad(grads[nr], False)

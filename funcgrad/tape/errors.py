@@ -1,0 +1,107 @@
+"""The tape's error and warning texts, in one place.
+
+Each message starts with PyTorch's own words (torch 2.13), so users can search for them,
+then adds a short funcgrad hint. Tests compare the PyTorch part against real torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BACKWARD_TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+BACKWARD_TWICE_HINT = (
+    "\n[funcgrad] Node {node} dropped its pullback after the first backward. In the "
+    "functional API the same fix is to keep the pullback returned by jax.vjp and call it "
+    "again (funcgrad.functional.keep)."
+)
+
+IMPLICIT_GRAD_NON_SCALAR = "grad can be implicitly created only for scalar outputs"
+IMPLICIT_GRAD_HINT = (
+    "\n[funcgrad] The output has shape {shape}; pass gradient= a tensor of that shape "
+    "(the cotangent you would give jax.vjp's pullback)."
+)
+
+NO_GRAD_FN = "element {index} of tensors does not require grad and does not have a grad_fn"
+NO_GRAD_FN_HINT = (
+    "\n[funcgrad] Nothing that requires grad was used to compute it: create the inputs with "
+    "requires_grad=True, and do not compute it under no_grad()."
+)
+
+UNUSED_INPUT = (
+    "The differentiated Tensor at index {index} appears to not have been used in the graph. "
+    "Set allow_unused=True if this is the desired behavior."
+)
+
+SHAPE_MISMATCH = (
+    "Mismatch in shape: grad_output[{index}] has a shape of {given} and output[{index}] "
+    "has a shape of {expected}."
+)
+
+INTEGER_REQUIRES_GRAD = "only Tensors of floating point dtype can require gradients"
+INTEGER_REQUIRES_GRAD_CTOR = "Only Tensors of floating point and complex dtype can require gradients"
+INTEGER_HINT = "\n[funcgrad] Got dtype {dtype}; convert first, e.g. x.float()."
+
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+LEAF_INPLACE_HINT = (
+    "\n[funcgrad] Modify it under `with no_grad():` (as optimizers do), or work on a copy "
+    "(x.clone())."
+)
+
+VERSION_MISMATCH = (
+    "one of the variables needed for gradient computation has been modified by an inplace "
+    "operation: [{tensor_type} {shape}]{origin} is at version {now}; expected version "
+    "{saved} instead. Hint: enable anomaly detection to find the operation that failed to "
+    "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+VERSION_HINT = (
+    "\n[funcgrad] {node} saved this tensor for its backward; use an out-of-place op "
+    "(e.g. y = y + 1 instead of y.add_(1)) so the saved value stays valid."
+)
+
+NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more information."
+)
+
+VIEW_INPLACE = (
+    "funcgrad.tape does not support in-place modification of {what}: JAX arrays are "
+    "immutable, so a view cannot share memory with its base and the change would be lost "
+    "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
+)
+
+_TYPE_NAMES = {
+    "float32": "torch.FloatTensor",
+    "float64": "torch.DoubleTensor",
+    "float16": "torch.HalfTensor",
+    "bfloat16": "torch.BFloat16Tensor",
+    "int64": "torch.LongTensor",
+    "int32": "torch.IntTensor",
+    "int16": "torch.ShortTensor",
+    "int8": "torch.CharTensor",
+    "uint8": "torch.ByteTensor",
+    "bool": "torch.BoolTensor",
+}
+
+
+def torch_type_name(dtype) -> str:
+    """PyTorch's legacy type name for a dtype, e.g. float32 -> 'torch.FloatTensor'."""
+    return _TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
+
+
+def torch_size(shape) -> str:
+    """PyTorch's repr of a shape, e.g. (2, 3) -> 'torch.Size([2, 3])'."""
+    return f"torch.Size([{', '.join(str(int(s)) for s in shape)}])"
+
+
+def short_shape(shape) -> str:
+    """The bracketed shape PyTorch prints in version errors, e.g. (4,) -> '[4]'."""
+    return "[" + ", ".join(str(int(s)) for s in shape) + "]"

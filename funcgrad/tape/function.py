@@ -1,0 +1,139 @@
+"""Custom `autograd.Function`: a user-written forward and backward as one tape node.
+
+This is the one place where a backward is written by hand, and it is the user's: funcgrad
+calls `backward(ctx, *grad_outputs)` with the node's saved tensors, exactly as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from . import errors
+from .engine import node_class
+from .grad_mode import is_grad_enabled, no_grad, set_grad_enabled
+
+
+class FunctionCtx:
+    """The `ctx` passed to forward/backward: saved tensors and flags."""
+
+    def __init__(self):
+        self.to_save = ()
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+        self.non_differentiable = set()
+        self._node = None
+
+    def save_for_backward(self, *tensors):
+        self.to_save = tensors
+
+    @property
+    def saved_tensors(self):
+        if self._node is not None and self._node._released:
+            raise RuntimeError(errors.BACKWARD_TWICE)
+        return self.to_save
+
+    def mark_non_differentiable(self, *tensors):
+        self.non_differentiable.update(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value: bool):
+        self.materialize_grads = value
+
+    def mark_dirty(self, *tensors):
+        raise NotImplementedError(
+            "ctx.mark_dirty (in-place custom Functions) is not supported by funcgrad.tape; "
+            "return a new tensor from forward instead"
+        )
+
+
+class Function:
+    """Base class for custom differentiable functions (PyTorch's `autograd.Function`).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> class Square(torch.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         (x,) = ctx.saved_tensors
+        ...         return 2 * x * grad
+        >>> x = torch.tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).backward()
+        >>> x.grad
+        tensor([6.])
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor
+
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        custom_setup = cls.setup_context is not Function.setup_context
+        with no_grad():
+            out = cls.forward(*args, **kwargs) if custom_setup else cls.forward(ctx, *args, **kwargs)
+        if custom_setup:
+            cls.setup_context(ctx, args, out)
+        outs = out if isinstance(out, tuple) else (out,)
+        if not (is_grad_enabled() and any(ctx.needs_input_grad)):
+            return out
+        edges = tuple(a._edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args)
+        saved = tuple(t._data for t in ctx.to_save if isinstance(t, Tensor))
+        metas = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs)
+        node = node_class(f"{cls.__name__}Backward")(f"{cls.__name__}Backward", edges, _make_run(cls, ctx, args, metas), saved, (),
+                    len(outs))
+        ctx._node = node
+        for i, o in enumerate(outs):
+            if isinstance(o, Tensor) and id(o) not in ctx.non_differentiable and jnp.issubdtype(o.dtype, jnp.inexact):
+                o._grad_fn, o._output_nr, o._requires_grad = node, i, True
+        return out
+
+
+def _make_run(cls, ctx, args, metas):
+    from .tensor import Tensor
+
+    shapes = [tuple(a.shape) if isinstance(a, Tensor) else None for a in args]
+
+    def run(node, saved, grads, create_graph):
+        wrapped = []
+        for g, meta in zip(grads, metas):
+            if g is None and ctx.materialize_grads and meta is not None:
+                g = jnp.zeros(meta[0], meta[1])
+            wrapped.append(g if g is None or isinstance(g, Tensor) else Tensor._wrap(g))
+        with set_grad_enabled(create_graph):
+            result = cls.backward(ctx, *wrapped)
+        result = result if isinstance(result, tuple) else (result,)
+        if len(result) != len(args):
+            raise RuntimeError(
+                f"function {cls.__name__}Backward returned an incorrect number of gradients "
+                f"(expected {len(args)}, got {len(result)})"
+            )
+        out = []
+        for i, (g, shape) in enumerate(zip(result, shapes)):
+            if g is None or shape is None or node.next_functions[i][0] is None:
+                out.append(None)
+                continue
+            if tuple(g.shape) != shape:
+                raise RuntimeError(
+                    f"Function {cls.__name__}Backward returned an invalid gradient at index {i} - "
+                    f"got {errors.short_shape(g.shape)} but expected shape compatible with "
+                    f"{errors.short_shape(shape)}"
+                )
+            out.append(g if create_graph else g._data)
+        return out
+
+    return run

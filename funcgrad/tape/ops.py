@@ -1,0 +1,495 @@
+"""THE op table: every differentiable tape op is one entry naming a JAX function.
+
+An op's backward is `jax.vjp` of its JAX function; nothing here writes a derivative by
+hand. `apply()` is the only place a graph node is made: it runs the op's forward through a
+cached `jax.jit`, and, when grad is recorded, gives the node the values its pullback needs
+and a `run` callable that applies `jax.vjp` of the op at those values, also jitted and
+cached per (op, static arguments). With `create_graph=True` the same pullback is itself
+recorded as an op, so higher-order gradients come from JAX too.
+
+What an op saves follows PyTorch's rules (`saves`), because they decide when a second
+backward fails and which in-place changes invalidate a graph. For ops PyTorch writes in
+terms of their result (exp, tanh, ...) the node keeps the inputs and recomputes inside the
+jitted pullback (XLA drops whatever forward work the VJP does not need), but checks the
+result's version like PyTorch.
+
+Ops not in the table are not supported: the Tensor API raises for them rather than guess.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import namedtuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import errors
+from .engine import AccumulateGrad, node_class
+from .grad_mode import is_grad_enabled, is_inference_mode_enabled
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: ops are cache keys on the hot path
+class Op:
+    """One table entry.
+
+    name: the table key. fn: the JAX function of the input arrays (static keyword
+    arguments are hashable values). node: PyTorch's grad_fn name. saves: which tensors
+    PyTorch saves ("none", "all", "cross", "result", "all+result", "div", or a tuple of
+    input positions). differentiable: False for comparisons and integer results.
+    multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
+    PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
+    """
+
+    name: str
+    fn: Callable
+    node: str
+    saves: str | tuple = "none"
+    differentiable: bool = True
+    multi: bool = False
+    view: bool = False
+    sample: dict = field(default_factory=dict, compare=False)
+
+
+OPS: dict[str, Op] = {}
+
+
+def _op(name, fn, node, saves="none", *, sample=None, **kw):
+    OPS[name] = Op(name, fn, node, saves, sample=sample or {}, **kw)
+
+
+def S(*inputs, positive=False, **static):
+    """A test sample: input shapes (tuples), python scalars, or ("bool"|"int", shape, high)."""
+    return {"inputs": inputs, "static": static, "positive": positive}
+
+
+# ---------------------------------------------------------------- elementwise arithmetic
+_op("add", lambda x, y, alpha=1: x + alpha * y, "AddBackward0", sample=S((3, 4), (4,)))
+_op("sub", lambda x, y, alpha=1: x - alpha * y, "SubBackward0", sample=S((3, 4), (3, 1)))
+_op("rsub", lambda x, y, alpha=1: y - alpha * x, "RsubBackward1", sample=S((3,), 2.0))
+_op("mul", jnp.multiply, "MulBackward0", "cross", sample=S((2, 3), (2, 3)))
+_op("div", jnp.true_divide, "DivBackward0", "div", sample=S((2, 3), (3,), positive=True))
+_op("rdiv", lambda x, y: y / x, "MulBackward0", "all", sample=S((4,), 3.0, positive=True))
+_op("neg", jnp.negative, "NegBackward0", sample=S((3,)))
+_op("pow", lambda x, e: jnp.power(x, e), "PowBackward0", (0,), sample=S((3,), 3.0))
+_op("pow_tensor", jnp.power, "PowBackward1", "all+result", sample=S((3,), (3,), positive=True))
+_op("rpow", lambda x, b: jnp.power(b, x), "PowBackward2", "result", sample=S((3,), 2.0))
+_op("maximum", jnp.maximum, "MaximumBackward0", "all", sample=S((5,), (5,)))
+_op("minimum", jnp.minimum, "MinimumBackward0", "all", sample=S((5,), (5,)))
+_op("atan2", jnp.arctan2, "Atan2Backward0", "all", sample=S((4,), (4,), positive=True))
+
+# ---------------------------------------------------------------- elementwise unary math
+_op("exp", jnp.exp, "ExpBackward0", "result", sample=S((3, 2)))
+_op("expm1", jnp.expm1, "Expm1Backward0", "result", sample=S((3,)))
+_op("log", jnp.log, "LogBackward0", "all", sample=S((3,), positive=True))
+_op("log1p", jnp.log1p, "Log1PBackward0", "all", sample=S((3,), positive=True))
+_op("log2", jnp.log2, "Log2Backward0", "all", sample=S((3,), positive=True))
+_op("sin", jnp.sin, "SinBackward0", "all", sample=S((3,)))
+_op("cos", jnp.cos, "CosBackward0", "all", sample=S((3,)))
+_op("tan", jnp.tan, "TanBackward0", "result", sample=S((3,)))
+_op("tanh", jnp.tanh, "TanhBackward0", "result", sample=S((3,)))
+_op("sigmoid", jax.nn.sigmoid, "SigmoidBackward0", "result", sample=S((3,)))
+_op("relu", jax.nn.relu, "ReluBackward0", "result", sample=S((6,)))
+_op("sqrt", jnp.sqrt, "SqrtBackward0", "result", sample=S((3,), positive=True))
+_op("rsqrt", jax.lax.rsqrt, "RsqrtBackward0", "result", sample=S((3,), positive=True))
+_op("square", jnp.square, "PowBackward0", "all", sample=S((3,)))
+_op("reciprocal", jnp.reciprocal, "ReciprocalBackward0", "result", sample=S((3,), positive=True))
+_op("abs", jnp.abs, "AbsBackward0", "all", sample=S((4,)))
+_op("erf", jax.scipy.special.erf, "ErfBackward0", "all", sample=S((3,)))
+_op("sign", jnp.sign, "SignBackward0", sample=S((3,)))
+_op("floor", jnp.floor, "FloorBackward0", sample=S((3,)))
+_op("ceil", jnp.ceil, "CeilBackward0", sample=S((3,)))
+_op("round", jnp.round, "RoundBackward0", sample=S((3,)))
+_op(
+    "gelu",
+    lambda x, approximate="none": jax.nn.gelu(x, approximate=approximate == "tanh"),
+    "GeluBackward0",
+    "all",
+    sample=S((4,)),
+)
+_op("silu", jax.nn.silu, "SiluBackward0", "all", sample=S((4,)))
+_op(
+    "leaky_relu",
+    lambda x, negative_slope=0.01: jax.nn.leaky_relu(x, negative_slope),
+    "LeakyReluBackward0",
+    "all",
+    sample=S((6,), negative_slope=0.1),
+)
+_op(
+    "softplus",
+    lambda x, beta=1.0, threshold=20.0: jnp.where(
+        x * beta > threshold, x, jax.nn.softplus(x * beta) / beta
+    ),
+    "SoftplusBackward0",
+    "all",
+    sample=S((4,)),
+)
+_op("elu", lambda x, alpha=1.0: jax.nn.elu(x, alpha), "EluBackward0", "all", sample=S((6,)))
+_op(
+    "clamp",
+    lambda x, min=None, max=None: jnp.clip(x, min, max),
+    "ClampBackward1",
+    "all",
+    sample=S((6,), min=-0.5, max=0.5),
+)
+_op(
+    "softmax",
+    lambda x, dim: jax.nn.softmax(x, axis=dim),
+    "SoftmaxBackward0",
+    "result",
+    sample=S((2, 5), dim=1),
+)
+_op(
+    "log_softmax",
+    lambda x, dim: jax.nn.log_softmax(x, axis=dim),
+    "LogSoftmaxBackward0",
+    "result",
+    sample=S((2, 5), dim=-1),
+)
+
+# ---------------------------------------------------------------- linear algebra
+_op("mm", jnp.matmul, "MmBackward0", "cross", sample=S((3, 4), (4, 2)))
+_op("dot", jnp.dot, "DotBackward0", "cross", sample=S((4,), (4,)))
+_op("mv", jnp.matmul, "MvBackward0", "cross", sample=S((3, 4), (4,)))
+_op("bmm", jnp.matmul, "BmmBackward0", "cross", sample=S((2, 3, 4), (2, 4, 2)))
+_op("matmul", jnp.matmul, "UnsafeViewBackward0", "cross", sample=S((2, 3, 4), (4, 5)))
+
+
+# ---------------------------------------------------------------- reductions
+def _max_dim(x, dim, keepdim=False, *, pick=jnp.argmax):
+    idx = jnp.expand_dims(pick(x, axis=dim), dim)
+    values = jnp.take_along_axis(x, idx, axis=dim)
+    if not keepdim:
+        values, idx = jnp.squeeze(values, dim), jnp.squeeze(idx, dim)
+    return values, idx
+
+
+_op("sum", lambda x, dim=None, keepdim=False: jnp.sum(x, dim, keepdims=keepdim), "SumBackward0",
+    sample=S((2, 3)))
+_op("sum_dim", lambda x, dim, keepdim=False: jnp.sum(x, dim, keepdims=keepdim), "SumBackward1",
+    sample=S((2, 3, 2), dim=(0, 2), keepdim=True))
+_op("mean", lambda x: jnp.mean(x), "MeanBackward0", sample=S((2, 3)))
+_op("mean_dim", lambda x, dim, keepdim=False: jnp.mean(x, dim, keepdims=keepdim),
+    "MeanBackward1", sample=S((2, 3), dim=(1,)))
+_op("prod", lambda x, dim=None, keepdim=False: jnp.prod(x, dim, keepdims=keepdim),
+    "ProdBackward0", "all+result", sample=S((4,), positive=True))
+_op("max", jnp.max, "MaxBackward1", "all+result", sample=S((2, 3)))
+_op("min", jnp.min, "MinBackward1", "all+result", sample=S((2, 3)))
+_op("max_dim", _max_dim, "MaxBackward0", "all", multi=True, sample=S((3, 4), dim=1))
+_op("min_dim", functools.partial(_max_dim, pick=jnp.argmin), "MinBackward0", "all", multi=True,
+    sample=S((3, 4), dim=0, keepdim=True))
+_op("amax", lambda x, dim, keepdim=False: jnp.max(x, dim, keepdims=keepdim), "AmaxBackward0",
+    "all+result", sample=S((3, 4), dim=(1,)))
+_op("amin", lambda x, dim, keepdim=False: jnp.min(x, dim, keepdims=keepdim), "AminBackward0",
+    "all+result", sample=S((3, 4), dim=(0,)))
+_op("logsumexp", lambda x, dim, keepdim=False: jax.nn.logsumexp(x, dim, keepdims=keepdim),
+    "LogsumexpBackward0", "all+result", sample=S((3, 4), dim=(1,)))
+_op("var", lambda x, dim=None, correction=1, keepdim=False: jnp.var(
+    x, dim, ddof=correction, keepdims=keepdim), "VarBackward0", "all", sample=S((3, 4), dim=(1,)))
+_op("std", lambda x, dim=None, correction=1, keepdim=False: jnp.std(
+    x, dim, ddof=correction, keepdims=keepdim), "StdBackward0", "all+result", sample=S((5,)))
+_op("norm", lambda x, p=2, dim=None, keepdim=False: jnp.linalg.vector_norm(
+    x, ord=p, axis=dim, keepdims=keepdim), "LinalgVectorNormBackward0", "all+result",
+    sample=S((3, 4), dim=(1,)))
+_op("cumsum", lambda x, dim: jnp.cumsum(x, dim), "CumsumBackward0", sample=S((3, 4), dim=1))
+
+# ---------------------------------------------------------------- shapes and views
+_op("view", lambda x, shape: jnp.reshape(x, shape), "ViewBackward0", view=True,
+    sample=S((2, 3), shape=(3, 2)))
+_op("transpose", lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1), "TransposeBackward0",
+    view=True, sample=S((2, 3, 4), dim0=0, dim1=2))
+_op("t", jnp.transpose, "TBackward0", view=True, sample=S((2, 3)))
+_op("permute", lambda x, dims: jnp.transpose(x, dims), "PermuteBackward0", view=True,
+    sample=S((2, 3, 4), dims=(1, 2, 0)))
+_op("squeeze", lambda x: jnp.squeeze(x), "SqueezeBackward0", view=True, sample=S((2, 1, 3)))
+_op("squeeze_dim", lambda x, dim: jnp.squeeze(x, dim), "SqueezeBackward1", view=True,
+    sample=S((2, 1, 3), dim=(1,)))
+_op("unsqueeze", lambda x, dim: jnp.expand_dims(x, dim), "UnsqueezeBackward0", view=True,
+    sample=S((2, 3), dim=1))
+_op("expand", lambda x, shape: jnp.broadcast_to(x, shape), "ExpandBackward0", view=True,
+    sample=S((3, 1), shape=(2, 3, 4)))
+_op("repeat", lambda x, repeats: jnp.tile(x, repeats), "RepeatBackward0",
+    sample=S((2, 3), repeats=(2, 1)))
+_op("flip", lambda x, dims: jnp.flip(x, dims), "FlipBackward0", sample=S((2, 3), dims=(1,)))
+_op("clone", lambda x: jnp.array(x, copy=True), "CloneBackward0", sample=S((3,)))
+_op("to_dtype", lambda x, dtype: x.astype(dtype), "ToCopyBackward0",
+    sample=S((3,), dtype="float32"))
+_op("cat", lambda *xs, dim=0: jnp.concatenate(xs, dim), "CatBackward0",
+    sample=S((2, 3), (1, 3), dim=0))
+_op("stack", lambda *xs, dim=0: jnp.stack(xs, dim), "StackBackward0", sample=S((3,), (3,), dim=1))
+_op("split", lambda x, sections, dim: tuple(jnp.split(x, sections, dim)), "SplitBackward0",
+    multi=True, view=True, sample=S((5, 2), sections=(2, 4), dim=0))
+_op("unbind", lambda x, dim: tuple(jnp.moveaxis(x, dim, 0)), "UnbindBackward0", multi=True,
+    view=True, sample=S((3, 2), dim=1))
+_op("where", jnp.where, "WhereBackward0", (0,), sample=S(("bool", (4,)), (4,), (4,)))
+_op("masked_fill", lambda x, mask, value: jnp.where(mask, value, x), "MaskedFillBackward0", (1,),
+    sample=S((4,), ("bool", (4,)), 0.5))
+_op("gather", lambda x, index, dim: jnp.take_along_axis(x, index, dim), "GatherBackward0", "all",
+    sample=S((3, 4), ("int", (3, 2), 4), dim=1))
+
+
+# ---------------------------------------------------------------- indexing
+def _select(x, index):
+    return x[_decode_index(index)]
+
+
+_op("select", _select, "SelectBackward0", view=True, sample=S((3, 4), index=(1,)))
+_op("slice", _select, "SliceBackward0", view=True,
+    sample=S((3, 4), index=(("slice", 0, 2, None), ("slice", 1, None, 2))))
+_op("index", lambda x, *arrays, index: x[_decode_index(index, arrays)], "IndexBackward0",
+    tuple(range(1, 8)), sample=S((5, 3), ("int", (4,), 5), index=(("array", 0),)))
+
+_op("copy_slices", lambda x, v, *arrays, index: x.at[_decode_index(index, arrays)].set(v),
+    "CopySlices", tuple(range(2, 8)), sample=S((4, 3), (3,), index=(1,)))
+_op("index_put", lambda x, v, *arrays, index: x.at[_decode_index(index, arrays)].set(v),
+    "IndexPutBackward0", tuple(range(2, 8)),
+    sample=S((5, 2), (2,), ("int", (2,), 5), index=(("array", 0),)))
+_op("fill", lambda x, v: jnp.broadcast_to(jnp.asarray(v, x.dtype), x.shape), "FillBackward0",
+    sample=S((3,), ()))
+_op("copy", lambda x, src: jnp.broadcast_to(src, x.shape).astype(x.dtype), "CopyBackwards",
+    sample=S((2, 3), (3,)))
+_op("to_device", lambda x, device: jax.device_put(x, device), "ToCopyBackward0",
+    sample=S((3,), device=jax.devices()[0]))
+
+
+def _decode_index(index, arrays=()):
+    """Index keys are encoded as hashable tuples so they can be static jit arguments."""
+    out = []
+    for k in index:
+        if isinstance(k, tuple) and k[0] == "slice":
+            out.append(slice(*k[1:]))
+        elif isinstance(k, tuple) and k[0] == "array":
+            out.append(arrays[k[1]])
+        elif k == "None":
+            out.append(None)
+        elif k == "...":
+            out.append(Ellipsis)
+        else:
+            out.append(k)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- not differentiable
+for _name, _fn in {
+    "eq": jnp.equal, "ne": jnp.not_equal, "lt": jnp.less, "le": jnp.less_equal,
+    "gt": jnp.greater, "ge": jnp.greater_equal, "logical_not": jnp.logical_not,
+    "logical_and": jnp.logical_and, "logical_or": jnp.logical_or, "isnan": jnp.isnan,
+    "floor_divide": jnp.floor_divide, "remainder": jnp.remainder,
+}.items():
+    _op(_name, _fn, "", differentiable=False)
+_op("argmax", lambda x, dim=None, keepdim=False: jnp.argmax(x, dim, keepdims=keepdim), "",
+    differentiable=False)
+_op("argmin", lambda x, dim=None, keepdim=False: jnp.argmin(x, dim, keepdims=keepdim), "",
+    differentiable=False)
+_op("all", lambda x, dim=None: jnp.all(x, dim), "", differentiable=False)
+_op("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)
+
+# ================================================================ dispatch
+_forward_cache: dict = {}
+_backward_cache: dict = {}
+_backward_ops: dict = {}  # create_graph: each op's pullback, itself an op
+ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
+
+
+def _static_key(static):
+    return tuple(sorted(static.items()))
+
+
+def _forward(op, key):
+    fn = _forward_cache.get((op, key))
+    if fn is None:
+        fn = _forward_cache[(op, key)] = jax.jit(functools.partial(op.fn, **dict(key)))
+    return fn
+
+
+def apply(name, *inputs, **static):
+    """Runs table op `name` on tensors (and python scalars); records a node if needed.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> from funcgrad.tape.ops import apply
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> apply("mul", x, 3.0).grad_fn.name()
+        'MulBackward0'
+    """
+    from .tensor import Tensor
+
+    op = name if isinstance(name, Op) else OPS[name]
+    key = _static_key(static)
+    arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+    out = _forward(op, key)(*arrays)
+    outs = out if op.multi else (out,)
+    requires = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
+    record = op.differentiable and any(requires) and is_grad_enabled()
+    results = [Tensor._wrap(o) for o in outs]
+    if is_inference_mode_enabled():
+        for r in results:
+            r._inference = True
+    if record:
+        _record(op, key, inputs, arrays, requires, results)
+    if op.view and isinstance(inputs[0], Tensor):
+        for r in results:
+            r._version = inputs[0]._version
+            r._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+    if not op.multi:
+        return results[0]
+    if op.name in ("max_dim", "min_dim"):
+        return ReturnTypes(*results)
+    return tuple(results)
+
+
+def _saved_positions(saves, inputs, requires):
+    """Input positions whose values PyTorch saves, and whether the result is saved."""
+    n = len(inputs)
+    if saves == "none":
+        return (), False
+    if saves in ("all", "result", "all+result"):
+        return tuple(range(n)), saves != "all"
+    if saves == "cross":
+        return tuple(i for i in range(n) if any(requires[:i] + requires[i + 1 :])), False
+    if saves == "div":
+        return tuple(i for i in range(n) if i == 1 or requires[1]), False
+    return tuple(i for i in saves if i < n), False
+
+
+def _record(op, key, inputs, arrays, requires, results):
+    from .tensor import Tensor
+
+    torch_saved, saves_result = _saved_positions(op.saves, inputs, requires)
+    # Python scalars cost nothing to keep, and the pullback may need them (x ** 3).
+    keep = tuple(i for i, x in enumerate(inputs) if i in torch_saved or not isinstance(x, Tensor))
+    checks = []
+    check_inputs = () if op.saves == "result" else torch_saved
+    for i in check_inputs:
+        if isinstance(inputs[i], Tensor):
+            checks.append(_version_check(inputs[i]))
+    if saves_result:
+        checks.extend(_version_check(r, owner=op.node) for r in results)
+    diff_out = tuple(jnp.issubdtype(r._data.dtype, jnp.inexact) for r in results)
+    avals = tuple(_aval(a) for a in arrays)
+    out_avals = tuple((r._data.shape, r._data.dtype) for r in results)
+    saved = tuple(arrays[i] for i in keep)
+    from .saved_hooks import pack_all
+
+    saved = pack_all(saved, tuple(inputs[i] for i in keep))
+    spec = (op, key, requires, keep, avals, out_avals, diff_out)
+    edges = tuple(
+        x._edge() if isinstance(x, Tensor) and x._requires_grad else (None, 0) for x in inputs
+    )
+    node = node_class(op.node)(op.node, edges, functools.partial(_run, spec), saved, checks, len(results),
+                saves_tensors=bool(torch_saved) or saves_result)
+    for i, r in enumerate(results):
+        if diff_out[i]:
+            r._grad_fn, r._output_nr, r._requires_grad = node, i, True
+
+
+def _aval(a):
+    if isinstance(a, (bool, int, float)):
+        return ("scalar", type(a))
+    return ("array", tuple(a.shape), np.dtype(a.dtype))
+
+
+def _version_check(tensor, owner=None):
+    """A (counter, version, describe) triple: fails backward if the tensor changed in place."""
+    counter, version = tensor._version, tensor._version.value
+    dtype, shape = tensor._data.dtype, tensor._data.shape
+    grad_fn = owner or (tensor._grad_fn.name() if tensor._grad_fn is not None else None)
+    nr = tensor._output_nr
+    origin = ""
+    if grad_fn:
+        origin = f", which is output {nr} of {grad_fn.split('Backward')[0]},"
+
+    def describe(now, saved):
+        return errors.VERSION_MISMATCH.format(
+            tensor_type=errors.torch_type_name(dtype), shape=errors.short_shape(shape),
+            origin=origin, now=now, saved=saved,
+        )
+
+    return counter, version, describe
+
+
+def _pullback_fn(spec):
+    """The op's VJP as a function of (kept input values, output cotangents)."""
+    op, key, requires, keep, avals, out_avals, diff_out = spec
+    fn = functools.partial(op.fn, **dict(key))
+
+    def pullback(kept, cts):
+        primals = [_placeholder(a) for a in avals]
+        for i, v in zip(keep, kept):
+            primals[i] = v
+        diff = [i for i, r in enumerate(requires) if r]
+
+        def f(*d):
+            args = list(primals)
+            for i, v in zip(diff, d):
+                args[i] = v
+            outs = fn(*args)
+            outs = outs if op.multi else (outs,)
+            return tuple(o for o, keep_o in zip(outs, diff_out) if keep_o)
+
+        _, vjp = jax.vjp(f, *[primals[i] for i in diff])
+        full = tuple(
+            jnp.zeros(shape, dtype) if ct is None else ct.astype(dtype)
+            for ct, (shape, dtype), d in zip(cts, out_avals, diff_out) if d
+        )
+        return vjp(full)
+
+    return pullback
+
+
+def _placeholder(aval):
+    if aval[0] == "scalar":
+        return aval[1](0)
+    return jnp.zeros(aval[1], aval[2])
+
+
+def _run(spec, node, saved, grads, create_graph):
+    from .saved_hooks import unpack_all
+
+    kept = unpack_all(saved)
+    requires = spec[2]
+    if create_graph:
+        diff_grads = _backward_as_op(spec, node, kept, grads)
+    else:
+        fn = _backward_cache.get(spec)
+        if fn is None:
+            fn = _backward_cache[spec] = jax.jit(_pullback_fn(spec))
+        diff_grads = fn(kept, tuple(grads))
+    it = iter(diff_grads)
+    return [next(it) if r else None for r in requires]
+
+
+def _backward_as_op(spec, node, kept, grads):
+    """create_graph: the pullback runs as a recorded op whose inputs are the saved tensors
+    (re-attached to their graph edges) and the incoming grads."""
+    from .tensor import Tensor
+
+    keep = spec[3]
+    saved_tensors = []
+    for i, value in zip(keep, kept):
+        edge_node, nr = node.next_functions[i]
+        if isinstance(edge_node, AccumulateGrad):
+            saved_tensors.append(edge_node.variable)
+        elif edge_node is not None:
+            saved_tensors.append(Tensor._wrap(value, grad_fn=edge_node, output_nr=nr))
+        else:
+            saved_tensors.append(value if isinstance(value, (int, float)) else Tensor._wrap(value))
+    present = tuple(g is not None for g in grads)
+    backward_op = _backward_ops.get((spec, present))
+    if backward_op is None:
+        pullback = _pullback_fn(spec)
+        n_kept = len(keep)
+
+        def backward_fn(*args):
+            cts = iter(args[n_kept:])
+            return tuple(pullback(args[:n_kept], tuple(next(cts) if p else None for p in present)))
+
+        op = spec[0]
+        backward_op = _backward_ops[(spec, present)] = Op(
+            f"{op.name}_backward", backward_fn, op.node.replace("Backward", "BackwardBackward"),
+            "all", multi=True,
+        )
+    return tuple(apply(backward_op, *saved_tensors, *[g for g in grads if g is not None]))

@@ -1,0 +1,38 @@
+"""PyTorch-style repr: `tensor([1., 2.], grad_fn=<MulBackward0>)`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_DEFAULT_DTYPES = ("float32", "int64", "int32", "bool")
+
+
+def _format_floats(values: np.ndarray):
+    finite = values[np.isfinite(values)]
+    if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
+    if finite.size and (np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4):
+        return lambda v: f"{v:.4e}"
+    return lambda v: f"{v:.4f}"
+
+
+def tensor_repr(t) -> str:
+    values = np.asarray(t._data)
+    if values.dtype.kind == "f" or values.dtype.name == "bfloat16":
+        as_float = values.astype(np.float64)
+        fmt = _format_floats(as_float)
+        body = np.array2string(
+            as_float, separator=", ", prefix="tensor(", formatter={"float_kind": fmt},
+            threshold=1000,
+        )
+    else:
+        body = np.array2string(values, separator=", ", prefix="tensor(", threshold=1000)
+        body = body.replace("True", "True").replace("False", "False")
+    extras = []
+    if values.dtype.name not in _DEFAULT_DTYPES:
+        extras.append(f"dtype=torch.{values.dtype.name}")
+    if t._grad_fn is not None:
+        extras.append(f"grad_fn=<{t._grad_fn.name()}>")
+    elif t._requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + ", ".join([body] + extras) + ")"
