@@ -33,7 +33,7 @@ class Node:
         self.next_functions = tuple(next_functions)  # (Node | None, output_nr) per input
         self._run = run
         self._saved = tuple(saved)
-        self._checks = tuple(checks)  # (version counter, version, describe) per saved tensor
+        self._checks = tuple(checks)  # (version counter, version, info) per saved tensor
         # Whether PyTorch's node would hold saved tensors: only then is a second backward
         # through it an error (AddBackward0 saves none, so it may run again).
         self._saves_tensors = bool(saved) if saves_tensors is None else saves_tensors
@@ -71,9 +71,12 @@ class Node:
     def _unpack(self):
         if self._released and self._saves_tensors:
             raise RuntimeError(errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name))
-        for counter, version, describe in self._checks:
+        for counter, version, info in self._checks:
             if counter.value != version:
-                raise RuntimeError(describe(counter.value, version) + errors.VERSION_HINT.format(node=self._name))
+                raise RuntimeError(
+                    errors.version_mismatch(info, counter.value, version)
+                    + errors.VERSION_HINT.format(node=self._name)
+                )
         return self._saved
 
     def apply(self, grads, create_graph=False):
@@ -181,7 +184,10 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     while ready:
         node = heapq.heappop(ready)[2]
         grads = buffers.pop(node)
-        _run_tensor_hooks(node, grads, accumulate)
+        if node._tensor_pre_hooks or node._retains_grad or (
+            isinstance(node, AccumulateGrad) and node.variable._hooks
+        ):
+            _run_tensor_hooks(node, grads)
         for i, nr in wanted.get(node, ()):
             captured[i] = grads[nr]
         if isinstance(node, AccumulateGrad):
@@ -227,7 +233,7 @@ def _add(a, b):
     return a + b if hasattr(a, "grad_fn") else jnp.add(a, b)
 
 
-def _run_tensor_hooks(node, grads, accumulate):
+def _run_tensor_hooks(node, grads):
     """Tensor hooks (`register_hook`) may replace a grad; retain_grad stores the result."""
     from .tensor import Tensor
 

@@ -78,6 +78,16 @@ VIEW_INPLACE = (
     "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
 )
 
+def version_mismatch(info, now, saved) -> str:
+    """PyTorch's "modified by an inplace operation" text for a saved tensor."""
+    dtype, shape, grad_fn, output_nr = info
+    origin = f", which is output {output_nr} of {grad_fn.split('Backward')[0]}," if grad_fn else ""
+    return VERSION_MISMATCH.format(
+        tensor_type=torch_type_name(dtype), shape=short_shape(shape), origin=origin, now=now,
+        saved=saved,
+    )
+
+
 _TYPE_NAMES = {
     "float32": "torch.FloatTensor",
     "float64": "torch.DoubleTensor",

@@ -30,6 +30,7 @@ import numpy as np
 from . import errors
 from .engine import AccumulateGrad, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .saved_hooks import pack_all, saved_hooks_active, unpack_all
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: ops are cache keys on the hot path
@@ -287,15 +288,22 @@ _op("argmin", lambda x, dim=None, keepdim=False: jnp.argmin(x, dim, keepdims=kee
 _op("all", lambda x, dim=None: jnp.all(x, dim), "", differentiable=False)
 _op("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)
 
+# ---------------------------------------------------------------- neural-network ops
+# conv, pooling, normalisation, losses: the same table, kept in ops_nn.py for size.
+from . import ops_nn as _ops_nn  # noqa: E402, F401
+
 # ================================================================ dispatch
+# The hot path: every tape op passes through apply(), every backward step through _run().
+# Per-signature work (which inputs to keep, the jitted pullback) is done once and cached
+# in a _Plan; what remains per call is a few attribute reads and two jitted dispatches.
+
+Tensor = None  # bound by tensor.py when the class exists (the two modules import each other)
 _forward_cache: dict = {}
-_backward_cache: dict = {}
+_plans: dict = {}
 _backward_ops: dict = {}  # create_graph: each op's pullback, itself an op
 ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
-
-
-def _static_key(static):
-    return tuple(sorted(static.items()))
+_INEXACT = frozenset(np.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64,
+                                            jnp.complex64, jnp.complex128))
 
 
 def _forward(op, key):
@@ -315,25 +323,28 @@ def apply(name, *inputs, **static):
         >>> apply("mul", x, 3.0).grad_fn.name()
         'MulBackward0'
     """
-    from .tensor import Tensor
-
     op = name if isinstance(name, Op) else OPS[name]
-    key = _static_key(static)
-    arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+    key = tuple(sorted(static.items())) if static else ()
+    arrays, requires = [], []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            arrays.append(x._data if x._base is None else x._value())
+            requires.append(x._requires_grad)
+        else:
+            arrays.append(x)
+            requires.append(False)
     out = _forward(op, key)(*arrays)
     outs = out if op.multi else (out,)
-    requires = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
-    record = op.differentiable and any(requires) and is_grad_enabled()
     results = [Tensor._wrap(o) for o in outs]
     if is_inference_mode_enabled():
         for r in results:
             r._inference = True
-    if record:
-        _record(op, key, inputs, arrays, requires, results)
+    if op.differentiable and True in requires and is_grad_enabled():
+        _record(op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], Tensor):
+        base = inputs[0] if inputs[0]._base is None else inputs[0]._base
         for r in results:
-            r._version = inputs[0]._version
-            r._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+            r._version, r._base, r._view_version = base._version, base, base._version.value
     if not op.multi:
         return results[0]
     if op.name in ("max_dim", "min_dim"):
@@ -341,9 +352,56 @@ def apply(name, *inputs, **static):
     return tuple(results)
 
 
-def _saved_positions(saves, inputs, requires):
+class _Plan:
+    """What one op signature (op, static args, which inputs require grad, input and output
+    shapes) needs at backward: the positions to keep and the jitted pullback."""
+
+    __slots__ = ("spec", "keep", "torch_saved", "saves_result", "diff_out", "bwd")
+
+    def __init__(self, spec, inputs):
+        op, key, requires, avals, out_avals = spec
+        self.spec = spec
+        self.torch_saved, self.saves_result = _saved_positions(op.saves, len(inputs), requires)
+        # Python scalars cost nothing to keep, and the pullback may need them (x ** 3).
+        self.keep = tuple(
+            i for i, a in enumerate(avals) if i in self.torch_saved or a[0] == "scalar"
+        )
+        self.diff_out = tuple(dtype in _INEXACT for _, dtype in out_avals)
+        self.bwd = None  # compiled on first use
+
+    def pullback_fn(self):
+        """The op's VJP as a function of (kept input values, output cotangents)."""
+        op, key, requires, avals, out_avals = self.spec
+        fn = functools.partial(op.fn, **dict(key))
+        keep, diff_out = self.keep, self.diff_out
+        diff = [i for i, r in enumerate(requires) if r]
+
+        def pullback(kept, cts):
+            primals = [_placeholder(a) for a in avals]
+            for i, v in zip(keep, kept):
+                primals[i] = v
+
+            def f(*d):
+                args = list(primals)
+                for i, v in zip(diff, d):
+                    args[i] = v
+                outs = fn(*args)
+                outs = outs if op.multi else (outs,)
+                return tuple(o for o, keep_o in zip(outs, diff_out) if keep_o)
+
+            _, vjp = jax.vjp(f, *[primals[i] for i in diff])
+            full = tuple(
+                jnp.zeros(shape, dtype) if ct is None else ct.astype(dtype)
+                for ct, (shape, dtype), d in zip(cts, out_avals, diff_out)
+                if d
+            )
+            return vjp(full)
+
+        return pullback
+
+
+def _saved_positions(saves, n, requires):
     """Input positions whose values PyTorch saves, and whether the result is saved."""
-    n = len(inputs)
     if saves == "none":
         return (), False
     if saves in ("all", "result", "all+result"):
@@ -355,89 +413,46 @@ def _saved_positions(saves, inputs, requires):
     return tuple(i for i in saves if i < n), False
 
 
-def _record(op, key, inputs, arrays, requires, results):
-    from .tensor import Tensor
-
-    torch_saved, saves_result = _saved_positions(op.saves, inputs, requires)
-    # Python scalars cost nothing to keep, and the pullback may need them (x ** 3).
-    keep = tuple(i for i, x in enumerate(inputs) if i in torch_saved or not isinstance(x, Tensor))
-    checks = []
-    check_inputs = () if op.saves == "result" else torch_saved
-    for i in check_inputs:
-        if isinstance(inputs[i], Tensor):
-            checks.append(_version_check(inputs[i]))
-    if saves_result:
-        checks.extend(_version_check(r, owner=op.node) for r in results)
-    diff_out = tuple(jnp.issubdtype(r._data.dtype, jnp.inexact) for r in results)
-    avals = tuple(_aval(a) for a in arrays)
-    out_avals = tuple((r._data.shape, r._data.dtype) for r in results)
-    saved = tuple(arrays[i] for i in keep)
-    from .saved_hooks import pack_all
-
-    saved = pack_all(saved, tuple(inputs[i] for i in keep))
-    spec = (op, key, requires, keep, avals, out_avals, diff_out)
-    edges = tuple(
-        x._edge() if isinstance(x, Tensor) and x._requires_grad else (None, 0) for x in inputs
-    )
-    node = node_class(op.node)(op.node, edges, functools.partial(_run, spec), saved, checks, len(results),
-                saves_tensors=bool(torch_saved) or saves_result)
-    for i, r in enumerate(results):
-        if diff_out[i]:
-            r._grad_fn, r._output_nr, r._requires_grad = node, i, True
-
-
 def _aval(a):
     if isinstance(a, (bool, int, float)):
         return ("scalar", type(a))
-    return ("array", tuple(a.shape), np.dtype(a.dtype))
+    return ("array", a.shape, a.dtype)
+
+
+def _record(op, key, inputs, arrays, requires, results):
+    spec = (op, key, requires, tuple(map(_aval, arrays)),
+            tuple((r._data.shape, r._data.dtype) for r in results))
+    plan = _plans.get(spec)
+    if plan is None:
+        plan = _plans[spec] = _Plan(spec, inputs)
+    checks = []
+    if op.saves != "result":
+        for i in plan.torch_saved:
+            x = inputs[i]
+            if isinstance(x, Tensor):
+                checks.append(_version_check(x))
+    if plan.saves_result:
+        checks.extend(_version_check(r, op.node) for r in results)
+    saved = tuple(arrays[i] for i in plan.keep)
+    if saved_hooks_active():
+        saved = pack_all(saved, tuple(inputs[i] for i in plan.keep))
+    edges = tuple(
+        x._edge() if r else (None, 0) for x, r in zip(inputs, requires)
+    )
+    node = node_class(op.node)(
+        op.node, edges, functools.partial(_run, plan), saved, checks, len(results),
+        saves_tensors=bool(plan.torch_saved) or plan.saves_result,
+    )
+    for i, r in enumerate(results):
+        if plan.diff_out[i]:
+            r._grad_fn, r._output_nr, r._requires_grad = node, i, True
 
 
 def _version_check(tensor, owner=None):
-    """A (counter, version, describe) triple: fails backward if the tensor changed in place."""
-    counter, version = tensor._version, tensor._version.value
-    dtype, shape = tensor._data.dtype, tensor._data.shape
-    grad_fn = owner or (tensor._grad_fn.name() if tensor._grad_fn is not None else None)
-    nr = tensor._output_nr
-    origin = ""
-    if grad_fn:
-        origin = f", which is output {nr} of {grad_fn.split('Backward')[0]},"
-
-    def describe(now, saved):
-        return errors.VERSION_MISMATCH.format(
-            tensor_type=errors.torch_type_name(dtype), shape=errors.short_shape(shape),
-            origin=origin, now=now, saved=saved,
-        )
-
-    return counter, version, describe
-
-
-def _pullback_fn(spec):
-    """The op's VJP as a function of (kept input values, output cotangents)."""
-    op, key, requires, keep, avals, out_avals, diff_out = spec
-    fn = functools.partial(op.fn, **dict(key))
-
-    def pullback(kept, cts):
-        primals = [_placeholder(a) for a in avals]
-        for i, v in zip(keep, kept):
-            primals[i] = v
-        diff = [i for i, r in enumerate(requires) if r]
-
-        def f(*d):
-            args = list(primals)
-            for i, v in zip(diff, d):
-                args[i] = v
-            outs = fn(*args)
-            outs = outs if op.multi else (outs,)
-            return tuple(o for o, keep_o in zip(outs, diff_out) if keep_o)
-
-        _, vjp = jax.vjp(f, *[primals[i] for i in diff])
-        full = tuple(
-            jnp.zeros(shape, dtype) if ct is None else ct.astype(dtype)
-            for ct, (shape, dtype), d in zip(cts, out_avals, diff_out) if d
-        )
-        return vjp(full)
-
-    return pullback
+    """(counter, version, info): backward fails if the tensor was changed in place since."""
+    grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
+    info = (tensor._data.dtype, tensor._data.shape, grad_fn, tensor._output_nr)
+    return tensor._version, tensor._version.value, info
 
 
 def _placeholder(aval):
@@ -446,30 +461,23 @@ def _placeholder(aval):
     return jnp.zeros(aval[1], aval[2])
 
 
-def _run(spec, node, saved, grads, create_graph):
-    from .saved_hooks import unpack_all
-
+def _run(plan, node, saved, grads, create_graph):
     kept = unpack_all(saved)
-    requires = spec[2]
     if create_graph:
-        diff_grads = _backward_as_op(spec, node, kept, grads)
+        diff_grads = _backward_as_op(plan, node, kept, grads)
     else:
-        fn = _backward_cache.get(spec)
-        if fn is None:
-            fn = _backward_cache[spec] = jax.jit(_pullback_fn(spec))
-        diff_grads = fn(kept, tuple(grads))
+        if plan.bwd is None:
+            plan.bwd = jax.jit(plan.pullback_fn())
+        diff_grads = plan.bwd(kept, tuple(grads))
     it = iter(diff_grads)
-    return [next(it) if r else None for r in requires]
+    return [next(it) if r else None for r in plan.spec[2]]
 
 
-def _backward_as_op(spec, node, kept, grads):
+def _backward_as_op(plan, node, kept, grads):
     """create_graph: the pullback runs as a recorded op whose inputs are the saved tensors
     (re-attached to their graph edges) and the incoming grads."""
-    from .tensor import Tensor
-
-    keep = spec[3]
     saved_tensors = []
-    for i, value in zip(keep, kept):
+    for i, value in zip(plan.keep, kept):
         edge_node, nr = node.next_functions[i]
         if isinstance(edge_node, AccumulateGrad):
             saved_tensors.append(edge_node.variable)
@@ -478,17 +486,17 @@ def _backward_as_op(spec, node, kept, grads):
         else:
             saved_tensors.append(value if isinstance(value, (int, float)) else Tensor._wrap(value))
     present = tuple(g is not None for g in grads)
-    backward_op = _backward_ops.get((spec, present))
+    backward_op = _backward_ops.get((plan, present))
     if backward_op is None:
-        pullback = _pullback_fn(spec)
-        n_kept = len(keep)
+        pullback = plan.pullback_fn()
+        n_kept = len(plan.keep)
 
         def backward_fn(*args):
             cts = iter(args[n_kept:])
             return tuple(pullback(args[:n_kept], tuple(next(cts) if p else None for p in present)))
 
-        op = spec[0]
-        backward_op = _backward_ops[(spec, present)] = Op(
+        op = plan.spec[0]
+        backward_op = _backward_ops[(plan, present)] = Op(
             f"{op.name}_backward", backward_fn, op.node.replace("Backward", "BackwardBackward"),
             "all", multi=True,
         )

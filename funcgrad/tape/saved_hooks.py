@@ -57,6 +57,10 @@ class _Packed:
         return getattr(self.value, "nbytes", 0)
 
 
+def saved_hooks_active() -> bool:
+    return bool(getattr(_state, "stack", None))
+
+
 def pack_all(arrays, inputs):
     """Packs saved values with the innermost active hooks (no hooks: unchanged)."""
     stack = _stack()
@@ -76,9 +80,10 @@ def pack_all(arrays, inputs):
 
 def unpack_all(saved):
     """Inverse of pack_all: the saved arrays, unpacking any packed ones."""
-    if not any(isinstance(s, _Packed) for s in saved):
-        return saved
-    return tuple(_unpack(s) for s in saved)
+    for s in saved:
+        if type(s) is _Packed:
+            return tuple(_unpack(s) for s in saved)
+    return saved
 
 
 def _unpack(s):

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import errors
+from . import ops as _ops
 from .engine import AccumulateGrad
 from .tensor_methods import TensorMethods
 
@@ -382,3 +383,5 @@ class Tensor(TensorMethods):
     def __reduce_ex__(self, protocol):
         raise TypeError("funcgrad.tape tensors are not picklable; save tensor.numpy() instead")
 
+
+_ops.Tensor = Tensor  # the op dispatcher needs the class; see ops.Tensor
