@@ -36,13 +36,16 @@ __all__ = [
     "vjp",
 ]
 
-FREED_PULLBACK_MESSAGE = (
+# PyTorch's own words (torch 2.13), shared with the tape's error of the same name.
+BACKWARD_TWICE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
     "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
     "backward through the graph a second time or if you need to access saved tensors after "
-    "calling backward.\n"
-    "funcgrad: this Pullback was freed (by .free() or a call with retain=False), so its "
+    "calling backward."
+)
+FREED_PULLBACK_MESSAGE = BACKWARD_TWICE + (
+    "\nfuncgrad: this Pullback was freed (by .free() or a call with retain=False), so its "
     "residuals are gone. In the functional style the retained graph is the pullback itself: "
     "keep the Pullback (do not free it, call it with the default retain=True) to call it again "
     "- that is the analogue of retain_graph=True - or recompute it with vjp(f, *primals)."

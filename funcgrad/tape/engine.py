@@ -132,27 +132,37 @@ def _unique_bytes(arrays) -> int:
 def _graph(roots, targets):
     """Dependency counts of the nodes reachable from `roots`, pruned to those that lead to
     `targets` when targets is not None (like PyTorch's exec_info)."""
-    order, seen, stack = [], set(), [n for n in roots]
-    while stack:  # iterative DFS: deep graphs must not hit Python's recursion limit
+    deps, seen, stack = {}, set(roots), list(roots)
+    while stack:  # iterative: deep graphs must not hit Python's recursion limit
         node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
+        for child, _ in node.next_functions:
+            if child is not None:
+                deps[child] = deps.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    if targets is None:
+        return deps, None
+    order, remaining = [], dict(deps)  # topological order: parents before children
+    queue = [n for n in seen if n not in deps]
+    while queue:
+        node = queue.pop()
         order.append(node)
-        stack.extend(n for n, _ in node.next_functions if n is not None)
-    needed = None
-    if targets is not None:
-        needed = set(targets)
-        for node in reversed(order):  # children were discovered after their parents
-            if any(n in needed for n, _ in node.next_functions):
-                needed.add(node)
-    deps: dict = {}
-    for node in order:
-        if needed is None or node in needed:
-            for n, _ in node.next_functions:
-                if n is not None and (needed is None or n in needed):
-                    deps[n] = deps.get(n, 0) + 1
-    return deps, needed
+        for child, _ in node.next_functions:
+            if child is not None:
+                remaining[child] -= 1
+                if remaining[child] == 0:
+                    queue.append(child)
+    needed = set(targets)
+    for node in reversed(order):
+        if any(n in needed for n, _ in node.next_functions):
+            needed.add(node)
+    pruned = {}
+    for node in needed:
+        for child, _ in node.next_functions:
+            if child in needed:
+                pruned[child] = pruned.get(child, 0) + 1
+    return pruned, needed
 
 
 def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None, accumulate=True):

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-BACKWARD_TWICE = (
-    "Trying to backward through the graph a second time (or directly access saved tensors "
-    "after they have already been freed). Saved intermediate values of the graph are freed "
-    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-    "backward through the graph a second time or if you need to access saved tensors after "
-    "calling backward."
-)
+from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
+
 BACKWARD_TWICE_HINT = (
     "\n[funcgrad] Node {node} dropped its pullback after the first backward. In the "
     "functional API the same fix is to keep the pullback returned by jax.vjp and call it "
-    "again (funcgrad.functional.keep)."
+    "again (funcgrad.functional.vjp returns one you can keep)."
 )
 
 IMPLICIT_GRAD_NON_SCALAR = "grad can be implicitly created only for scalar outputs"
