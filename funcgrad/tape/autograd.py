@@ -34,7 +34,7 @@ def _root_grads(outputs, grad_outputs, create_graph):
     """PyTorch's _make_grads: default ones for scalars, shape checks, one grad per output."""
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(
-            f"grad can be implicitly created only for scalar outputs"
+            "grad can be implicitly created only for scalar outputs"
             if not grad_outputs
             else f"Mismatch in number of grad_outputs: got {len(grad_outputs)} for "
             f"{len(outputs)} outputs"
@@ -44,7 +44,8 @@ def _root_grads(outputs, grad_outputs, create_graph):
         if g is None:
             if out._requires_grad and out.numel() != 1:
                 raise RuntimeError(
-                    errors.IMPLICIT_GRAD_NON_SCALAR + errors.IMPLICIT_GRAD_HINT.format(shape=tuple(out.shape))
+                    errors.IMPLICIT_GRAD_NON_SCALAR
+                    + errors.IMPLICIT_GRAD_HINT.format(shape=tuple(out.shape))
                 )
             g = jnp.ones(out.shape, out.dtype)
         else:
@@ -53,7 +54,9 @@ def _root_grads(outputs, grad_outputs, create_graph):
             if tuple(g.shape) != tuple(out.shape):
                 raise RuntimeError(
                     errors.SHAPE_MISMATCH.format(
-                        index=i, given=errors.torch_size(g.shape), expected=errors.torch_size(out.shape)
+                        index=i,
+                        given=errors.torch_size(g.shape),
+                        expected=errors.torch_size(out.shape),
                     )
                 )
             g = g if create_graph else g._data.astype(out.dtype)
@@ -92,9 +95,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """
     outputs = _as_tuple(tensors, "tensors")
     grad_tensors = (
-        [None] * len(outputs) if grad_tensors is None
-        else list(_as_tuple(grad_tensors, "grad_tensors") if not isinstance(grad_tensors, (list, tuple))
-                  else grad_tensors)
+        [None] * len(outputs)
+        if grad_tensors is None
+        else list(
+            _as_tuple(grad_tensors, "grad_tensors")
+            if not isinstance(grad_tensors, (list, tuple))
+            else grad_tensors
+        )
     )
     retain_graph = create_graph if retain_graph is None else retain_graph
     capture = None
@@ -110,12 +117,27 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
     grads = _root_grads(outputs, grad_tensors, create_graph)
     with set_grad_enabled(create_graph):
-        run_backward(roots, grads, retain_graph=retain_graph, create_graph=create_graph,
-                     capture=capture, accumulate=True)
+        run_backward(
+            roots,
+            grads,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            capture=capture,
+            accumulate=True,
+        )
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    only_inputs=True,
+    allow_unused=None,
+    is_grads_batched=False,
+    materialize_grads=False,
+):
     """Returns the gradients of `outputs` w.r.t. `inputs` without touching any `.grad`.
 
     Args:
@@ -140,27 +162,40 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         (27.0, 18.0)
     """
     if is_grads_batched:
-        raise NotImplementedError("autograd.grad(is_grads_batched=True) is not supported; "
-                                  "use jax.vmap over funcgrad.functional pullbacks instead")
+        raise NotImplementedError(
+            "autograd.grad(is_grads_batched=True) is not supported; "
+            "use jax.vmap over funcgrad.functional pullbacks instead"
+        )
     if allow_unused is None:
         allow_unused = materialize_grads
     if materialize_grads and not allow_unused:
-        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: allow_unused=False.")
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False."
+        )
     outputs = _as_tuple(outputs, "outputs")
     single = isinstance(inputs, Tensor)
     inputs = _as_tuple(inputs, "inputs")
     if not inputs:
         raise RuntimeError("grad requires non-empty inputs.")
-    grad_outputs = [None] * len(outputs) if grad_outputs is None else list(
-        (grad_outputs,) if isinstance(grad_outputs, Tensor) else grad_outputs
+    grad_outputs = (
+        [None] * len(outputs)
+        if grad_outputs is None
+        else list((grad_outputs,) if isinstance(grad_outputs, Tensor) else grad_outputs)
     )
     _check_inputs(inputs)
     retain_graph = create_graph if retain_graph is None else retain_graph
     roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
     grads = _root_grads(outputs, grad_outputs, create_graph)
     with set_grad_enabled(create_graph):
-        captured = run_backward(roots, grads, retain_graph=retain_graph, create_graph=create_graph,
-                                capture=[t._edge() for t in inputs], accumulate=False)
+        captured = run_backward(
+            roots,
+            grads,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            capture=[t._edge() for t in inputs],
+            accumulate=False,
+        )
     result = []
     for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is None:

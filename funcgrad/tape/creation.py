@@ -13,7 +13,6 @@ import numpy as np
 from .random import default_generator
 
 
-
 def _canonical_dtype(dtype):
     """Accepts jnp/np dtypes, their names ('float32'), and Python's float/int/bool."""
     if dtype is None:
@@ -129,12 +128,16 @@ def _size(size):
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros. Example: `torch.zeros(2, 3)`."""
-    return _finish(jnp.zeros(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device)
+    return _finish(
+        jnp.zeros(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device
+    )
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of ones. Example: `torch.ones(2, 3)`."""
-    return _finish(jnp.ones(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device)
+    return _finish(
+        jnp.ones(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device
+    )
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
@@ -194,12 +197,16 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
-    return _finish(jnp.eye(n, m, dtype=_canonical_dtype(dtype) or jnp.float32), requires_grad, device)
+    return _finish(
+        jnp.eye(n, m, dtype=_canonical_dtype(dtype) or jnp.float32), requires_grad, device
+    )
 
 
 def _like(fn):
     def like(input, *, dtype=None, device=None, requires_grad=False):
-        return fn(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+        return fn(
+            *input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad
+        )
 
     like.__name__ = fn.__name__ + "_like"
     like.__doc__ = f"`{fn.__name__}` with the shape (and dtype) of `input`."
@@ -210,4 +217,10 @@ zeros_like, ones_like, rand_like, randn_like = _like(zeros), _like(ones), _like(
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
-    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return full(
+        input.shape,
+        fill_value,
+        dtype=dtype or input.dtype,
+        device=device,
+        requires_grad=requires_grad,
+    )

@@ -27,8 +27,9 @@ _live_nodes: weakref.WeakSet = weakref.WeakSet()
 class Node:
     """One recorded op: its pullback's saved values and the edges to its inputs' nodes."""
 
-    def __init__(self, name, next_functions, run, saved=(), checks=(), n_outputs=1,
-                 saves_tensors=None):
+    def __init__(
+        self, name, next_functions, run, saved=(), checks=(), n_outputs=1, saves_tensors=None
+    ):
         self._name = name
         self.next_functions = tuple(next_functions)  # (Node | None, output_nr) per input
         self._run = run
@@ -70,7 +71,9 @@ class Node:
 
     def _unpack(self):
         if self._released and self._saves_tensors:
-            raise RuntimeError(errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name))
+            raise RuntimeError(
+                errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name)
+            )
         for counter, version, info in self._checks:
             if counter.value != version:
                 raise RuntimeError(
@@ -194,8 +197,10 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     while ready:
         node = heapq.heappop(ready)[2]
         grads = buffers.pop(node)
-        if node._tensor_pre_hooks or node._retains_grad or (
-            isinstance(node, AccumulateGrad) and node.variable._hooks
+        if (
+            node._tensor_pre_hooks
+            or node._retains_grad
+            or (isinstance(node, AccumulateGrad) and node.variable._hooks)
         ):
             _run_tensor_hooks(node, grads)
         for i, nr in wanted.get(node, ()):
@@ -206,8 +211,10 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
             continue
         if needed is not None and node not in needed:
             continue
-        if capture is not None and node in wanted and not any(
-            n in needed for n, _ in node.next_functions
+        if (
+            capture is not None
+            and node in wanted
+            and not any(n in needed for n, _ in node.next_functions)
         ):
             continue  # only its incoming grad was wanted: do not run (nor free) it
         for hook in node._pre_hooks:

@@ -39,7 +39,9 @@ SHAPE_MISMATCH = (
 )
 
 INTEGER_REQUIRES_GRAD = "only Tensors of floating point dtype can require gradients"
-INTEGER_REQUIRES_GRAD_CTOR = "Only Tensors of floating point and complex dtype can require gradients"
+INTEGER_REQUIRES_GRAD_CTOR = (
+    "Only Tensors of floating point and complex dtype can require gradients"
+)
 INTEGER_HINT = "\n[funcgrad] Got dtype {dtype}; convert first, e.g. x.float()."
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -73,12 +75,16 @@ VIEW_INPLACE = (
     "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
 )
 
+
 def version_mismatch(info, now, saved) -> str:
     """PyTorch's "modified by an inplace operation" text for a saved tensor."""
     dtype, shape, grad_fn, output_nr = info
     origin = f", which is output {output_nr} of {grad_fn.split('Backward')[0]}," if grad_fn else ""
     return VERSION_MISMATCH.format(
-        tensor_type=torch_type_name(dtype), shape=short_shape(shape), origin=origin, now=now,
+        tensor_type=torch_type_name(dtype),
+        shape=short_shape(shape),
+        origin=origin,
+        now=now,
         saved=saved,
     )
 

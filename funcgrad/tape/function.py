@@ -67,7 +67,9 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
-        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -75,7 +77,10 @@ class Function:
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD."
+        )
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -85,20 +90,29 @@ class Function:
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         custom_setup = cls.setup_context is not Function.setup_context
         with no_grad():
-            out = cls.forward(*args, **kwargs) if custom_setup else cls.forward(ctx, *args, **kwargs)
+            out = (
+                cls.forward(*args, **kwargs) if custom_setup else cls.forward(ctx, *args, **kwargs)
+            )
         if custom_setup:
             cls.setup_context(ctx, args, out)
         outs = out if isinstance(out, tuple) else (out,)
         if not (is_grad_enabled() and any(ctx.needs_input_grad)):
             return out
-        edges = tuple(a._edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args)
+        edges = tuple(
+            a._edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args
+        )
         saved = tuple(t._data for t in ctx.to_save if isinstance(t, Tensor))
         metas = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs)
-        node = node_class(f"{cls.__name__}Backward")(f"{cls.__name__}Backward", edges, _make_run(cls, ctx, args, metas), saved, (),
-                    len(outs))
+        node = node_class(f"{cls.__name__}Backward")(
+            f"{cls.__name__}Backward", edges, _make_run(cls, ctx, args, metas), saved, (), len(outs)
+        )
         ctx._node = node
         for i, o in enumerate(outs):
-            if isinstance(o, Tensor) and id(o) not in ctx.non_differentiable and jnp.issubdtype(o.dtype, jnp.inexact):
+            if (
+                isinstance(o, Tensor)
+                and id(o) not in ctx.non_differentiable
+                and jnp.issubdtype(o.dtype, jnp.inexact)
+            ):
                 o._grad_fn, o._output_nr, o._requires_grad = node, i, True
         return out
 

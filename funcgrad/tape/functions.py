@@ -16,7 +16,9 @@ from .tensor_methods import _dim, _operand
 def _method(name):
     def fn(input, *args, **kwargs):
         if not isinstance(input, Tensor):
-            raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+            raise TypeError(
+                f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}"
+            )
         return getattr(input, name)(*args, **kwargs)
 
     fn.__name__ = name

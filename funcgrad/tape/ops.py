@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import errors
 from .engine import AccumulateGrad, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .saved_hooks import pack_all, saved_hooks_active, unpack_all
@@ -168,68 +167,187 @@ def _max_dim(x, dim, keepdim=False, *, pick=jnp.argmax):
     return values, idx
 
 
-_op("sum", lambda x, dim=None, keepdim=False: jnp.sum(x, dim, keepdims=keepdim), "SumBackward0",
-    sample=S((2, 3)))
-_op("sum_dim", lambda x, dim, keepdim=False: jnp.sum(x, dim, keepdims=keepdim), "SumBackward1",
-    sample=S((2, 3, 2), dim=(0, 2), keepdim=True))
+_op(
+    "sum",
+    lambda x, dim=None, keepdim=False: jnp.sum(x, dim, keepdims=keepdim),
+    "SumBackward0",
+    sample=S((2, 3)),
+)
+_op(
+    "sum_dim",
+    lambda x, dim, keepdim=False: jnp.sum(x, dim, keepdims=keepdim),
+    "SumBackward1",
+    sample=S((2, 3, 2), dim=(0, 2), keepdim=True),
+)
 _op("mean", lambda x: jnp.mean(x), "MeanBackward0", sample=S((2, 3)))
-_op("mean_dim", lambda x, dim, keepdim=False: jnp.mean(x, dim, keepdims=keepdim),
-    "MeanBackward1", sample=S((2, 3), dim=(1,)))
-_op("prod", lambda x, dim=None, keepdim=False: jnp.prod(x, dim, keepdims=keepdim),
-    "ProdBackward0", "all+result", sample=S((4,), positive=True))
+_op(
+    "mean_dim",
+    lambda x, dim, keepdim=False: jnp.mean(x, dim, keepdims=keepdim),
+    "MeanBackward1",
+    sample=S((2, 3), dim=(1,)),
+)
+_op(
+    "prod",
+    lambda x, dim=None, keepdim=False: jnp.prod(x, dim, keepdims=keepdim),
+    "ProdBackward0",
+    "all+result",
+    sample=S((4,), positive=True),
+)
 _op("max", jnp.max, "MaxBackward1", "all+result", sample=S((2, 3)))
 _op("min", jnp.min, "MinBackward1", "all+result", sample=S((2, 3)))
 _op("max_dim", _max_dim, "MaxBackward0", "all", multi=True, sample=S((3, 4), dim=1))
-_op("min_dim", functools.partial(_max_dim, pick=jnp.argmin), "MinBackward0", "all", multi=True,
-    sample=S((3, 4), dim=0, keepdim=True))
-_op("amax", lambda x, dim, keepdim=False: jnp.max(x, dim, keepdims=keepdim), "AmaxBackward0",
-    "all+result", sample=S((3, 4), dim=(1,)))
-_op("amin", lambda x, dim, keepdim=False: jnp.min(x, dim, keepdims=keepdim), "AminBackward0",
-    "all+result", sample=S((3, 4), dim=(0,)))
-_op("logsumexp", lambda x, dim, keepdim=False: jax.nn.logsumexp(x, dim, keepdims=keepdim),
-    "LogsumexpBackward0", "all+result", sample=S((3, 4), dim=(1,)))
-_op("var", lambda x, dim=None, correction=1, keepdim=False: jnp.var(
-    x, dim, ddof=correction, keepdims=keepdim), "VarBackward0", "all", sample=S((3, 4), dim=(1,)))
-_op("std", lambda x, dim=None, correction=1, keepdim=False: jnp.std(
-    x, dim, ddof=correction, keepdims=keepdim), "StdBackward0", "all+result", sample=S((5,)))
-_op("norm", lambda x, p=2, dim=None, keepdim=False: jnp.linalg.vector_norm(
-    x, ord=p, axis=dim, keepdims=keepdim), "LinalgVectorNormBackward0", "all+result",
-    sample=S((3, 4), dim=(1,)))
+_op(
+    "min_dim",
+    functools.partial(_max_dim, pick=jnp.argmin),
+    "MinBackward0",
+    "all",
+    multi=True,
+    sample=S((3, 4), dim=0, keepdim=True),
+)
+_op(
+    "amax",
+    lambda x, dim, keepdim=False: jnp.max(x, dim, keepdims=keepdim),
+    "AmaxBackward0",
+    "all+result",
+    sample=S((3, 4), dim=(1,)),
+)
+_op(
+    "amin",
+    lambda x, dim, keepdim=False: jnp.min(x, dim, keepdims=keepdim),
+    "AminBackward0",
+    "all+result",
+    sample=S((3, 4), dim=(0,)),
+)
+_op(
+    "logsumexp",
+    lambda x, dim, keepdim=False: jax.nn.logsumexp(x, dim, keepdims=keepdim),
+    "LogsumexpBackward0",
+    "all+result",
+    sample=S((3, 4), dim=(1,)),
+)
+_op(
+    "var",
+    lambda x, dim=None, correction=1, keepdim=False: jnp.var(
+        x, dim, ddof=correction, keepdims=keepdim
+    ),
+    "VarBackward0",
+    "all",
+    sample=S((3, 4), dim=(1,)),
+)
+_op(
+    "std",
+    lambda x, dim=None, correction=1, keepdim=False: jnp.std(
+        x, dim, ddof=correction, keepdims=keepdim
+    ),
+    "StdBackward0",
+    "all+result",
+    sample=S((5,)),
+)
+_op(
+    "norm",
+    lambda x, p=2, dim=None, keepdim=False: jnp.linalg.vector_norm(
+        x, ord=p, axis=dim, keepdims=keepdim
+    ),
+    "LinalgVectorNormBackward0",
+    "all+result",
+    sample=S((3, 4), dim=(1,)),
+)
 _op("cumsum", lambda x, dim: jnp.cumsum(x, dim), "CumsumBackward0", sample=S((3, 4), dim=1))
 
 # ---------------------------------------------------------------- shapes and views
-_op("view", lambda x, shape: jnp.reshape(x, shape), "ViewBackward0", view=True,
-    sample=S((2, 3), shape=(3, 2)))
-_op("transpose", lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1), "TransposeBackward0",
-    view=True, sample=S((2, 3, 4), dim0=0, dim1=2))
+_op(
+    "view",
+    lambda x, shape: jnp.reshape(x, shape),
+    "ViewBackward0",
+    view=True,
+    sample=S((2, 3), shape=(3, 2)),
+)
+_op(
+    "transpose",
+    lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1),
+    "TransposeBackward0",
+    view=True,
+    sample=S((2, 3, 4), dim0=0, dim1=2),
+)
 _op("t", jnp.transpose, "TBackward0", view=True, sample=S((2, 3)))
-_op("permute", lambda x, dims: jnp.transpose(x, dims), "PermuteBackward0", view=True,
-    sample=S((2, 3, 4), dims=(1, 2, 0)))
+_op(
+    "permute",
+    lambda x, dims: jnp.transpose(x, dims),
+    "PermuteBackward0",
+    view=True,
+    sample=S((2, 3, 4), dims=(1, 2, 0)),
+)
 _op("squeeze", lambda x: jnp.squeeze(x), "SqueezeBackward0", view=True, sample=S((2, 1, 3)))
-_op("squeeze_dim", lambda x, dim: jnp.squeeze(x, dim), "SqueezeBackward1", view=True,
-    sample=S((2, 1, 3), dim=(1,)))
-_op("unsqueeze", lambda x, dim: jnp.expand_dims(x, dim), "UnsqueezeBackward0", view=True,
-    sample=S((2, 3), dim=1))
-_op("expand", lambda x, shape: jnp.broadcast_to(x, shape), "ExpandBackward0", view=True,
-    sample=S((3, 1), shape=(2, 3, 4)))
-_op("repeat", lambda x, repeats: jnp.tile(x, repeats), "RepeatBackward0",
-    sample=S((2, 3), repeats=(2, 1)))
+_op(
+    "squeeze_dim",
+    lambda x, dim: jnp.squeeze(x, dim),
+    "SqueezeBackward1",
+    view=True,
+    sample=S((2, 1, 3), dim=(1,)),
+)
+_op(
+    "unsqueeze",
+    lambda x, dim: jnp.expand_dims(x, dim),
+    "UnsqueezeBackward0",
+    view=True,
+    sample=S((2, 3), dim=1),
+)
+_op(
+    "expand",
+    lambda x, shape: jnp.broadcast_to(x, shape),
+    "ExpandBackward0",
+    view=True,
+    sample=S((3, 1), shape=(2, 3, 4)),
+)
+_op(
+    "repeat",
+    lambda x, repeats: jnp.tile(x, repeats),
+    "RepeatBackward0",
+    sample=S((2, 3), repeats=(2, 1)),
+)
 _op("flip", lambda x, dims: jnp.flip(x, dims), "FlipBackward0", sample=S((2, 3), dims=(1,)))
 _op("clone", lambda x: jnp.array(x, copy=True), "CloneBackward0", sample=S((3,)))
-_op("to_dtype", lambda x, dtype: x.astype(dtype), "ToCopyBackward0",
-    sample=S((3,), dtype="float32"))
-_op("cat", lambda *xs, dim=0: jnp.concatenate(xs, dim), "CatBackward0",
-    sample=S((2, 3), (1, 3), dim=0))
+_op(
+    "to_dtype", lambda x, dtype: x.astype(dtype), "ToCopyBackward0", sample=S((3,), dtype="float32")
+)
+_op(
+    "cat",
+    lambda *xs, dim=0: jnp.concatenate(xs, dim),
+    "CatBackward0",
+    sample=S((2, 3), (1, 3), dim=0),
+)
 _op("stack", lambda *xs, dim=0: jnp.stack(xs, dim), "StackBackward0", sample=S((3,), (3,), dim=1))
-_op("split", lambda x, sections, dim: tuple(jnp.split(x, sections, dim)), "SplitBackward0",
-    multi=True, view=True, sample=S((5, 2), sections=(2, 4), dim=0))
-_op("unbind", lambda x, dim: tuple(jnp.moveaxis(x, dim, 0)), "UnbindBackward0", multi=True,
-    view=True, sample=S((3, 2), dim=1))
+_op(
+    "split",
+    lambda x, sections, dim: tuple(jnp.split(x, sections, dim)),
+    "SplitBackward0",
+    multi=True,
+    view=True,
+    sample=S((5, 2), sections=(2, 4), dim=0),
+)
+_op(
+    "unbind",
+    lambda x, dim: tuple(jnp.moveaxis(x, dim, 0)),
+    "UnbindBackward0",
+    multi=True,
+    view=True,
+    sample=S((3, 2), dim=1),
+)
 _op("where", jnp.where, "WhereBackward0", (0,), sample=S(("bool", (4,)), (4,), (4,)))
-_op("masked_fill", lambda x, mask, value: jnp.where(mask, value, x), "MaskedFillBackward0", (1,),
-    sample=S((4,), ("bool", (4,)), 0.5))
-_op("gather", lambda x, index, dim: jnp.take_along_axis(x, index, dim), "GatherBackward0", "all",
-    sample=S((3, 4), ("int", (3, 2), 4), dim=1))
+_op(
+    "masked_fill",
+    lambda x, mask, value: jnp.where(mask, value, x),
+    "MaskedFillBackward0",
+    (1,),
+    sample=S((4,), ("bool", (4,)), 0.5),
+)
+_op(
+    "gather",
+    lambda x, index, dim: jnp.take_along_axis(x, index, dim),
+    "GatherBackward0",
+    "all",
+    sample=S((3, 4), ("int", (3, 2), 4), dim=1),
+)
 
 
 # ---------------------------------------------------------------- indexing
@@ -238,22 +356,53 @@ def _select(x, index):
 
 
 _op("select", _select, "SelectBackward0", view=True, sample=S((3, 4), index=(1,)))
-_op("slice", _select, "SliceBackward0", view=True,
-    sample=S((3, 4), index=(("slice", 0, 2, None), ("slice", 1, None, 2))))
-_op("index", lambda x, *arrays, index: x[_decode_index(index, arrays)], "IndexBackward0",
-    tuple(range(1, 8)), sample=S((5, 3), ("int", (4,), 5), index=(("array", 0),)))
+_op(
+    "slice",
+    _select,
+    "SliceBackward0",
+    view=True,
+    sample=S((3, 4), index=(("slice", 0, 2, None), ("slice", 1, None, 2))),
+)
+_op(
+    "index",
+    lambda x, *arrays, index: x[_decode_index(index, arrays)],
+    "IndexBackward0",
+    tuple(range(1, 8)),
+    sample=S((5, 3), ("int", (4,), 5), index=(("array", 0),)),
+)
 
-_op("copy_slices", lambda x, v, *arrays, index: x.at[_decode_index(index, arrays)].set(v),
-    "CopySlices", tuple(range(2, 8)), sample=S((4, 3), (3,), index=(1,)))
-_op("index_put", lambda x, v, *arrays, index: x.at[_decode_index(index, arrays)].set(v),
-    "IndexPutBackward0", tuple(range(2, 8)),
-    sample=S((5, 2), (2,), ("int", (2,), 5), index=(("array", 0),)))
-_op("fill", lambda x, v: jnp.broadcast_to(jnp.asarray(v, x.dtype), x.shape), "FillBackward0",
-    sample=S((3,), ()))
-_op("copy", lambda x, src: jnp.broadcast_to(src, x.shape).astype(x.dtype), "CopyBackwards",
-    sample=S((2, 3), (3,)))
-_op("to_device", lambda x, device: jax.device_put(x, device), "ToCopyBackward0",
-    sample=S((3,), device=jax.devices()[0]))
+_op(
+    "copy_slices",
+    lambda x, v, *arrays, index: x.at[_decode_index(index, arrays)].set(v),
+    "CopySlices",
+    tuple(range(2, 8)),
+    sample=S((4, 3), (3,), index=(1,)),
+)
+_op(
+    "index_put",
+    lambda x, v, *arrays, index: x.at[_decode_index(index, arrays)].set(v),
+    "IndexPutBackward0",
+    tuple(range(2, 8)),
+    sample=S((5, 2), (2,), ("int", (2,), 5), index=(("array", 0),)),
+)
+_op(
+    "fill",
+    lambda x, v: jnp.broadcast_to(jnp.asarray(v, x.dtype), x.shape),
+    "FillBackward0",
+    sample=S((3,), ()),
+)
+_op(
+    "copy",
+    lambda x, src: jnp.broadcast_to(src, x.shape).astype(x.dtype),
+    "CopyBackwards",
+    sample=S((2, 3), (3,)),
+)
+_op(
+    "to_device",
+    lambda x, device: jax.device_put(x, device),
+    "ToCopyBackward0",
+    sample=S((3,), device=jax.devices()[0]),
+)
 
 
 def _decode_index(index, arrays=()):
@@ -275,16 +424,32 @@ def _decode_index(index, arrays=()):
 
 # ---------------------------------------------------------------- not differentiable
 for _name, _fn in {
-    "eq": jnp.equal, "ne": jnp.not_equal, "lt": jnp.less, "le": jnp.less_equal,
-    "gt": jnp.greater, "ge": jnp.greater_equal, "logical_not": jnp.logical_not,
-    "logical_and": jnp.logical_and, "logical_or": jnp.logical_or, "isnan": jnp.isnan,
-    "floor_divide": jnp.floor_divide, "remainder": jnp.remainder,
+    "eq": jnp.equal,
+    "ne": jnp.not_equal,
+    "lt": jnp.less,
+    "le": jnp.less_equal,
+    "gt": jnp.greater,
+    "ge": jnp.greater_equal,
+    "logical_not": jnp.logical_not,
+    "logical_and": jnp.logical_and,
+    "logical_or": jnp.logical_or,
+    "isnan": jnp.isnan,
+    "floor_divide": jnp.floor_divide,
+    "remainder": jnp.remainder,
 }.items():
     _op(_name, _fn, "", differentiable=False)
-_op("argmax", lambda x, dim=None, keepdim=False: jnp.argmax(x, dim, keepdims=keepdim), "",
-    differentiable=False)
-_op("argmin", lambda x, dim=None, keepdim=False: jnp.argmin(x, dim, keepdims=keepdim), "",
-    differentiable=False)
+_op(
+    "argmax",
+    lambda x, dim=None, keepdim=False: jnp.argmax(x, dim, keepdims=keepdim),
+    "",
+    differentiable=False,
+)
+_op(
+    "argmin",
+    lambda x, dim=None, keepdim=False: jnp.argmin(x, dim, keepdims=keepdim),
+    "",
+    differentiable=False,
+)
 _op("all", lambda x, dim=None: jnp.all(x, dim), "", differentiable=False)
 _op("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)
 
@@ -302,8 +467,10 @@ _forward_cache: dict = {}
 _plans: dict = {}
 _backward_ops: dict = {}  # create_graph: each op's pullback, itself an op
 ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
-_INEXACT = frozenset(np.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64,
-                                            jnp.complex64, jnp.complex128))
+_INEXACT = frozenset(
+    np.dtype(t)
+    for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64, jnp.complex64, jnp.complex128)
+)
 
 
 def _forward(op, key):
@@ -420,8 +587,13 @@ def _aval(a):
 
 
 def _record(op, key, inputs, arrays, requires, results):
-    spec = (op, key, requires, tuple(map(_aval, arrays)),
-            tuple((r._data.shape, r._data.dtype) for r in results))
+    spec = (
+        op,
+        key,
+        requires,
+        tuple(map(_aval, arrays)),
+        tuple((r._data.shape, r._data.dtype) for r in results),
+    )
     plan = _plans.get(spec)
     if plan is None:
         plan = _plans[spec] = _Plan(spec, inputs)
@@ -436,11 +608,14 @@ def _record(op, key, inputs, arrays, requires, results):
     saved = tuple(arrays[i] for i in plan.keep)
     if saved_hooks_active():
         saved = pack_all(saved, tuple(inputs[i] for i in plan.keep))
-    edges = tuple(
-        x._edge() if r else (None, 0) for x, r in zip(inputs, requires)
-    )
+    edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
     node = node_class(op.node)(
-        op.node, edges, functools.partial(_run, plan), saved, checks, len(results),
+        op.node,
+        edges,
+        functools.partial(_run, plan),
+        saved,
+        checks,
+        len(results),
         saves_tensors=bool(plan.torch_saved) or plan.saves_result,
     )
     for i, r in enumerate(results):
@@ -497,7 +672,10 @@ def _backward_as_op(plan, node, kept, grads):
 
         op = plan.spec[0]
         backward_op = _backward_ops[(plan, present)] = Op(
-            f"{op.name}_backward", backward_fn, op.node.replace("Backward", "BackwardBackward"),
-            "all", multi=True,
+            f"{op.name}_backward",
+            backward_fn,
+            op.node.replace("Backward", "BackwardBackward"),
+            "all",
+            multi=True,
         )
     return tuple(apply(backward_op, *saved_tensors, *[g for g in grads if g is not None]))

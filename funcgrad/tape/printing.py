@@ -11,18 +11,23 @@ def _format_floats(values: np.ndarray):
     finite = values[np.isfinite(values)]
     if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
         return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
-    if finite.size and (np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4):
+    if finite.size and (
+        np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4
+    ):
         return lambda v: f"{v:.4e}"
     return lambda v: f"{v:.4f}"
 
 
 def tensor_repr(t) -> str:
-    values = np.asarray(t._data)
+    values = np.asarray(t._value())
     if values.dtype.kind == "f" or values.dtype.name == "bfloat16":
         as_float = values.astype(np.float64)
         fmt = _format_floats(as_float)
         body = np.array2string(
-            as_float, separator=", ", prefix="tensor(", formatter={"float_kind": fmt},
+            as_float,
+            separator=", ",
+            prefix="tensor(",
+            formatter={"float_kind": fmt},
             threshold=1000,
         )
     else:

@@ -130,7 +130,10 @@ class Tensor(TensorMethods):
     def grad(self, value) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
             if tuple(value.shape) != tuple(self.shape):
                 raise RuntimeError("assigned grad has data of a different size")
             if value.dtype != self.dtype:
@@ -176,11 +179,11 @@ class Tensor(TensorMethods):
     def register_post_accumulate_grad_hook(self, hook):
         """Registers `hook(tensor)`, run after a gradient is accumulated into this leaf."""
         if self._grad_fn is not None:
-            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        if not self._requires_grad:
             raise RuntimeError(
-                "cannot register a hook on a tensor that doesn't require gradient"
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
             )
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         from .engine import _RemovableHandle
 
         self._post_accumulate_hooks.append(hook)
@@ -275,7 +278,9 @@ class Tensor(TensorMethods):
             if getattr(self, "_alias", False) and self._base._version is self._version:
                 self._data, self._view_version = self._base._data, self._version.value
             else:
-                raise RuntimeError(errors.VIEW_INPLACE.format(what="the base of a view that is read afterwards"))
+                raise NotImplementedError(
+                    errors.VIEW_INPLACE.format(what="the base of a view that is read afterwards")
+                )
         return self._data
 
     def is_inference(self) -> bool:
@@ -363,9 +368,7 @@ class Tensor(TensorMethods):
 
     def __bool__(self):
         if self.numel() != 1:
-            raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
-            )
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __repr__(self) -> str:

@@ -79,7 +79,9 @@ def _encode_index(key):
         if isinstance(k, (int, np.integer)):
             encoded.append(int(k))
         elif isinstance(k, slice):
-            encoded.append(("slice",) + tuple(None if v is None else int(v) for v in (k.start, k.stop, k.step)))
+            encoded.append(
+                ("slice",) + tuple(None if v is None else int(v) for v in (k.start, k.stop, k.step))
+            )
         elif k is None:
             encoded.append("None")
         elif k is Ellipsis:
@@ -94,9 +96,7 @@ def _encode_index(key):
                     arrays.append(a.astype(np.int32))
                 continue
             if not np.issubdtype(idx.dtype, np.integer):
-                raise IndexError(
-                    "tensors used as indices must be long, int, byte or bool tensors"
-                )
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             encoded.append(("array", len(arrays)))
             arrays.append(idx)
     return tuple(encoded), arrays
@@ -187,8 +187,10 @@ class TensorMethods:
         other = _operand(other)
         nd = (self.ndim, other.ndim)
         if 0 in nd:
-            raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
-                               f"{nd[0]}D and {nd[1]}D")
+            raise RuntimeError(
+                "both arguments to matmul need to be at least 1D, but they are "
+                f"{nd[0]}D and {nd[1]}D"
+            )
         name = {(2, 2): "mm", (1, 1): "dot", (2, 1): "mv", (3, 3): "bmm"}.get(nd, "matmul")
         return apply(name, self, other)
 
@@ -309,7 +311,9 @@ class TensorMethods:
         return apply("mean_dim", x, dim=_dims(dim, x.ndim), keepdim=keepdim)
 
     def prod(self, dim=None, keepdim=False):
-        return apply("prod", self, dim=None if dim is None else _dim(dim, self.ndim), keepdim=keepdim)
+        return apply(
+            "prod", self, dim=None if dim is None else _dim(dim, self.ndim), keepdim=keepdim
+        )
 
     def _minmax(self, name, dim, keepdim):
         if dim is None:
@@ -325,16 +329,24 @@ class TensorMethods:
         return self._minmax("min", dim, keepdim)
 
     def amax(self, dim=(), keepdim=False):
-        return apply("amax", self, dim=_dims(dim, self.ndim) or tuple(range(self.ndim)), keepdim=keepdim)
+        return apply(
+            "amax", self, dim=_dims(dim, self.ndim) or tuple(range(self.ndim)), keepdim=keepdim
+        )
 
     def amin(self, dim=(), keepdim=False):
-        return apply("amin", self, dim=_dims(dim, self.ndim) or tuple(range(self.ndim)), keepdim=keepdim)
+        return apply(
+            "amin", self, dim=_dims(dim, self.ndim) or tuple(range(self.ndim)), keepdim=keepdim
+        )
 
     def argmax(self, dim=None, keepdim=False):
-        return apply("argmax", self, dim=None if dim is None else _dim(dim, self.ndim), keepdim=keepdim)
+        return apply(
+            "argmax", self, dim=None if dim is None else _dim(dim, self.ndim), keepdim=keepdim
+        )
 
     def argmin(self, dim=None, keepdim=False):
-        return apply("argmin", self, dim=None if dim is None else _dim(dim, self.ndim), keepdim=keepdim)
+        return apply(
+            "argmin", self, dim=None if dim is None else _dim(dim, self.ndim), keepdim=keepdim
+        )
 
     def logsumexp(self, dim, keepdim=False):
         return apply("logsumexp", self, dim=_dims(dim, self.ndim), keepdim=keepdim)
@@ -426,7 +438,9 @@ class TensorMethods:
 
     def t(self):
         if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D"
+            )
         return apply("t", self)
 
     @property
@@ -452,9 +466,7 @@ class TensorMethods:
     def expand(self, *sizes):
         sizes = _shape_args(sizes)
         lead = len(sizes) - self.ndim
-        shape = tuple(
-            self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes)
-        )
+        shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         return apply("expand", self, shape=shape)
 
     def expand_as(self, other):
@@ -475,8 +487,11 @@ class TensorMethods:
     def split(self, split_size, dim=0):
         d = _dim(dim, self.ndim)
         n = self.shape[d]
-        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else []) \
-            if isinstance(split_size, int) else list(split_size)
+        sizes = (
+            [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+            if isinstance(split_size, int)
+            else list(split_size)
+        )
         sections = tuple(int(v) for v in np.cumsum(sizes)[:-1])
         return apply("split", self, sections=sections, dim=d)
 
@@ -497,7 +512,12 @@ class TensorMethods:
         return self[(slice(None),) * d + (index,)]
 
     def masked_fill(self, mask, value):
-        return apply("masked_fill", self, mask, float(value) if not isinstance(value, _tensor_cls()) else value.item())
+        return apply(
+            "masked_fill",
+            self,
+            mask,
+            float(value) if not isinstance(value, _tensor_cls()) else value.item(),
+        )
 
     def gather(self, dim, index):
         return apply("gather", self, index, dim=_dim(dim, self.ndim))
@@ -520,7 +540,7 @@ class TensorMethods:
     # ---------------------------------------------------------------- dtypes and devices
     def to(self, *args, **kwargs):
         """Converts dtype and/or device, PyTorch style: `x.to(torch.float64)`, `x.to("cpu")`."""
-        from .creation import _parse_device, _is_dtype_like
+        from .creation import _is_dtype_like, _parse_device
 
         dtype, device = kwargs.get("dtype"), kwargs.get("device")
         for a in args:
@@ -588,8 +608,7 @@ class TensorMethods:
             # The node saved its result as `out`: it is this tensor now, at the new version.
             node = out._grad_fn
             node._checks = tuple(
-                (self._version, self._version.value, d) if c is out._version
-                else (c, v, d)
+                (self._version, self._version.value, d) if c is out._version else (c, v, d)
                 for c, v, d in node._checks
                 if not (c is self._version and v == old_version)
             )
@@ -654,5 +673,11 @@ class TensorMethods:
 
 
 def _torch_dtype_word(dtype) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "int16": "Short", "int8": "Char",
-            "uint8": "Byte"}.get(np.dtype(dtype).name, np.dtype(dtype).name)
+    return {
+        "int64": "Long",
+        "int32": "Int",
+        "bool": "Bool",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+    }.get(np.dtype(dtype).name, np.dtype(dtype).name)
