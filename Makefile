@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(PY) -m funcgrad.demo
 
 test: $(STAMP)
-	$(PY) -m ruff check funcgrad tests benchmarks
+	$(PY) -m ruff check funcgrad tests benchmarks examples
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

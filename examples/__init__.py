@@ -1,0 +1,1 @@
+"""funcgrad's examples: each classic autograd case written three ways (see README.md)."""

@@ -1,0 +1,66 @@
+"""Higher-order gradients in PyTorch: a WGAN-GP critic step and a Hessian-vector product.
+
+python -m examples.higher_order.torch_ref --steps 20
+"""
+
+import sys
+
+import torch
+
+from examples.common import parser, progress, report
+from examples.higher_order.data import LEARNING_RATE, PENALTY_WEIGHT, problem
+
+NAMES = ("W1", "b1", "W2", "b2")
+
+
+def run(seed: int = 0, steps: int = 5) -> dict:
+    # ---- inputs: the critic's parameters and the data
+    data = problem(seed)
+    params = [torch.tensor(data[n], requires_grad=True) for n in NAMES]
+    real, fake, eps = (torch.tensor(data[k]) for k in ("real", "fake", "eps"))
+
+    def critic(x):
+        W1, b1, W2, b2 = params
+        return torch.tanh(x @ W1 + b1) @ W2 + b2
+
+    # ---- the loss: Wasserstein estimate plus the gradient penalty (a gradient inside a loss)
+    def critic_loss():
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        penalty = ((g.norm(2, dim=1) - 1) ** 2).mean()
+        return critic(fake).mean() - critic(real).mean() + PENALTY_WEIGHT * penalty
+
+    # ---- Hessian-vector product at the initial parameters: a gradient of a gradient
+    grads = torch.autograd.grad(critic_loss(), params, create_graph=True)
+    v = [torch.tensor(data["v"][n]) for n in NAMES]
+    dot = sum((g * vi).sum() for g, vi in zip(grads, v))
+    hvp = torch.autograd.grad(dot, params, allow_unused=True, materialize_grads=True)  # b2: 0
+
+    # ---- training: backward through the penalty, then plain SGD
+    losses, first_grads = [], None
+    for _ in progress(range(steps), desc="critic steps"):
+        loss = critic_loss()
+        loss.backward()
+        if first_grads is None:
+            first_grads = [p.grad.clone() for p in params]
+        with torch.no_grad():
+            for p in params:
+                p -= LEARNING_RATE * p.grad
+                p.grad = None
+        losses.append(loss.item())
+
+    return {
+        "losses": losses,
+        **{f"grad_{n}": g.numpy() for n, g in zip(NAMES, first_grads)},
+        **{f"hvp_{n}": h.numpy() for n, h in zip(NAMES, hvp)},
+        **{f"final_{n}": p.detach().numpy() for n, p in zip(NAMES, params)},
+    }
+
+
+def main(argv=None) -> None:
+    args = parser("WGAN-GP penalty and Hessian-vector product, PyTorch.", steps=5).parse_args(argv)
+    report("higher_order / PyTorch", run(args.seed, args.steps), args.out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""retain_graph: the `a, b, c, d, e` graph backwarded several times, three ways."""

@@ -1,0 +1,63 @@
+"""retain_graph, functionally: the retained graph is the pullback of c = f(a), kept as a value.
+
+python -m examples.retain_graph.functional
+"""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+
+from examples.common import parser, report
+from examples.retain_graph.data import initial_a
+from funcgrad.functional import vjp
+
+
+def f(a):
+    b = a**2
+    c = b * 2
+    return c
+
+
+def run(seed: int = 0, steps: int = 1) -> dict:
+    # ---- inputs
+    a = jnp.asarray(initial_a(seed))
+
+    # ---- forward: the pullback's residuals are what the tape's graph saves
+    c, pullback = jax.jit(lambda a: vjp(f, a))(a)
+    d_cotangent = jax.grad(jnp.mean)(c)  # d = c.mean()
+    e_cotangent = jax.grad(jnp.sum)(c)  # e = c.sum()
+    retained_bytes = pullback.residual_bytes
+
+    # ---- backward through the same graph, keeping it (.grad accumulation is a sum)
+    (grad_d,) = pullback(d_cotangent)
+    grad_after_d = grad_d
+    (grad_e,) = pullback(e_cotangent)
+    grad_after_e = grad_after_d + grad_e
+
+    # ---- the last backward without retain_graph frees the graph
+    grad_final = grad_after_e + pullback(d_cotangent, retain=False)[0]
+    try:
+        pullback(e_cotangent)
+        error = None
+    except RuntimeError as err:
+        error = str(err).splitlines()[0]
+
+    return {
+        "grad_after_d": grad_after_d,
+        "grad_after_e": grad_after_e,
+        "grad_final": grad_final,
+        "retained_bytes": retained_bytes,
+        "error_on_last_backward": error,
+    }
+
+
+def main(argv=None) -> None:
+    args = parser("retain_graph with JAX: one pullback called three times, then freed.").parse_args(
+        argv
+    )
+    report("retain_graph / functional JAX", run(args.seed, args.steps), args.out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
