@@ -1,4 +1,4 @@
-"""Higher-order gradients on funcgrad.tape (the PyTorch program, import changed): a WGAN-GP critic step and a Hessian-vector product.
+"""Higher-order gradients on funcgrad.tape: the PyTorch program with its import changed.
 
 python -m examples.higher_order.tape --steps 20
 """
@@ -6,7 +6,6 @@ python -m examples.higher_order.tape --steps 20
 import sys
 
 import funcgrad.tape as torch
-
 from examples.common import parser, progress, report
 from examples.higher_order.data import LEARNING_RATE, PENALTY_WEIGHT, problem
 

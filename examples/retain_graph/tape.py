@@ -6,7 +6,6 @@ python -m examples.retain_graph.tape
 import sys
 
 import funcgrad.tape as torch
-
 from examples.common import parser, report
 from examples.retain_graph.data import initial_a
 
