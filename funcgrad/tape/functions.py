@@ -40,13 +40,48 @@ for _name in _UNARY_AND_METHODS:
 
 absolute, multiply, divide, subtract, negative, true_divide = abs, mul, div, sub, neg, div  # noqa: F821
 
+# What `from .functions import *` exports: the functions, not this module's imports.
+__all__ = [*_UNARY_AND_METHODS, "absolute", "multiply", "divide", "subtract", "negative",
+           "true_divide"]
+
+
+def _tensor_list(fn, tensors):
+    """The tensors of cat/stack, checked with PyTorch's errors (a list of Tensors)."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(
+            f"{fn}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor"
+        )
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}"
+            )
+    return tensors
+
 
 def cat(tensors, dim=0):
     """Concatenates tensors along an existing dim. Example: `torch.cat([a, b], 0)`."""
-    tensors = [_operand(t) for t in tensors]
+    tensors = _tensor_list("cat", tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    return apply("cat", *tensors, dim=_dim(dim, tensors[0].ndim))
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    d = _dim(dim, tensors[0].ndim)
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != len(first):
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {len(first)} and {t.ndim}"
+            )
+        for k, (a, b) in enumerate(zip(first, t.shape)):
+            if k != d and a != b:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size {a} "
+                    f"but got size {b} for tensor number {i} in the list."
+                )
+    return apply("cat", *tensors, dim=d)
 
 
 concat = concatenate = cat
@@ -54,9 +89,15 @@ concat = concatenate = cat
 
 def stack(tensors, dim=0):
     """Stacks tensors along a new dim. Example: `torch.stack([a, b], 1)`."""
-    tensors = [_operand(t) for t in tensors]
+    tensors = _tensor_list("stack", tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors[1:], 1):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(
+                "stack expects each tensor to be equal size, but got "
+                f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at entry {i}"
+            )
     return apply("stack", *tensors, dim=_dim(dim, tensors[0].ndim + 1))
 
 
