@@ -56,7 +56,33 @@ def test_higher_order_penalty_gradients_and_hvp_agree():
     assert results["functional"]["hvp_jvp_vs_grad_of_grad"] < 1e-4
 
 
-@pytest.mark.parametrize("example", ["retain_graph", "higher_order"])
+def test_multitask_three_ways_give_the_same_gradients_and_losses():
+    results = _run_all("multitask", seed=2, steps=4)
+    for form in ("torch_ref", "tape"):
+        assert results[form]["retain_vs_sum_max_diff"] < 1e-6
+    assert results["functional"]["pullback_vs_summed_loss_max_diff"] < 1e-6
+    reference = results["torch_ref"]["first_step_grads"]
+    for form in ("tape", "functional"):
+        for name, grad in reference.items():
+            np.testing.assert_allclose(
+                np.asarray(results[form]["first_step_grads"][name]),
+                grad,
+                rtol=1e-4,
+                atol=1e-6,
+                err_msg=f"{form}: {name}",
+            )
+    _assert_close(results, ["losses"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", FORMS)
+def test_multitask_heads_reach_95_percent_held_out_accuracy_with_defaults(form):
+    results = importlib.import_module(f"examples.multitask.{form}").run()
+    assert results["accuracy_even"] >= 0.95
+    assert results["accuracy_big"] >= 0.95
+
+
+@pytest.mark.parametrize("example", ["retain_graph", "higher_order", "multitask"])
 @pytest.mark.parametrize("form", FORMS)
 def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
     out = subprocess.run(

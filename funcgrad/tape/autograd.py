@@ -9,7 +9,7 @@ import types
 import jax.numpy as jnp
 
 from . import errors
-from .engine import run_backward
+from .engine import no_edge, run_backward
 from .function import Function, FunctionCtx  # noqa: F401 - re-exported
 from .grad_mode import set_grad_enabled
 from .saved_hooks import saved_tensors_hooks
@@ -64,7 +64,7 @@ def _root_grads(outputs, grad_outputs, create_graph):
             g = Tensor._wrap(g)
         grads.append(g)
     for i, out in enumerate(outputs):
-        if not out._requires_grad:
+        if not out._requires_grad or out._accumulator is no_edge:
             raise RuntimeError(errors.NO_GRAD_FN.format(index=i) + errors.NO_GRAD_FN_HINT)
     return grads
 
@@ -109,13 +109,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         inputs = _as_tuple(inputs, "inputs")
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        _check_inputs(inputs)
-        for t in inputs:
-            if not t.is_leaf:
-                t.retain_grad()  # like PyTorch: a non-leaf input gets its .grad populated
-        capture = [t._edge() for t in inputs]
     roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
     grads = _root_grads(outputs, grad_tensors, create_graph)
+    if inputs is not None:  # checked after the outputs, in PyTorch's order
+        for t in inputs:
+            # Like PyTorch: a non-leaf input gets its .grad populated; an input that does
+            # not require grad raises here.
+            t.retain_grad()
+        capture = [t._edge() for t in inputs]
     with set_grad_enabled(create_graph):
         run_backward(
             roots,
@@ -183,10 +184,10 @@ def grad(
         if grad_outputs is None
         else list((grad_outputs,) if isinstance(grad_outputs, Tensor) else grad_outputs)
     )
-    _check_inputs(inputs)
     retain_graph = create_graph if retain_graph is None else retain_graph
     roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
     grads = _root_grads(outputs, grad_outputs, create_graph)
+    _check_inputs(inputs)  # after the outputs, in PyTorch's order
     with set_grad_enabled(create_graph):
         captured = run_backward(
             roots,
@@ -196,14 +197,16 @@ def grad(
             capture=[t._edge() for t in inputs],
             accumulate=False,
         )
-    result = []
+    result, wrapped = [], {}  # an input given twice gets one tensor twice, as in PyTorch
     for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(errors.UNUSED_INPUT.format(index=i))
             g = Tensor._wrap(jnp.zeros(t.shape, t.dtype)) if materialize_grads else None
         elif not isinstance(g, Tensor):
-            g = Tensor._wrap(g)
+            if id(g) not in wrapped:
+                wrapped[id(g)] = Tensor._wrap(g)
+            g = wrapped[id(g)]
         result.append(g)
     del single
     return tuple(result)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .grad_mode import is_inference_mode_enabled
 from .random import default_generator
 
 
@@ -80,6 +81,7 @@ def _finish(array, requires_grad, device=None):
     if device is not None:
         array = jax.device_put(array, _parse_device(device))
     t = Tensor._wrap(array)
+    t._inference = is_inference_mode_enabled()  # like PyTorch: made inside inference_mode
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -97,6 +99,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
 
     if isinstance(data, Tensor):
         data = data._data
+    elif isinstance(data, np.ndarray):
+        data = data.copy()  # jnp.asarray(data, dtype=...) can alias a numpy buffer on CPU
     array = _to_array(data, dtype)
     if requires_grad and not jnp.issubdtype(array.dtype, jnp.inexact):
         from . import errors

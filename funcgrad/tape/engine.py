@@ -109,6 +109,11 @@ def node_class(name: str) -> type:
     return type(name, (Node,), {})
 
 
+def no_edge():
+    """The `_accumulator` of a leaf that requires grad but has no grad edge: a view made
+    under no_grad of a tensor that requires grad (PyTorch drops gradients reaching it)."""
+
+
 class _RemovableHandle:
     def __init__(self, hooks, fn):
         self._hooks, self._fn = hooks, fn
@@ -135,7 +140,8 @@ def _unique_bytes(arrays) -> int:
 def _graph(roots, targets):
     """Dependency counts of the nodes reachable from `roots`, pruned to those that lead to
     `targets` when targets is not None (like PyTorch's exec_info)."""
-    deps, seen, stack = {}, set(roots), list(roots)
+    # each root once: a node given twice (two outputs of one node) must not count twice
+    deps, seen, stack = {}, set(roots), list(dict.fromkeys(roots))
     while stack:  # iterative: deep graphs must not hit Python's recursion limit
         node = stack.pop()
         for child, _ in node.next_functions:
@@ -156,7 +162,7 @@ def _graph(roots, targets):
                 remaining[child] -= 1
                 if remaining[child] == 0:
                     queue.append(child)
-    needed = set(targets)
+    needed = {t for t in targets if t in seen}  # a target not reachable from the roots: none
     for node in reversed(order):
         if any(n in needed for n, _ in node.next_functions):
             needed.add(node)
@@ -183,7 +189,7 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     Returns:
       The grads captured for `capture` (None where nothing arrived), or [] without capture.
     """
-    targets = None if capture is None else [n for n, _ in capture]
+    targets = None if capture is None else [n for n, _ in capture if n is not None]
     deps, needed = _graph([n for n, _ in roots], targets)
     wanted = {}
     for i, edge in enumerate(capture or ()):
@@ -197,11 +203,18 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     while ready:
         node = heapq.heappop(ready)[2]
         grads = buffers.pop(node)
-        if (
+        has_hooks = (
             node._tensor_pre_hooks
             or node._retains_grad
             or (isinstance(node, AccumulateGrad) and node.variable._hooks)
-        ):
+        )
+        if needed is not None and node not in needed:
+            # Not on a path to the inputs: PyTorch runs neither it nor its hooks, except the
+            # tensor hooks of a lone root (its graph task starts there, not at a GraphRoot).
+            if has_hooks and len(roots) == 1:
+                _run_tensor_hooks(node, grads)
+            continue
+        if has_hooks:
             _run_tensor_hooks(node, grads)
         for i, nr in wanted.get(node, ()):
             captured[i] = grads[nr]
@@ -209,14 +222,14 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
             if accumulate and grads[0] is not None:
                 node.variable._accumulate_grad(grads[0], create_graph)
             continue
-        if needed is not None and node not in needed:
-            continue
         if (
             capture is not None
+            and not accumulate
             and node in wanted
             and not any(n in needed for n, _ in node.next_functions)
         ):
-            continue  # only its incoming grad was wanted: do not run (nor free) it
+            continue  # autograd.grad wanted only its incoming grad: do not run (nor free) it
+        # (backward(inputs=...) runs an input's own node, as PyTorch does, and frees it.)
         for hook in node._pre_hooks:
             new = hook(tuple(grads))
             grads = list(new) if new is not None else grads
@@ -269,4 +282,8 @@ def _run_tensor_hooks(node, grads):
     for nr, ref in node._retains_grad.items():
         tensor = ref()
         if tensor is not None and grads[nr] is not None:
-            tensor._accumulate_grad(grads[nr], False)
+            # Out of place, like PyTorch's retain_grad hook (`grad = grad + new`): unlike a
+            # leaf's .grad, a reference to the old retained grad keeps its value.
+            g = grads[nr]._data if isinstance(grads[nr], Tensor) else grads[nr]
+            old = tensor._grad
+            tensor._grad = Tensor._wrap(g if old is None else jnp.add(old._data, g))

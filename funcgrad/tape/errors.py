@@ -39,12 +39,18 @@ SHAPE_MISMATCH = (
 )
 
 INTEGER_REQUIRES_GRAD = "only Tensors of floating point dtype can require gradients"
+INTEGER_REQUIRES_GRAD_SETTER = (
+    "only Tensors of floating point and complex dtype can require gradients"
+)
 INTEGER_REQUIRES_GRAD_CTOR = (
     "Only Tensors of floating point and complex dtype can require gradients"
 )
 INTEGER_HINT = "\n[funcgrad] Got dtype {dtype}; convert first, e.g. x.float()."
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+LEAF_VIEW_INPLACE = (
+    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+)
 LEAF_INPLACE_HINT = (
     "\n[funcgrad] Modify it under `with no_grad():` (as optimizers do), or work on a copy "
     "(x.clone())."
@@ -59,6 +65,13 @@ VERSION_MISMATCH = (
 VERSION_HINT = (
     "\n[funcgrad] {node} saved this tensor for its backward; use an out-of-place op "
     "(e.g. y = y + 1 instead of y.add_(1)) so the saved value stays valid."
+)
+
+INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`."
 )
 
 NON_LEAF_GRAD_WARNING = (
@@ -78,8 +91,12 @@ VIEW_INPLACE = (
 
 def version_mismatch(info, now, saved) -> str:
     """PyTorch's "modified by an inplace operation" text for a saved tensor."""
-    dtype, shape, grad_fn, output_nr = info
-    origin = f", which is output {output_nr} of {grad_fn.split('Backward')[0]}," if grad_fn else ""
+    dtype, shape, grad_fn, output_nr, ref = info
+    tensor = ref() if ref is not None else None
+    if tensor is not None:  # a saved input: PyTorch names its grad_fn as it is now
+        grad_fn = tensor._grad_fn._name if tensor._grad_fn is not None else None
+        output_nr = tensor._output_nr
+    origin = f", which is output {output_nr} of {_node_word(grad_fn)}," if grad_fn else ""
     return VERSION_MISMATCH.format(
         tensor_type=torch_type_name(dtype),
         shape=short_shape(shape),
@@ -87,6 +104,14 @@ def version_mismatch(info, now, saved) -> str:
         now=now,
         saved=saved,
     )
+
+
+def _node_word(grad_fn: str) -> str:
+    """How PyTorch names a node in that text: 'AddBackward0' -> 'Add', 'SumBackward1' ->
+    'Sum1', 'SqBackward' -> 'Sq'; its C++ nodes by their qualified name."""
+    if grad_fn in ("CopySlices", "CopyBackwards"):
+        return f"torch::autograd::{grad_fn}"
+    return grad_fn.replace("Backward0", "").replace("Backward", "")
 
 
 _TYPE_NAMES = {
@@ -116,3 +141,49 @@ def torch_size(shape) -> str:
 def short_shape(shape) -> str:
     """The bracketed shape PyTorch prints in version errors, e.g. (4,) -> '[4]'."""
     return "[" + ", ".join(str(int(s)) for s in shape) + "]"
+
+
+# ---------------------------------------------------------------- bad input to ops
+BROADCAST_MISMATCH = (
+    "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton "
+    "dimension {dim}"
+)
+BROADCAST_HINT = (
+    "\n[funcgrad] {op} got inputs of shapes {shapes}. Shapes broadcast when, counting from "
+    "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
+    "input (e.g. x[:, None]) so that they line up."
+)
+INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
+INPLACE_DTYPE = "result type {result} can't be cast to the desired output type {dtype}"
+INPLACE_HINT = (
+    "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
+    "(y = x + v) to get the broadcast or promoted result."
+)
+DEVICE_MISMATCH = (
+    "Expected all tensors to be on the same device, but found at least two devices, {a} "
+    "and {b}!"
+)
+DEVICE_HINT = (
+    "\n[funcgrad] Move one input first, e.g. x.to(y.device), or jax.device_put the arrays "
+    "onto one device."
+)
+
+
+def broadcast_mismatch(shapes) -> str | None:
+    """PyTorch's text for input shapes that do not broadcast, None if they do. As PyTorch,
+    sizes are compared from the last dim; 'tensor a' is the broadcast of the earlier inputs."""
+    acc = tuple(shapes[0])
+    for shape in shapes[1:]:
+        shape, n = tuple(shape), max(len(acc), len(shape))
+        a_full, b_full = (1,) * (n - len(acc)) + acc, (1,) * (n - len(shape)) + shape
+        for dim in range(n - 1, -1, -1):
+            a, b = a_full[dim], b_full[dim]
+            if a != b and a != 1 and b != 1:
+                return BROADCAST_MISMATCH.format(a=a, b=b, dim=dim)
+        acc = tuple(b if a == 1 else a for a, b in zip(a_full, b_full))
+    return None
+
+
+def torch_scalar_type(dtype) -> str:
+    """PyTorch's scalar type name, e.g. float32 -> 'Float', int64 -> 'Long'."""
+    return torch_type_name(dtype)[len("torch.") : -len("Tensor")]

@@ -61,7 +61,16 @@ class _GradModeContext:
         return ()
 
 
-class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+class _NoParamContext(_GradModeContext):
+    """Also a bare decorator, as in PyTorch: `@no_grad` works like `@no_grad()`."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamContext):  # noqa: N801 - PyTorch's name
     """Context manager (and decorator) that stops recording ops on the tape.
 
     Example:
@@ -77,7 +86,7 @@ class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
         return False
 
 
-class enable_grad(_GradModeContext):  # noqa: N801
+class enable_grad(_NoParamContext):  # noqa: N801
     """Context manager (and decorator) that turns recording back on inside `no_grad`.
 
     Example:
@@ -118,6 +127,10 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
     def __enter__(self):
         return self  # the mode was already set by __init__
 
+    def __call__(self, fn):
+        _set_enabled(self._prev)  # like PyTorch: decorating a function leaves the mode as is
+        return super().__call__(fn)
+
     def _ctor_args(self) -> tuple:
         return (self._mode,)
 
@@ -132,6 +145,11 @@ class inference_mode(_GradModeContext):  # noqa: N801
         >>> y.requires_grad, y.is_inference()
         (False, True)
     """
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # bare `@inference_mode`, as PyTorch allows
 
     def __init__(self, mode: bool = True):
         self._mode = mode

@@ -19,6 +19,7 @@ Ops not in the table are not supported: the Tensor API raises for them rather th
 from __future__ import annotations
 
 import functools
+import weakref
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .engine import AccumulateGrad, node_class
+from . import errors
+from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .saved_hooks import pack_all, saved_hooks_active, unpack_all
 
@@ -38,8 +40,9 @@ class Op:
 
     name: the table key. fn: the JAX function of the input arrays (static keyword
     arguments are hashable values). node: PyTorch's grad_fn name. saves: which tensors
-    PyTorch saves ("none", "all", "cross", "result", "all+result", "div", or a tuple of
-    input positions). differentiable: False for comparisons and integer results.
+    PyTorch saves ("none", "all", "cross", "result", "all+result", "div", "indices" (the
+    last output only), or a tuple of input positions). differentiable: False for
+    comparisons and integer results.
     multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
     PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
     """
@@ -80,6 +83,21 @@ _op("rpow", lambda x, b: jnp.power(b, x), "PowBackward2", "result", sample=S((3,
 _op("maximum", jnp.maximum, "MaximumBackward0", "all", sample=S((5,), (5,)))
 _op("minimum", jnp.minimum, "MinimumBackward0", "all", sample=S((5,), (5,)))
 _op("atan2", jnp.arctan2, "Atan2Backward0", "all", sample=S((4,), (4,), positive=True))
+# Differentiable in PyTorch (d/dx = 1, d/dy = -floor(x / y)); the samples keep away from jumps.
+_op("remainder", jnp.remainder, "RemainderBackward1", "all",
+    sample=S((8,), (8,), positive=True))
+_op("remainder_scalar", jnp.remainder, "RemainderBackward0", sample=S((4,), 0.5))
+
+def _clamp(x, lo, hi):
+    """jnp.clip with PyTorch's gradient: 1 where lo <= x <= hi (jnp.clip gives 1/2 at a
+    bound, as jnp.maximum splits ties)."""
+    inside = jnp.ones(x.shape, bool)
+    if lo is not None:
+        inside = inside & (x >= lo)
+    if hi is not None:
+        inside = inside & (x <= hi)
+    return jnp.where(inside, x, jnp.clip(x, lo, hi))
+
 
 # ---------------------------------------------------------------- elementwise unary math
 _op("exp", jnp.exp, "ExpBackward0", "result", sample=S((3, 2)))
@@ -97,7 +115,9 @@ _op("sqrt", jnp.sqrt, "SqrtBackward0", "result", sample=S((3,), positive=True))
 _op("rsqrt", jax.lax.rsqrt, "RsqrtBackward0", "result", sample=S((3,), positive=True))
 _op("square", jnp.square, "PowBackward0", "all", sample=S((3,)))
 _op("reciprocal", jnp.reciprocal, "ReciprocalBackward0", "result", sample=S((3,), positive=True))
-_op("abs", jnp.abs, "AbsBackward0", "all", sample=S((4,)))
+# x * sgn(x), sgn(0) = sgn(nan) = 0: PyTorch's gradient there (jnp.abs's is 1 at 0).
+_op("abs", lambda x: x * ((x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)), "AbsBackward0",
+    "all", sample=S((4,)))
 _op("erf", jax.scipy.special.erf, "ErfBackward0", "all", sample=S((3,)))
 _op("sign", jnp.sign, "SignBackward0", sample=S((3,)))
 _op("floor", jnp.floor, "FloorBackward0", sample=S((3,)))
@@ -130,21 +150,21 @@ _op(
 _op("elu", lambda x, alpha=1.0: jax.nn.elu(x, alpha), "EluBackward0", "all", sample=S((6,)))
 _op(
     "clamp",
-    lambda x, min=None, max=None: jnp.clip(x, min, max),
+    lambda x, min=None, max=None: _clamp(x, min, max),
     "ClampBackward1",
     "all",
     sample=S((6,), min=-0.5, max=0.5),
 )
 _op(
     "softmax",
-    lambda x, dim: jax.nn.softmax(x, axis=dim),
+    lambda x, dim: jax.nn.softmax(x, axis=dim if x.ndim else ()),  # 0-d: 1
     "SoftmaxBackward0",
     "result",
     sample=S((2, 5), dim=1),
 )
 _op(
     "log_softmax",
-    lambda x, dim: jax.nn.log_softmax(x, axis=dim),
+    lambda x, dim: jax.nn.log_softmax(x, axis=dim if x.ndim else ()),
     "LogSoftmaxBackward0",
     "result",
     sample=S((2, 5), dim=-1),
@@ -156,10 +176,15 @@ _op("dot", jnp.dot, "DotBackward0", "cross", sample=S((4,), (4,)))
 _op("mv", jnp.matmul, "MvBackward0", "cross", sample=S((3, 4), (4,)))
 _op("bmm", jnp.matmul, "BmmBackward0", "cross", sample=S((2, 3, 4), (2, 4, 2)))
 _op("matmul", jnp.matmul, "UnsafeViewBackward0", "cross", sample=S((2, 3, 4), (4, 5)))
+# A matrix that requires grad times a batch: PyTorch computes (b.mT @ a.T).mT.contiguous().
+_op("matmul_t", jnp.matmul, "TransposeBackward0", "cross", sample=S((1, 3), (2, 3, 4)))
+_op("matmul_tc", jnp.matmul, "CloneBackward0", "cross", sample=S((2, 3), (2, 3, 4)))
 
 
 # ---------------------------------------------------------------- reductions
 def _max_dim(x, dim, keepdim=False, *, pick=jnp.argmax):
+    if x.ndim == 0:  # PyTorch: a 0-d tensor is its own max along dim 0, at index 0
+        return x, jnp.zeros((), jnp.int32)
     idx = jnp.expand_dims(pick(x, axis=dim), dim)
     values = jnp.take_along_axis(x, idx, axis=dim)
     if not keepdim:
@@ -195,12 +220,13 @@ _op(
 )
 _op("max", jnp.max, "MaxBackward1", "all+result", sample=S((2, 3)))
 _op("min", jnp.min, "MinBackward1", "all+result", sample=S((2, 3)))
-_op("max_dim", _max_dim, "MaxBackward0", "all", multi=True, sample=S((3, 4), dim=1))
+# PyTorch saves only the indices (an in-place change of the input does not fail backward).
+_op("max_dim", _max_dim, "MaxBackward0", "indices", multi=True, sample=S((3, 4), dim=1))
 _op(
     "min_dim",
     functools.partial(_max_dim, pick=jnp.argmin),
     "MinBackward0",
-    "all",
+    "indices",
     multi=True,
     sample=S((3, 4), dim=0, keepdim=True),
 )
@@ -243,11 +269,18 @@ _op(
     "all+result",
     sample=S((5,)),
 )
+def _norm(x, p=2, dim=None, keepdim=False):
+    if p != 2:
+        return jnp.linalg.vector_norm(x, ord=p, axis=dim, keepdims=keepdim)
+    # The 2-norm with PyTorch's gradient at 0 (zero, where sqrt's would be nan).
+    sq = jnp.sum(jnp.square(x), axis=dim, keepdims=keepdim)
+    zero = sq == 0
+    return jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, sq))).astype(sq.dtype)
+
+
 _op(
     "norm",
-    lambda x, p=2, dim=None, keepdim=False: jnp.linalg.vector_norm(
-        x, ord=p, axis=dim, keepdims=keepdim
-    ),
+    _norm,
     "LinalgVectorNormBackward0",
     "all+result",
     sample=S((3, 4), dim=(1,)),
@@ -264,7 +297,7 @@ _op(
 )
 _op(
     "transpose",
-    lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1),
+    lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1) if x.ndim else x,
     "TransposeBackward0",
     view=True,
     sample=S((2, 3, 4), dim0=0, dim1=2),
@@ -356,6 +389,9 @@ def _select(x, index):
 
 
 _op("select", _select, "SelectBackward0", view=True, sample=S((3, 4), index=(1,)))
+# Basic indexing whose last step in PyTorch is an unsqueeze (x[..., None]) or nothing (x[...]).
+_op("index_unsqueeze", _select, "UnsqueezeBackward0", view=True, sample=S((3, 4), index=("None",)))
+_op("alias", _select, "AliasBackward0", view=True, sample=S((3, 4), index=("...",)))
 _op(
     "slice",
     _select,
@@ -388,9 +424,16 @@ _op(
 _op(
     "fill",
     lambda x, v: jnp.broadcast_to(jnp.asarray(v, x.dtype), x.shape),
-    "FillBackward0",
+    "FillBackward3",  # PyTorch's node for a tensor value; FillBackward2 for a number
     sample=S((3,), ()),
 )
+_op(
+    "fill_scalar",
+    lambda x, v: jnp.broadcast_to(jnp.asarray(v, x.dtype), x.shape),
+    "FillBackward2",
+    sample=S((3,), 0.5),
+)
+_op("zero", jnp.zeros_like, "ZeroBackward0", sample=S((3,)))
 _op(
     "copy",
     lambda x, src: jnp.broadcast_to(src, x.shape).astype(x.dtype),
@@ -435,7 +478,6 @@ for _name, _fn in {
     "logical_or": jnp.logical_or,
     "isnan": jnp.isnan,
     "floor_divide": jnp.floor_divide,
-    "remainder": jnp.remainder,
 }.items():
     _op(_name, _fn, "", differentiable=False)
 _op(
@@ -500,7 +542,12 @@ def apply(name, *inputs, **static):
         else:
             arrays.append(x)
             requires.append(False)
-    out = _forward(op, key)(*arrays)
+    if _MULTI_DEVICE and len(arrays) > 1:
+        _check_devices(arrays)
+    try:
+        out = _forward(op, key)(*arrays)
+    except (TypeError, ValueError) as e:
+        raise _input_error(op, arrays, e) from e
     outs = out if op.multi else (out,)
     results = [Tensor._wrap(o) for o in outs]
     if is_inference_mode_enabled():
@@ -512,11 +559,46 @@ def apply(name, *inputs, **static):
         base = inputs[0] if inputs[0]._base is None else inputs[0]._base
         for r in results:
             r._version, r._base, r._view_version = base._version, base, base._version.value
+        if requires[0] and results[0]._grad_fn is None and not is_inference_mode_enabled():
+            for r in results:  # PyTorch: a view made under no_grad requires grad, as a
+                r._requires_grad, r._accumulator = True, no_edge  # leaf without a grad edge
     if not op.multi:
         return results[0]
     if op.name in ("max_dim", "min_dim"):
         return ReturnTypes(*results)
     return tuple(results)
+
+
+_MULTI_DEVICE = jax.device_count() > 1  # only then can inputs sit on different devices
+
+
+def _check_devices(arrays):
+    """PyTorch's error for inputs on different devices (JAX would move uncommitted ones)."""
+    seen = []
+    for a in arrays:
+        if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer):
+            for d in a.devices():
+                if d not in seen:
+                    seen.append(d)
+    if len(seen) > 1:
+        names = [f"{d.platform}:{d.id}" for d in seen[:2]]
+        raise RuntimeError(
+            errors.DEVICE_MISMATCH.format(a=names[0], b=names[1]) + errors.DEVICE_HINT
+        )
+
+
+def _input_error(op, arrays, error):
+    """PyTorch's error for input shapes that do not broadcast; other errors unchanged."""
+    if "broadcast" not in str(error).lower():
+        return error
+    shapes = [tuple(a.shape) for a in arrays if hasattr(a, "shape")]
+    message = errors.broadcast_mismatch(shapes) if len(shapes) > 1 else None
+    if message is None:
+        return error
+    return RuntimeError(
+        message
+        + errors.BROADCAST_HINT.format(op=op.name, shapes=", ".join(map(str, shapes)))
+    )
 
 
 class _Plan:
@@ -571,7 +653,7 @@ def _saved_positions(saves, n, requires):
     """Input positions whose values PyTorch saves, and whether the result is saved."""
     if saves == "none":
         return (), False
-    if saves in ("all", "result", "all+result"):
+    if saves in ("all", "result", "all+result", "indices"):
         return tuple(range(n)), saves != "all"
     if saves == "cross":
         return tuple(i for i in range(n) if any(requires[:i] + requires[i + 1 :])), False
@@ -598,13 +680,16 @@ def _record(op, key, inputs, arrays, requires, results):
     if plan is None:
         plan = _plans[spec] = _Plan(spec, inputs)
     checks = []
-    if op.saves != "result":
+    if op.saves not in ("result", "indices"):  # (the inputs are kept, but not checked)
         for i in plan.torch_saved:
             x = inputs[i]
             if isinstance(x, Tensor):
+                if x._inference:
+                    raise RuntimeError(errors.INFERENCE_SAVED)
                 checks.append(_version_check(x))
     if plan.saves_result:
-        checks.extend(_version_check(r, op.node) for r in results)
+        saved_results = results[-1:] if op.saves == "indices" else results
+        checks.extend(_version_check(r, op.node) for r in saved_results)
     saved = tuple(arrays[i] for i in plan.keep)
     if saved_hooks_active():
         saved = pack_all(saved, tuple(inputs[i] for i in plan.keep))
@@ -624,9 +709,13 @@ def _record(op, key, inputs, arrays, requires, results):
 
 
 def _version_check(tensor, owner=None):
-    """(counter, version, info): backward fails if the tensor was changed in place since."""
+    """(counter, version, info): backward fails if the tensor was changed in place since.
+
+    A saved input is named in the error by its grad_fn at backward time, as PyTorch does
+    (an in-place op may have replaced it), so info holds a weak reference to it."""
     grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
-    info = (tensor._data.dtype, tensor._data.shape, grad_fn, tensor._output_nr)
+    ref = None if owner else weakref.ref(tensor)
+    info = (tensor._data.dtype, tensor._data.shape, grad_fn, tensor._output_nr, ref)
     return tensor._version, tensor._version.value, info
 
 
@@ -648,12 +737,26 @@ def _run(plan, node, saved, grads, create_graph):
     return [next(it) if r else None for r in plan.spec[2]]
 
 
+_SELECTING_BACKWARD = frozenset(
+    ["max", "min", "max_dim", "min_dim", "amax", "amin", "maximum", "minimum", "clamp",
+     "remainder"]
+)
+
+
+def _is_zero(v) -> bool:
+    return isinstance(v, (int, float)) and v == 0
+
+
 def _backward_as_op(plan, node, kept, grads):
     """create_graph: the pullback runs as a recorded op whose inputs are the saved tensors
     (re-attached to their graph edges) and the incoming grads."""
+    name = plan.spec[0].name
+    # PyTorch's backward of these only selects or masks the incoming grad (comparisons of
+    # the saved values), so its result requires grad only through the grad; x ** 0 too.
+    constant = name in _SELECTING_BACKWARD or (name == "pow" and _is_zero(kept[-1]))
     saved_tensors = []
     for i, value in zip(plan.keep, kept):
-        edge_node, nr = node.next_functions[i]
+        edge_node, nr = (None, 0) if constant else node.next_functions[i]
         if isinstance(edge_node, AccumulateGrad):
             saved_tensors.append(edge_node.variable)
         elif edge_node is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 _DEFAULT_DTYPES = ("float32", "int64", "int32", "bool")
@@ -18,11 +19,23 @@ def _format_floats(values: np.ndarray):
     return lambda v: f"{v:.4f}"
 
 
+def _pad_to_width(fmt, values: np.ndarray):
+    """Right-aligns entries to the widest nonzero finite one, as PyTorch's formatter does."""
+    shown = values[np.isfinite(values) & (values != 0)]
+    width = max((len(fmt(v)) for v in shown.flat), default=1)
+    return lambda v: fmt(v).rjust(width)
+
+
 def tensor_repr(t) -> str:
-    values = np.asarray(t._value())
+    values = t._value()
+    if isinstance(values, jax.core.Tracer):  # inside funcgrad.tape.jit: no values yet
+        shape = ", ".join(str(s) for s in values.shape)
+        grad_fn = f", grad_fn=<{t._grad_fn.name()}>" if t._grad_fn is not None else ""
+        return f"tensor(<traced {np.dtype(values.dtype).name}[{shape}]>{grad_fn})"
+    values = np.asarray(values)
     if values.dtype.kind == "f" or values.dtype.name == "bfloat16":
         as_float = values.astype(np.float64)
-        fmt = _format_floats(as_float)
+        fmt = _pad_to_width(_format_floats(as_float), as_float)
         body = np.array2string(
             as_float,
             separator=", ",

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import errors
 from . import ops as _ops
-from .engine import AccumulateGrad
+from .engine import AccumulateGrad, no_edge
 from .tensor_methods import TensorMethods
 
 
@@ -59,6 +59,9 @@ class Tensor(TensorMethods):
     """
 
     __array_priority__ = 100  # numpy scalars defer to our reflected operators
+    # While funcgrad.tape.jit traces a step: its trace context (compile._TraceContext), told
+    # of every tensor made and every write to a tensor. None otherwise: one check per op.
+    _jit_trace = None
 
     def __init__(self, data=None, *, requires_grad: bool = False):
         from .creation import _to_array
@@ -81,6 +84,8 @@ class Tensor(TensorMethods):
         self._post_accumulate_hooks = []
         self._retains_grad = False
         self._inference = False
+        if Tensor._jit_trace is not None:
+            Tensor._jit_trace.created_tensor(self)
 
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr=0) -> Tensor:
@@ -96,19 +101,26 @@ class Tensor(TensorMethods):
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if self._grad_fn is not None:
+            if value:
+                return  # like PyTorch: a non-leaf already requires grad
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use "
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
         if value and not jnp.issubdtype(self._data.dtype, jnp.inexact):
-            raise RuntimeError(
-                errors.INTEGER_REQUIRES_GRAD + errors.INTEGER_HINT.format(dtype=self._data.dtype)
+            raise RuntimeError(  # PyTorch's setter and requires_grad_() word it differently
+                errors.INTEGER_REQUIRES_GRAD_SETTER
+                + errors.INTEGER_HINT.format(dtype=self._data.dtype)
             )
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Sets requires_grad in place on a leaf and returns self."""
+        if requires_grad and not jnp.issubdtype(self._data.dtype, jnp.inexact):
+            raise RuntimeError(
+                errors.INTEGER_REQUIRES_GRAD + errors.INTEGER_HINT.format(dtype=self._data.dtype)
+            )
         self.requires_grad = requires_grad
         return self
 
@@ -193,6 +205,8 @@ class Tensor(TensorMethods):
         """The (node, output_nr) a gradient for this tensor flows into."""
         if self._grad_fn is not None:
             return self._grad_fn, self._output_nr
+        if self._accumulator is no_edge:
+            return None, 0
         node = self._accumulator() if self._accumulator is not None else None
         if node is None:
             node = AccumulateGrad(self)
@@ -201,6 +215,8 @@ class Tensor(TensorMethods):
 
     def _accumulate_grad(self, grad, create_graph: bool) -> None:
         """Adds an incoming gradient into `.grad`, as PyTorch's AccumulateGrad does."""
+        if Tensor._jit_trace is not None:
+            Tensor._jit_trace.writing(self, "accumulated a .grad into")
         if isinstance(grad, Tensor) and not create_graph:
             grad = grad._data
         if create_graph:
@@ -240,9 +256,11 @@ class Tensor(TensorMethods):
 
     def detach(self) -> Tensor:
         """A tensor with the same values, cut from the graph (aliases this one's array)."""
-        out = Tensor._wrap(self._data)
+        out = Tensor._wrap(self._value())
         out._version = self._version
-        out._base, out._view_version = self, self._version.value
+        # An alias of an alias aliases the first one's base: writes reach the real tensor.
+        base = self._base if getattr(self, "_alias", False) else self
+        out._base, out._view_version = base, self._version.value
         out._alias = True
         return out
 
@@ -266,6 +284,8 @@ class Tensor(TensorMethods):
 
     @data.setter
     def data(self, value) -> None:
+        if Tensor._jit_trace is not None:
+            Tensor._jit_trace.writing(self, "assigned .data of")
         self._data = value._data if isinstance(value, Tensor) else jnp.asarray(value)
 
     @property
@@ -276,7 +296,7 @@ class Tensor(TensorMethods):
     def _value(self):
         if self._base is not None and self._version.value != self._view_version:
             if getattr(self, "_alias", False) and self._base._version is self._version:
-                self._data, self._view_version = self._base._data, self._version.value
+                self._data, self._view_version = self._base._value(), self._version.value
             else:
                 raise NotImplementedError(
                     errors.VIEW_INPLACE.format(what="the base of a view that is read afterwards")
@@ -320,6 +340,8 @@ class Tensor(TensorMethods):
 
     @property
     def device(self):
+        if isinstance(self._data, jax.core.Tracer):  # inside jit(): placed with the program
+            return jax.devices()[0]
         return next(iter(self._data.devices()))
 
     @property
@@ -338,10 +360,20 @@ class Tensor(TensorMethods):
             raise RuntimeError(
                 f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
             )
-        return self._value().item()
+        return self._concrete(".item()").item()
+
+    def _concrete(self, what: str):
+        """The array, which must hold values: inside jit() it is a tracer, and `what` (e.g.
+        `.item()`) raises in PyTorch terms instead of JAX's concretization error."""
+        data = self._value()
+        if isinstance(data, jax.core.Tracer):
+            from .compile import traced_value_error
+
+            raise traced_value_error(what)
+        return data
 
     def tolist(self):
-        return np.asarray(self._value()).tolist()
+        return np.asarray(self._concrete(".tolist()")).tolist()
 
     def numpy(self) -> np.ndarray:
         if self._requires_grad:
@@ -349,26 +381,30 @@ class Tensor(TensorMethods):
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."
             )
-        return np.asarray(self._value())
+        return np.asarray(self._concrete(".numpy()"))
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
         return arr if dtype is None else arr.astype(dtype)
 
     def __float__(self):
+        self._concrete("float()")
         return float(self.item())
 
     def __int__(self):
+        self._concrete("int()")
         return int(self.item())
 
     def __index__(self):
         if jnp.issubdtype(self._data.dtype, jnp.integer):
+            self._concrete("using a tensor as an index (__index__)")
             return int(self.item())
         raise TypeError("only integer tensors of a single element can be converted to an index")
 
     def __bool__(self):
         if self.numel() != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        self._concrete("bool() (a Python `if`, `while`, `and`, `or` or `not` on a tensor)")
         return bool(self.item())
 
     def __repr__(self) -> str:
@@ -386,5 +422,28 @@ class Tensor(TensorMethods):
     def __reduce_ex__(self, protocol):
         raise TypeError("funcgrad.tape tensors are not picklable; save tensor.numpy() instead")
 
+    def __deepcopy__(self, memo):
+        """A new leaf with the same values, requires_grad and a copy of `.grad` (PyTorch)."""
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment.  If you were attempting to deepcopy a module, this may "
+                "be because of a torch.nn.utils.weight_norm usage, see "
+                "https://github.com/pytorch/pytorch/pull/103001"
+            )
+        if id(self) in memo:
+            return memo[id(self)]
+        out = type(self).__new__(type(self))
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _FRESH})
+        out._init(self._data)  # arrays are immutable: sharing one is a copy
+        out._requires_grad = self._requires_grad
+        memo[id(self)] = out
+        if self._grad is not None:
+            out._grad = self._grad.__deepcopy__(memo)
+        return out
+
+
+# Autograd state a deep copy must not share with the original.
+_FRESH = frozenset(("_grad", "_version", "_accumulator", "_hooks", "_post_accumulate_hooks"))
 
 _ops.Tensor = Tensor  # the op dispatcher needs the class; see ops.Tensor

@@ -8,6 +8,7 @@ guess.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from . import errors
@@ -19,6 +20,38 @@ def _tensor_cls():
     from .tensor import Tensor
 
     return Tensor
+
+
+def _infer_shape(shape, numel) -> tuple:
+    """A reshape target with its -1 filled in, checked with PyTorch's errors."""
+    known, infer = 1, None
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
+        else:
+            known *= s
+    if infer is not None:
+        if known == 0:
+            if numel == 0:
+                raise RuntimeError(
+                    f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                    "unspecified dimension size -1 can be any value and is ambiguous"
+                )
+        elif numel % known == 0:
+            return shape[:infer] + (numel // known,) + shape[infer + 1 :]
+    elif known == numel:
+        return shape
+    raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+
+
+def _required(args, method, name) -> None:
+    """PyTorch's TypeError for a shape-like varargs method called with no arguments."""
+    if not args:
+        raise TypeError(f'{method}() missing 1 required positional arguments: "{name}"')
 
 
 def _dims(dim, ndim):
@@ -33,8 +66,11 @@ def _dims(dim, ndim):
                 f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, "
                 f"{max(ndim, 1) - 1}], but got {d})"
             )
-        out.append(d % max(ndim, 1))
-    return tuple(sorted(out))
+        d = d % max(ndim, 1)
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    return tuple(sorted(out)) if ndim else ()  # a 0-d tensor has no dims to reduce
 
 
 def _dim(dim, ndim):
@@ -72,10 +108,14 @@ def _encode_index(key):
     key = key if isinstance(key, tuple) else (key,)
     encoded, arrays = [], []
     for k in key:
-        if isinstance(k, Tensor) and k.ndim == 0 and not k.dtype == np.bool_:
+        traced = isinstance(k, Tensor) and isinstance(k._data, jax.core.Tracer)
+        if isinstance(k, Tensor) and k.ndim == 0 and not k.dtype == np.bool_ and not traced:
             k = int(k.item())
         if isinstance(k, (bool, np.bool_)):
-            k = [bool(k)]
+            raise NotImplementedError(
+                "indexing with True/False inside a tuple is not supported by funcgrad.tape; "
+                "index with x.unsqueeze(d) (for True) instead"
+            )
         if isinstance(k, (int, np.integer)):
             encoded.append(int(k))
         elif isinstance(k, slice):
@@ -87,7 +127,14 @@ def _encode_index(key):
         elif k is Ellipsis:
             encoded.append("...")
         else:
-            idx = np.asarray(k._value() if isinstance(k, Tensor) else k)
+            if traced:  # inside funcgrad.tape.jit: integer indices stay traced arrays
+                idx = k._data
+                if idx.dtype == np.bool_:
+                    from .compile import BOOLEAN_MASK_INDEX
+
+                    raise IndexError(BOOLEAN_MASK_INDEX)
+            else:
+                idx = np.asarray(k._value() if isinstance(k, Tensor) else k)
             if idx.dtype == np.bool_:
                 # A boolean mask selects a data-dependent number of elements: resolved here,
                 # eagerly, into integer indices (one array per masked dimension).
@@ -100,6 +147,48 @@ def _encode_index(key):
             encoded.append(("array", len(arrays)))
             arrays.append(idx)
     return tuple(encoded), arrays
+
+
+def _basic_index_op(key, index, shape) -> str:
+    """The table op for basic indexing `x[key]`, named after the last view op PyTorch
+    applies: select (an int), slice, unsqueeze (None), or alias when all are no-ops."""
+    if not isinstance(key, tuple):  # PyTorch's single-key fast paths
+        if isinstance(key, slice):
+            return "slice"
+        return {type(None): "index_unsqueeze", type(Ellipsis): "alias"}.get(type(key), "select")
+    last, dim = "alias", 0
+    for k in index:
+        if k == "...":
+            dim += len(shape) - sum(1 for k in index if k not in ("None", "..."))
+        elif k == "None":
+            last = "index_unsqueeze"
+        else:
+            if isinstance(k, int):
+                last = "select"
+            elif not (
+                k[1] in (None, 0) and k[3] in (None, 1) and (k[2] is None or k[2] >= shape[dim])
+            ):
+                last = "slice"  # a full slice (:) is skipped by PyTorch
+            dim += 1
+    return last
+
+
+def _indexes_a_view(index, shape) -> bool:
+    """Whether PyTorch writes `x[index] = v` through a view of x: an int, None, or a slice
+    that is not the whole dim (index arrays and full slices write to x itself)."""
+    dim, used = 0, sum(1 for k in index if k not in ("None", "..."))
+    for k in index:
+        if isinstance(k, int) or k == "None":
+            return True
+        if k == "...":
+            dim += len(shape) - used
+            continue
+        if k[0] == "slice" and dim < len(shape) and slice(*k[1:]).indices(shape[dim]) != (
+            0, shape[dim], 1
+        ):
+            return True
+        dim += 1
+    return False
 
 
 class TensorMethods:
@@ -126,6 +215,8 @@ class TensorMethods:
 
     def pow(self, exponent):
         if isinstance(exponent, (int, float)):
+            if exponent == 0 and np.issubdtype(self.dtype, np.inexact):
+                exponent = 0  # x ** 0.0: JAX's gradient at x = 0 is nan, PyTorch's is 0
             return apply("pow", self, exponent)
         return apply("pow_tensor", self, _operand(exponent))
 
@@ -178,6 +269,8 @@ class TensorMethods:
         return apply("floor_divide", self, _operand(other))
 
     def __mod__(self, other):
+        if isinstance(other, (int, float)):
+            return apply("remainder_scalar", self, other)
         return apply("remainder", self, _operand(other))
 
     def neg(self):
@@ -191,8 +284,18 @@ class TensorMethods:
                 "both arguments to matmul need to be at least 1D, but they are "
                 f"{nd[0]}D and {nd[1]}D"
             )
-        name = {(2, 2): "mm", (1, 1): "dot", (2, 1): "mv", (3, 3): "bmm"}.get(nd, "matmul")
-        return apply(name, self, other)
+        # 3D @ 3D is not bmm: PyTorch records UnsafeViewBackward0 for it, as "matmul" does.
+        name = {(2, 2): "mm", (1, 1): "dot", (2, 1): "mv"}.get(nd, "matmul")
+        if nd[0] == 2 and nd[1] >= 3 and (self.requires_grad or other.numel() == 0):
+            contiguous = 1 in (self.shape[0], other.shape[-1]) or other.numel() == 0
+            name = "matmul_t" if contiguous else "matmul_tc"
+        try:
+            return apply(name, self, other)
+        except (TypeError, ValueError, RuntimeError) as e:
+            message = _matmul_error(self.shape, other.shape, self.requires_grad)
+            if message is None:
+                raise
+            raise RuntimeError(message) from e
 
     def mm(self, other):
         return apply("mm", self, other)
@@ -317,10 +420,18 @@ class TensorMethods:
 
     def _minmax(self, name, dim, keepdim):
         if dim is None:
+            if self.numel() == 0:
+                raise RuntimeError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                    "Specify the reduction dim with the 'dim' argument."
+                )
             return apply(name, self)
         if isinstance(dim, _tensor_cls()):
             return apply("maximum" if name == "max" else "minimum", self, dim)
-        return apply(f"{name}_dim", self, dim=_dim(dim, self.ndim), keepdim=keepdim)
+        d = _dim(dim, self.ndim)
+        if self.ndim and self.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        return apply(f"{name}_dim", self, dim=d, keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):
         return self._minmax("max", dim, keepdim)
@@ -410,10 +521,11 @@ class TensorMethods:
 
     # ---------------------------------------------------------------- shapes
     def reshape(self, *shape):
-        return apply("view", self, shape=_shape_args(shape))
+        _required(shape, "reshape", "shape")
+        return apply("view", self, shape=_infer_shape(_shape_args(shape), self.numel()))
 
     def view(self, *shape):
-        return apply("view", self, shape=_shape_args(shape))
+        return apply("view", self, shape=_infer_shape(_shape_args(shape), self.numel()))
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -424,6 +536,10 @@ class TensorMethods:
         if self.ndim == 0:
             return self.reshape(1)
         s, e = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self  # as PyTorch: the tensor itself, not a view
         shape = self.shape
         return self.reshape(shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
 
@@ -452,6 +568,7 @@ class TensorMethods:
         return self.transpose(-2, -1)
 
     def permute(self, *dims):
+        _required(dims, "permute", "dims")
         return apply("permute", self, dims=tuple(_dim(d, self.ndim) for d in _shape_args(dims)))
 
     def squeeze(self, dim=None):
@@ -464,6 +581,7 @@ class TensorMethods:
         return apply("unsqueeze", self, dim=_dim(dim, self.ndim + 1))
 
     def expand(self, *sizes):
+        _required(sizes, "expand", "size")
         sizes = _shape_args(sizes)
         lead = len(sizes) - self.ndim
         shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
@@ -473,9 +591,11 @@ class TensorMethods:
         return self.expand(other.shape)
 
     def repeat(self, *repeats):
+        _required(repeats, "repeat", "repeats")
         return apply("repeat", self, repeats=_shape_args(repeats))
 
     def flip(self, *dims):
+        _required(dims, "flip", "dims")
         return apply("flip", self, dims=_dims(_shape_args(dims), self.ndim))
 
     def clone(self):
@@ -526,13 +646,18 @@ class TensorMethods:
         return apply("where", _operand(condition), self, _operand(other))
 
     def __getitem__(self, key):
+        if isinstance(key, (bool, np.bool_)):  # PyTorch: unsqueeze, then a mask of one
+            return self.unsqueeze(0)[np.arange(int(key))]
         index, arrays = _encode_index(key)
         if arrays:
             return apply("index", self, *arrays, index=index)
-        return apply("select" if isinstance(key, int) else "slice", self, index=index)
+        return apply(_basic_index_op(key, index, self.shape), self, index=index)
 
     def __setitem__(self, key, value):
         index, arrays = _encode_index(key)
+        if self._grad_fn is None and self._requires_grad and is_grad_enabled():
+            if _indexes_a_view(index, self.shape):  # PyTorch's wording for this case
+                raise RuntimeError(errors.LEAF_VIEW_INPLACE + errors.LEAF_INPLACE_HINT)
         value = _operand(value)
         name = "index_put" if arrays else "copy_slices"
         self._inplace(name, value, *arrays, index=index)
@@ -593,13 +718,17 @@ class TensorMethods:
     def _inplace(self, name, *args, **static):
         """Runs op `name` out of place, then rebinds this tensor to the result and bumps its
         version, so nodes that saved the old value fail their backward like PyTorch's."""
+        if self._jit_trace is not None:
+            self._jit_trace.writing(self, f"ran the in-place op {name!r} on")
         if self._grad_fn is None and self._requires_grad and is_grad_enabled():
             raise RuntimeError(errors.LEAF_INPLACE + errors.LEAF_INPLACE_HINT)
         alias = getattr(self, "_alias", False)
-        if self._base is not None and not alias:
+        if self._base is not None and (not alias or self._base._base is not None):
             raise NotImplementedError(errors.VIEW_INPLACE.format(what="a view"))
         out = apply(name, self, *args, **static)
-        old_version = self._version.value
+        if out._data.shape != self._data.shape or out._data.dtype != self._data.dtype:
+            _keep_shape_and_dtype(self, out)
+        old_version, old_fn, old_nr = self._version.value, self._grad_fn, self._output_nr
         self._data = out._data
         if out._grad_fn is not None:  # else (no_grad, or nothing requires grad): keep grad_fn
             self._grad_fn, self._output_nr, self._requires_grad = out._grad_fn, out._output_nr, True
@@ -613,7 +742,9 @@ class TensorMethods:
                 if not (c is self._version and v == old_version)
             )
             out._grad_fn = None
-            if self._retains_grad:
+            if self._retains_grad:  # moves to the new grad_fn, as in PyTorch
+                if old_fn is not None:
+                    old_fn._retains_grad.pop(old_nr, None)
                 self._retains_grad = False
                 self.retain_grad()
         if alias:
@@ -658,18 +789,97 @@ class TensorMethods:
         return self._inplace("masked_fill", mask, float(value))
 
     def zero_(self):
-        return self._inplace("fill", 0.0)
+        return self._inplace("zero")
 
     def fill_(self, value):
-        return self._inplace("fill", _operand(value))
+        value = _operand(value)
+        return self._inplace("fill" if isinstance(value, _tensor_cls()) else "fill_scalar", value)
 
     def copy_(self, src):
-        return self._inplace("copy", _operand(src))
+        src = _operand(src)
+        if isinstance(src, _tensor_cls()) and src.shape != self.shape:
+            message = errors.broadcast_mismatch([self.shape, src.shape])
+            if message is not None:
+                raise RuntimeError(message + errors.INPLACE_HINT)
+            _check_inplace_shape(self.shape, np.broadcast_shapes(self.shape, src.shape))
+        return self._inplace("copy", src)
 
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+
+
+def _check_inplace_shape(shape, result_shape) -> None:
+    if tuple(result_shape) != tuple(shape):
+        raise RuntimeError(
+            errors.INPLACE_SHAPE.format(
+                shape=errors.short_shape(shape), broadcast=errors.short_shape(result_shape)
+            )
+            + errors.INPLACE_HINT
+        )
+
+
+def _keep_shape_and_dtype(x, out) -> None:
+    """An in-place op keeps x's shape and dtype, as in PyTorch: a result broadcast to a
+    larger shape, or of a kind x cannot hold (float into int, int into bool), is an error;
+    another dtype of the same kind (float32 into float16) is cast back."""
+    _check_inplace_shape(x.shape, out.shape)
+    rank = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # V: bfloat16 in numpy
+    if rank[np.dtype(out.dtype).kind] > rank[np.dtype(x.dtype).kind]:
+        raise RuntimeError(
+            errors.INPLACE_DTYPE.format(
+                result=errors.torch_scalar_type(out.dtype), dtype=errors.torch_scalar_type(x.dtype)
+            )
+            + errors.INPLACE_HINT
+        )
+    out._data = out._data.astype(x.dtype)
+
+
+def _matmul_error(a, b, a_requires_grad=False) -> str | None:
+    """PyTorch's message for `a @ b` with shapes that do not fit (None if they do). It
+    depends on how PyTorch computes the product: mm / mv after folding batch dims into rows
+    (of b's transpose, when a is a matrix or vector that requires grad), else bmm."""
+    a, b = tuple(a), tuple(b)
+    if len(a) <= 2 and len(b) >= 3 and (a_requires_grad or 0 in b):
+        a, b = b[:-2] + (b[-1], b[-2]), tuple(reversed(a))  # (a @ b) = (b.mT @ a.T).mT
+    if len(a) == 1 and len(b) == 1:
+        if a[0] != b[0]:
+            return (
+                f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have "
+                f"the same number of elements, but got {a[0]} and {b[0]} elements respectively"
+            )
+        return None
+    if len(b) <= 2:  # mm / mv, folding a's batch dims into rows
+        rows = int(np.prod(a[:-1], dtype=np.int64)) if len(a) > 1 else 1
+        if len(b) == 1:
+            if a[-1] != b[0]:
+                return f"size mismatch, got input ({rows}), mat ({rows}x{a[-1]}), vec ({b[0]})"
+        elif a[-1] != b[0]:
+            return (
+                f"mat1 and mat2 shapes cannot be multiplied ({rows}x{a[-1]} and "
+                f"{b[0]}x{b[1]})"
+            )
+        return None
+    a2 = (1,) + a if len(a) == 1 else a  # batched: broadcast the batch dims, then bmm
+    batch_a, batch_b = a2[:-2], b[:-2]
+    n = max(len(batch_a), len(batch_b))
+    for i in range(n - 1, -1, -1):
+        off = n - 1 - i
+        sa = batch_a[len(batch_a) - 1 - off] if off < len(batch_a) else 1
+        sb = batch_b[len(batch_b) - 1 - off] if off < len(batch_b) else 1
+        if sa != sb and 1 not in (sa, sb):
+            return (
+                f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at "
+                f"non-singleton dimension {i}"
+            )
+    if a2[-1] != b[-2]:
+        size = int(np.prod(np.broadcast_shapes(batch_a, batch_b), dtype=np.int64))
+        return (
+            "Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{size}, {a2[-1]}] but got: [{size}, {b[-2]}]."
+        )
+    return None
 
 
 def _torch_dtype_word(dtype) -> str:

@@ -1,0 +1,200 @@
+"""`nn.init`: PyTorch's initialisation functions, drawing from the tape's generator.
+
+Each function fills a tensor in place (its array is rebound, its version bumped, no graph
+is recorded) with the distribution PyTorch uses, and returns it. The randomness comes from
+`funcgrad.tape.random.default_generator` (or `generator=`): one key per call, so
+`manual_seed` makes model construction reproducible. The key seeds a numpy generator that
+draws the values on the host: eager `jax.random` would compile once per parameter shape,
+which made building a model take seconds. (Under `jax.jit`, with a traced key, the draw
+uses `jax.random`.) The values are not PyTorch's, so compare distributions, not values.
+Layers call these in `reset_parameters()` exactly as PyTorch's layers do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..random import default_generator
+from ..tensor import Tensor
+
+
+def _fill(tensor: Tensor, array) -> Tensor:
+    if isinstance(array, np.ndarray):  # cast on the host, then one transfer
+        array = array.astype(np.dtype(tensor.dtype))
+    tensor._data = jnp.asarray(array, tensor.dtype)
+    tensor._version.value += 1
+    return tensor
+
+
+def _draw(generator, kind, shape, a, b):
+    """Samples U(a, b) ("uniform"), N(a, b^2) ("normal") or the standard normal truncated
+    to [a, b] ("truncated"), from one key of the tape's generator."""
+    key = (generator or default_generator).next_key()
+    data = jax.random.key_data(key)
+    if isinstance(data, jax.core.Tracer):
+        if kind == "uniform":
+            return jax.random.uniform(key, shape, jnp.float32, a, b)
+        if kind == "normal":
+            return a + b * jax.random.normal(key, shape)
+        return jax.random.truncated_normal(key, a, b, shape)
+    rng = np.random.default_rng(np.asarray(data).ravel().tolist())
+    if kind == "uniform":
+        return rng.uniform(a, b, shape)
+    if kind == "normal":
+        return rng.normal(a, b, shape)
+    out = rng.standard_normal(shape)
+    bad = (out < a) | (out > b)
+    while bad.any():  # resample what fell outside [a, b]
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = (out < a) | (out > b)
+    return out
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended gain for a nonlinearity (PyTorch's table).
+
+    Example:
+        >>> from funcgrad.tape import nn
+        >>> round(nn.init.calculate_gain("relu"), 4)
+        1.4142
+    """
+    linear = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+    )
+    if nonlinearity in linear or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    if tensor.ndim < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
+        )
+    receptive = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fan(tensor: Tensor, mode: str) -> int:
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    """Fills with U(a, b).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> w = torch.nn.init.uniform_(torch.empty(3, 5), -0.1, 0.1)
+        >>> bool((w.abs() <= 0.1).all())
+        True
+    """
+    return _fill(tensor, _draw(generator, "uniform", tuple(tensor.shape), a, b))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fills with N(mean, std^2)."""
+    return _fill(tensor, _draw(generator, "normal", tuple(tensor.shape), mean, std))
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator=None,
+) -> Tensor:
+    """Fills with N(mean, std^2) truncated to [a, b] (a and b are absolute bounds)."""
+    lo, hi = (a - mean) / std, (b - mean) / std
+    z = _draw(generator, "truncated", tuple(tensor.shape), lo, hi)
+    return _fill(tensor, mean + std * z)
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    return _fill(tensor, np.full(tuple(tensor.shape), val))
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
+
+
+def kaiming_uniform_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
+) -> Tensor:
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan). With a=sqrt(5) this is the
+    default init of Linear and Conv weights: b = 1 / sqrt(fan_in).
+
+    Example:
+        >>> import math, funcgrad.tape as torch
+        >>> w = torch.nn.init.kaiming_uniform_(torch.empty(4, 25), a=math.sqrt(5))
+        >>> bool((w.abs() <= 1 / math.sqrt(25)).all())
+        True
+    """
+    if 0 in tensor.shape:
+        return tensor
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
+) -> Tensor:
+    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    if 0 in tensor.shape:
+        return tensor
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    return normal_(tensor, 0.0, std, generator)

@@ -1,0 +1,51 @@
+"""`Parameter`: a leaf tensor that a `Module` registers as one of its weights.
+
+Nothing else: a Parameter is a Tensor that requires grad by default and prints as
+PyTorch's does. Ops on it return plain Tensors.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ..creation import _to_array
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a module parameter (PyTorch's `nn.Parameter`).
+
+    Args:
+      data: Optional. The initial value (a tensor, array or nested list); empty by default.
+      requires_grad: Optional, bool. Defaults to True.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> w.requires_grad, w.is_leaf
+        (True, True)
+        >>> w
+        Parameter containing:
+        tensor([1., 1.], requires_grad=True)
+    """
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            array = jnp.zeros((0,), jnp.float32)
+        elif isinstance(data, Tensor):
+            array = data._data
+        else:
+            array = _to_array(data, None)
+        self._init(array)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __deepcopy__(self, memo):
+        out = Parameter(self._data, self._requires_grad)
+        if self._grad is not None:
+            out._grad = Tensor._wrap(self._grad._data)
+        memo[id(self)] = out
+        return out

@@ -1,0 +1,26 @@
+"""funcgrad.tape.optim: PyTorch's optimizers, with the update rules in optax.
+
+`Optimizer` runs any `optax.GradientTransformation` with PyTorch's interface (param groups,
+`zero_grad`, `step(closure)`, `state_dict`); `SGD`, `Adam` and `AdamW` are chains of optax
+transformations that reproduce `torch.optim`'s update rules; `LBFGS` ports PyTorch's L-BFGS.
+
+Example:
+    >>> import funcgrad.tape as torch
+    >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = torch.optim.SGD([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w
+    tensor([0.8000, 1.6000], requires_grad=True)
+"""
+
+from .adam import Adam as Adam
+from .adam import AdamW as AdamW
+from .lbfgs import LBFGS as LBFGS
+from .optimizer import Optimizer as Optimizer
+from .sgd import SGD as SGD
+from .transforms import ScaleByTorchAdamState as ScaleByTorchAdamState
+from .transforms import TorchMomentumState as TorchMomentumState
+from .transforms import scale_by_torch_adam as scale_by_torch_adam
+from .transforms import torch_adam_hyperparams as torch_adam_hyperparams
+from .transforms import torch_momentum as torch_momentum

@@ -1,0 +1,191 @@
+"""Runs one program against real PyTorch and against funcgrad.tape, and compares them.
+
+A program is a function of `lib` (the module: `torch` or `funcgrad.tape`) that returns what
+it observed: tensors, `.grad`s (or None), Python values, and the `raises(...)` / `warns(...)`
+records below, nested in tuples, lists and dicts. `twin(prog)` runs it with both and checks
+that funcgrad observed what PyTorch did:
+
+- tensors: values (allclose), shape, dtype kind (float32 vs float32; integers only as
+  "integer", since JAX without x64 has int32 where PyTorch has int64), `requires_grad`,
+  `is_leaf` and the `grad_fn` class name (e.g. 'MulBackward0');
+- None against None (so a missing `.grad` is a mismatch, not a zero);
+- exceptions and warnings: the same type, and funcgrad's message starts with PyTorch's and
+  adds nothing but a "\\n[funcgrad] ..." hint.
+
+PyTorch is the reference: nothing here knows the expected numbers.
+
+Example:
+    >>> def prog(lib):
+    ...     x = lib.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    ...     (x * x).sum().backward()
+    ...     return x, x.grad
+    >>> _ = twin(prog)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+import funcgrad.tape as tape
+
+HINT = "\n[funcgrad]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Raised:
+    """An exception a program caught: its type name and message."""
+
+    type: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Warned:
+    """The warnings a call emitted (category name, message), and what it returned."""
+
+    result: Any
+    warnings: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorObs:
+    """What a tensor looks like from the outside, minus library-specific types."""
+
+    value: np.ndarray
+    dtype: str
+    requires_grad: bool
+    is_leaf: bool
+    grad_fn: str | None
+
+
+def raises(fn, *args, **kwargs):
+    """Calls fn; returns Raised(type, message) if it raised, else what it returned."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as e:  # the point is to record any exception
+        return Raised(type(e).__name__, str(e))
+
+
+def strip_cpp_location(message: str) -> str:
+    """Drops the " (Triggered internally at <file>:<line>.)" suffix of PyTorch's C++
+    warnings: where PyTorch was built is not part of the message."""
+    return re.sub(r" \(Triggered internally at [^)]*\)$", "", message)
+
+
+def warns(fn, *args, **kwargs) -> Warned:
+    """Calls fn with all warnings recorded; returns its result and the warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
+    return Warned(
+        result, tuple((w.category.__name__, strip_cpp_location(str(w.message))) for w in caught)
+    )
+
+
+def arr(*shape, seed=0, low=-1.0, high=1.0) -> np.ndarray:
+    """Deterministic float32 data, so both libraries see the same numbers."""
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+
+
+def _dtype_word(dtype) -> str:
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        return "integer"  # int64 in PyTorch, int32 in JAX without x64: not compared
+    return dtype.name
+
+
+def observe(x):
+    """Turns a program's result into library-neutral observations."""
+    if isinstance(x, (torch.Tensor, tape.Tensor)):
+        value = x.detach().numpy()
+        grad_fn = x.grad_fn
+        return TensorObs(
+            value=np.array(value, copy=True),
+            dtype=_dtype_word(value.dtype),
+            requires_grad=bool(x.requires_grad),
+            is_leaf=bool(x.is_leaf),
+            grad_fn=None if grad_fn is None else type(grad_fn).__name__,
+        )
+    if isinstance(x, Warned):
+        return Warned(observe(x.result), x.warnings)
+    if isinstance(x, dict):
+        return {k: observe(v) for k, v in x.items()}
+    if isinstance(x, (torch.Size, tape.Size)):
+        return tuple(int(v) for v in x)
+    if isinstance(x, list):
+        return [observe(v) for v in x]
+    if isinstance(x, tuple):  # namedtuples (e.g. max's return types) become plain tuples
+        return tuple(observe(v) for v in x)
+    return x
+
+
+def _message_matches(expected: str, actual: str) -> bool:
+    """funcgrad keeps PyTorch's text first and may only append a '[funcgrad]' hint."""
+    return actual == expected or (
+        actual.startswith(expected) and actual[len(expected) :].startswith(HINT)
+    )
+
+
+def assert_same(expected, actual, *, grad_fn_names=True, rtol=1e-5, atol=1e-6, path="result"):
+    """Asserts that funcgrad's observations (actual) match PyTorch's (expected)."""
+    where = f"at {path}: torch={expected!r}, funcgrad={actual!r}"
+    opts = {"grad_fn_names": grad_fn_names, "rtol": rtol, "atol": atol}
+    if isinstance(expected, TensorObs):
+        assert isinstance(actual, TensorObs), f"not a tensor {where}"
+        assert actual.value.shape == expected.value.shape, f"shape differs {where}"
+        assert actual.dtype == expected.dtype, f"dtype differs {where}"
+        np.testing.assert_allclose(
+            actual.value, expected.value, rtol=rtol, atol=atol, err_msg=f"values differ {where}"
+        )
+        assert actual.requires_grad == expected.requires_grad, f"requires_grad differs {where}"
+        assert actual.is_leaf == expected.is_leaf, f"is_leaf differs {where}"
+        if grad_fn_names:
+            assert actual.grad_fn == expected.grad_fn, f"grad_fn differs {where}"
+    elif isinstance(expected, Raised):
+        assert isinstance(actual, Raised), f"funcgrad did not raise {where}"
+        assert actual.type == expected.type, f"exception type differs {where}"
+        assert _message_matches(expected.message, actual.message), f"message differs {where}"
+    elif isinstance(expected, Warned):
+        assert isinstance(actual, Warned), f"no warning record {where}"
+        assert len(actual.warnings) == len(expected.warnings), f"warnings differ {where}"
+        for (e_cat, e_msg), (a_cat, a_msg) in zip(expected.warnings, actual.warnings, strict=True):
+            assert a_cat == e_cat, f"warning category differs {where}"
+            assert _message_matches(e_msg, a_msg), f"warning message differs {where}"
+        assert_same(expected.result, actual.result, **opts, path=f"{path}.result")
+    elif isinstance(expected, dict):
+        assert isinstance(actual, dict) and actual.keys() == expected.keys(), f"keys differ {where}"
+        for k in expected:
+            assert_same(expected[k], actual[k], **opts, path=f"{path}[{k!r}]")
+    elif isinstance(expected, (list, tuple)):
+        assert isinstance(actual, (list, tuple)), f"not a sequence {where}"
+        assert len(actual) == len(expected), f"lengths differ {where}"
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            assert_same(e, a, **opts, path=f"{path}[{i}]")
+    elif isinstance(expected, float) and isinstance(actual, float):
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=where)
+    else:
+        assert type(actual) is type(expected) and actual == expected, f"differs {where}"
+
+
+def twin(prog, *args, grad_fn_names=True, rtol=1e-5, atol=1e-6):
+    """Runs prog(torch, *args) and prog(funcgrad.tape, *args); asserts they observe the same.
+
+    Args:
+      prog: a function of the library module (and args) returning its observations.
+      grad_fn_names: Optional, bool. Compare grad_fn class names (False where funcgrad
+        knowingly names a node differently, e.g. double-backward nodes).
+      rtol, atol: Optional. Tolerances for tensor values.
+
+    Returns:
+      (torch observations, funcgrad observations).
+    """
+    expected = observe(prog(torch, *args))
+    actual = observe(prog(tape, *args))
+    assert_same(expected, actual, grad_fn_names=grad_fn_names, rtol=rtol, atol=atol)
+    return expected, actual
