@@ -4,6 +4,8 @@ PyTorch runs for real here: the reference numbers come from torch at test time.
 """
 
 import importlib
+import json
+import os
 import subprocess
 import sys
 
@@ -82,7 +84,41 @@ def test_multitask_heads_reach_95_percent_held_out_accuracy_with_defaults(form):
     assert results["accuracy_big"] >= 0.95
 
 
-@pytest.mark.parametrize("example", ["retain_graph", "higher_order", "multitask"])
+GRAD_ACCUMULATION_PARAMS = [f"final_{n}" for n in ("0.weight", "0.bias", "2.weight", "2.bias")]
+
+
+def test_grad_accumulation_equals_the_full_batch_in_every_form():
+    results = _run_all("grad_accumulation", seed=4, steps=3)
+    for form in FORMS:
+        assert results[form]["accumulated_vs_full_batch_max_diff"] < 1e-6, form
+    _assert_close(results, ["losses", *GRAD_ACCUMULATION_PARAMS], rtol=1e-5, atol=1e-6)
+    assert results["functional"]["multisteps_vs_scan_max_diff"] < 1e-6
+    assert results["functional"]["data_parallel_vs_scan_max_diff"] < 1e-6
+
+
+def test_grad_accumulation_sharded_over_8_simulated_devices_gives_the_same_update(tmp_path):
+    code = (
+        "import json, sys, numpy as np\n"
+        "from examples.grad_accumulation.functional import run\n"
+        "r = run(seed=4, steps=3)\n"
+        "json.dump({k: np.asarray(v).tolist() for k, v in r.items()}, open(sys.argv[1], 'w'))\n"
+    )
+    path = tmp_path / "sharded.json"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sharded = json.loads(path.read_text())
+    assert sharded["devices"] == 8
+    assert sharded["data_parallel_vs_scan_max_diff"] < 1e-6
+    reference = importlib.import_module("examples.grad_accumulation.torch_ref").run(seed=4, steps=3)
+    for key in GRAD_ACCUMULATION_PARAMS:
+        np.testing.assert_allclose(np.asarray(sharded[key]), reference[key], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "example", ["retain_graph", "higher_order", "multitask", "grad_accumulation"]
+)
 @pytest.mark.parametrize("form", FORMS)
 def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
     out = subprocess.run(

@@ -1,0 +1,1 @@
+"""grad_accumulation: micro-batch gradients summed before one optimiser step, three ways."""
