@@ -6,8 +6,9 @@ trunk (conv-relu-conv-relu-pool-conv-relu-pool-linear-relu) and two 10-way heads
 The PyTorch-style step is `zero_grad`, forward, `(loss1 + loss2).backward()`,
 `optimizer.step()` (SGD with momentum); the JAX step is the summed loss's `value_and_grad`
 and `optax.sgd`: the same XLA work. One more row times the tape.jit step written with
-`loss1.backward(retain_graph=True); loss2.backward()`, which backwards the trunk twice. All four start from one NumPy initialisation, and
-the script checks that one step gives the same parameters everywhere before timing.
+`loss1.backward(retain_graph=True); loss2.backward()`, which backwards the trunk twice.
+All start from one NumPy initialisation, and the script checks that one step gives the
+same parameters in PyTorch and on the tape before timing.
 
 Reported: the median time of a step after warm-up (systems take turns each round, so load
 from other processes hits them alike), its ratio to the hand-written JAX step, and for the
