@@ -7,8 +7,8 @@ The PyTorch-style step is `zero_grad`, forward, `(loss1 + loss2).backward()`,
 `optimizer.step()` (SGD with momentum); the JAX step is the summed loss's `value_and_grad`
 and `optax.sgd`: the same XLA work. One more row times the tape.jit step written with
 `loss1.backward(retain_graph=True); loss2.backward()`, which backwards the trunk twice.
-All start from one NumPy initialisation, and the script checks that one step gives the
-same parameters in PyTorch and on the tape before timing.
+All start from one NumPy initialisation; the script checks that the first step's loss is
+the same everywhere, and its updated parameters in PyTorch and on the tape, before timing.
 
 Reported: the median time of a step after warm-up (systems take turns each round, so load
 from other processes hits them alike), its ratio to the hand-written JAX step, and for the
@@ -203,14 +203,16 @@ def main(argv=None) -> dict:
     compile_jax = timed(jax_first)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the expected retrace warning (.grad None -> tensor)
-        compile_tape_first = timed(lambda: compiled(*jit_args).array.block_until_ready())
+        compile_tape_first = timed(lambda: box.update(tape=compiled(*jit_args).item()))
         compile_tape_retrace = timed(lambda: compiled(*jit_args).array.block_until_ready())
         for _ in range(2):
             compiled_retain(*retain_args)
 
     # ---- the same step everywhere (PyTorch and eager tape: one step from the start)
-    torch_step(*torch_args)
+    first_loss = torch_step(*torch_args).item()
     eager_step(*tape_args)
+    for name, loss in (("jax.jit", float(box["jax"][2])), ("tape.jit", box["tape"])):
+        np.testing.assert_allclose(loss, first_loss, rtol=1e-4, err_msg=f"{name}: first loss")
     ref = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
     for name, model in (("tape eager", eager_model),):
         for k, v in model.state_dict().items():
