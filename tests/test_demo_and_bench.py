@@ -211,3 +211,19 @@ def test_benchmark_runs_and_prints_ratios(tmp_path):
         ratios = payload["results"][name]["ratio_vs_pytorch_eager"]
         assert ratios["PyTorch eager"] == 1.0
         assert all(t > 0 for t in payload["results"][name]["median_ms"].values())
+
+
+# ---------------------------------------------------------------- benchmarks/train_step.py
+def test_train_step_benchmark_runs_checks_parity_and_reports_ratios(tmp_path):
+    out = tmp_path / "train.json"
+    command = [sys.executable, "benchmarks/train_step.py", "--quick", "--repeats", "2",
+               "--warmup", "1", "--json", str(out)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr  # includes its first-loss parity checks
+    payload = json.loads(out.read_text())
+    assert payload["ratio_vs_jax_jit"]["jax.jit + optax"] == 1.0
+    assert set(payload["median_ms"]) == {
+        "PyTorch eager", "tape eager", "tape.jit", "jax.jit + optax", "tape.jit, retain_graph"
+    }  # fmt: skip
+    assert payload["traces"] == 2  # first call, then the retrace once .grad exists
+    assert "compile: tape.jit first call" in result.stdout
