@@ -6,6 +6,7 @@ PyTorch runs for real here: the reference numbers come from torch at test time.
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -117,7 +118,8 @@ def test_grad_accumulation_sharded_over_8_simulated_devices_gives_the_same_updat
 
 
 @pytest.mark.parametrize(
-    "example", ["retain_graph", "higher_order", "multitask", "grad_accumulation"]
+    "example",
+    ["retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer"],
 )
 @pytest.mark.parametrize("form", FORMS)
 def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
@@ -145,3 +147,131 @@ def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
         timeout=120,
     )
     assert helped.returncode == 0 and "--seed" in helped.stdout
+
+
+STYLE_TRANSFER_SIZE = 32
+
+
+def _style_transfer_runs(out, steps, **options) -> dict:
+    """The three forms at a small size. The PyTorch forms run with `line_search=None` unless
+    told: the strong-Wolfe search's cubic interpolation turns float32 rounding in the loss
+    into different steps (in PyTorch alone, summing the style losses in another order does)."""
+    results = {}
+    for form in FORMS:
+        module = importlib.import_module(f"examples.style_transfer.{form}")
+        kwargs = dict(options)
+        if form == "functional":
+            kwargs.pop("line_search", None)
+        results[form] = module.run(steps=steps, size=STYLE_TRANSFER_SIZE, out=str(out), **kwargs)
+    return results
+
+
+@pytest.fixture(scope="module")
+def style_transfer(tmp_path_factory):
+    return _style_transfer_runs(tmp_path_factory.mktemp("style"), steps=6, line_search=None)
+
+
+def _assert_same_start(results: dict) -> None:
+    reference = results["torch_ref"]
+    grad = reference["initial_grad"]
+    assert grad.shape == (1, 3, STYLE_TRANSFER_SIZE, STYLE_TRANSFER_SIZE)
+    assert np.abs(grad).max() > 0
+    for form in ("tape", "functional"):
+        for key in ("initial_style_loss", "initial_content_loss"):
+            np.testing.assert_allclose(
+                results[form][key], reference[key], rtol=1e-4, atol=1e-6, err_msg=f"{form}: {key}"
+            )
+        np.testing.assert_allclose(
+            results[form]["initial_grad"], grad, rtol=1e-4, atol=1e-4 * np.abs(grad).max(),
+            err_msg=f"{form}: initial_grad",
+        )  # fmt: skip
+
+
+def test_style_transfer_three_forms_start_from_the_same_losses_and_gradient(style_transfer):
+    assert style_transfer["torch_ref"]["initial_style_loss"] > 0
+    _assert_same_start(style_transfer)
+    for form in FORMS:
+        assert style_transfer[form]["features"].startswith("random fixed-seed"), form
+
+
+def test_style_transfer_tape_lbfgs_follows_pytorch_lbfgs(style_transfer):
+    torch_losses = style_transfer["torch_ref"]["losses"]
+    assert len(torch_losses) == 6
+    assert len(set(np.round(torch_losses, 2))) == 6  # the image moved at every evaluation
+    np.testing.assert_allclose(style_transfer["tape"]["losses"], torch_losses, rtol=1e-3)
+    np.testing.assert_allclose(
+        style_transfer["tape"]["final_loss"], style_transfer["torch_ref"]["final_loss"], rtol=1e-3
+    )
+
+
+def test_style_transfer_functional_lbfgs_lowers_the_loss(style_transfer):
+    results = style_transfer["functional"]
+    initial = results["initial_style_loss"] + results["initial_content_loss"]
+    assert len(results["losses"]) == 6
+    np.testing.assert_allclose(results["losses"][0], initial, rtol=1e-5)
+    assert results["final_loss"] < 0.9 * initial
+
+
+def test_style_transfer_writes_a_png_of_the_image_size(style_transfer):
+    import skimage.io
+
+    for form in FORMS:
+        path = style_transfer[form]["image_path"]
+        assert path.endswith(f"{form}.png")
+        image = skimage.io.imread(path)
+        assert image.shape == (STYLE_TRANSFER_SIZE, STYLE_TRANSFER_SIZE, 3), form
+        assert image.dtype == np.uint8 and image.std() > 0, form
+
+
+def _fake_vgg19_npz(path, seed=0):
+    """Random VGG19 features weights under torchvision's keys, the layers the losses read."""
+    from examples.style_transfer.data import VGG19, conv_indices, used_layers
+
+    rng = np.random.default_rng(seed)
+    config, arrays, channels = used_layers(VGG19), {}, 3
+    convs = [v for v in config if v != "M"]
+    for index, width in zip(conv_indices(config).values(), convs):
+        weight = rng.standard_normal((width, channels, 3, 3)) * np.sqrt(2 / (channels * 9))
+        arrays[f"{index}.weight"] = weight.astype(np.float32)
+        arrays[f"{index}.bias"] = (rng.standard_normal(width) * 0.01).astype(np.float32)
+        channels = width
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_style_transfer_runs_on_vgg19_weights_from_an_npz_in_every_form(tmp_path):
+    arrays = _fake_vgg19_npz(tmp_path / "vgg19.npz")
+    assert sorted(arrays, key=lambda k: int(k.split(".")[0]))[-1].startswith("10.")  # conv_5
+    results = _style_transfer_runs(tmp_path, steps=3, weights=str(tmp_path / "vgg19.npz"))
+    _assert_same_start(results)
+    for form in FORMS:
+        assert results[form]["features"].startswith("VGG19 features from"), form
+        assert np.isfinite(results[form]["losses"]).all(), form
+
+
+def test_style_transfer_weights_of_the_wrong_shape_name_the_key(tmp_path):
+    from examples.style_transfer.data import feature_weights
+
+    arrays = _fake_vgg19_npz(tmp_path / "vgg19.npz")
+    arrays["5.weight"] = arrays["5.weight"][:, :32]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    message = "'5.weight' should have shape (128, 64, 3, 3) (torchvision's vgg19().features)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        feature_weights(0, str(tmp_path / "bad.npz"))
+
+
+def test_style_transfer_reads_grey_and_rgba_image_files(tmp_path):
+    import skimage.io
+
+    from examples.style_transfer.data import load_image
+
+    rng = np.random.default_rng(0)
+    grey, rgba = tmp_path / "grey.png", tmp_path / "rgba.png"
+    skimage.io.imsave(grey, rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    skimage.io.imsave(rgba, rng.integers(0, 256, (50, 30, 4), dtype=np.uint8))
+    for path in (grey, rgba):
+        image = load_image(str(path), "chelsea", 16)
+        assert image.shape == (1, 3, 16, 16) and image.dtype == np.float32
+        assert 0 <= image.min() and image.max() <= 1
+    grey_image = load_image(str(grey), "chelsea", 16)
+    np.testing.assert_array_equal(grey_image[0, 0], grey_image[0, 2])

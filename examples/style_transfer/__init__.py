@@ -1,0 +1,1 @@
+"""style_transfer: neural style transfer, content and style losses optimised with L-BFGS."""
