@@ -83,6 +83,7 @@ def run(seed: int = 0, steps: int = 300, mode: str = "retain", batch_size: int =
         "retain_vs_sum_max_diff": retain_vs_sum,
         "accuracy_even": float((out_even.argmax(1).numpy() == data["test_even"]).mean()),
         "accuracy_big": float((out_big.argmax(1).numpy() == data["test_big"]).mean()),
+        "final_state": {n: p.detach().numpy() for n, p in model.named_parameters()},
     }
 
 
@@ -92,6 +93,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     results = run(args.seed, args.steps, args.mode)
     results.pop("first_step_grads")
+    results.pop("final_state")
     report("multitask / funcgrad.tape", results, args.out)
 
 
