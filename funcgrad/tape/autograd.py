@@ -26,6 +26,11 @@ def _as_tuple(x, what):
     x = tuple(x)
     for t in x:
         if not isinstance(t, Tensor):
+            if what == "inputs":  # PyTorch's words; for outputs it fails an assert
+                raise RuntimeError(
+                    "all inputs have to be Tensors or GradientEdges, but got "
+                    f"{type(t).__name__}"
+                )
             raise TypeError(f"{what} must be Tensors, got {type(t).__name__}")
     return x
 
@@ -178,7 +183,7 @@ def grad(
     single = isinstance(inputs, Tensor)
     inputs = _as_tuple(inputs, "inputs")
     if not inputs:
-        raise RuntimeError("grad requires non-empty inputs.")
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grad_outputs = (
         [None] * len(outputs)
         if grad_outputs is None

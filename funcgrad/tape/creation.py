@@ -18,9 +18,12 @@ def _canonical_dtype(dtype):
     """Accepts jnp/np dtypes, their names ('float32'), and Python's float/int/bool."""
     if dtype is None:
         return None
-    if isinstance(dtype, str):
-        dtype = jnp.dtype(dtype)
-    return jax.dtypes.canonicalize_dtype(jnp.dtype(dtype))
+    try:
+        return jax.dtypes.canonicalize_dtype(jnp.dtype(dtype))
+    except TypeError:
+        raise TypeError(
+            f"argument 'dtype' must be a dtype such as torch.float32, not {dtype!r}"
+        ) from None
 
 
 def _is_dtype_like(x) -> bool:
@@ -83,6 +86,12 @@ def _finish(array, requires_grad, device=None):
     t = Tensor._wrap(array)
     t._inference = is_inference_mode_enabled()  # like PyTorch: made inside inference_mode
     if requires_grad:
+        if not jnp.issubdtype(array.dtype, jnp.inexact):  # PyTorch's factory wording
+            from . import errors
+
+            raise RuntimeError(
+                errors.INTEGER_REQUIRES_GRAD_CTOR + errors.INTEGER_HINT.format(dtype=array.dtype)
+            )
         t.requires_grad_(True)
     return t
 
@@ -124,9 +133,23 @@ def from_numpy(array: np.ndarray):
     return tensor(array, dtype=array.dtype)
 
 
-def _size(size):
+def _size(size, fn="zeros"):
+    """A size given as ints or one tuple of ints, checked with PyTorch's errors."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(
+                f"{fn}(): argument 'size' must be tuple of ints, but found element of type "
+                f"{type(s).__name__}"
+            )
+    for s in size:
+        if s < 0:
+            raise RuntimeError(
+                "zeros: Dimension size must be non-negative."
+                if fn == "zeros"
+                else f"Trying to create tensor with negative dimension {s}: {list(size)}"
+            )
     return tuple(int(s) for s in size)
 
 
@@ -140,7 +163,7 @@ def zeros(*size, dtype=None, device=None, requires_grad=False):
 def ones(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of ones. Example: `torch.ones(2, 3)`."""
     return _finish(
-        jnp.ones(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device
+        jnp.ones(_size(size, "ones"), _canonical_dtype(dtype) or jnp.float32), requires_grad, device
     )
 
 
@@ -151,7 +174,12 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """A tensor filled with fill_value. Example: `torch.full((2,), 7.0)`."""
-    array = jnp.full(tuple(size), fill_value, dtype=_canonical_dtype(dtype))
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(
+            f"full(): argument 'size' (position 1) must be tuple of ints, not "
+            f"{type(size).__name__}"
+        )
+    array = jnp.full(_size((size,), "full"), fill_value, dtype=_canonical_dtype(dtype))
     if dtype is None and isinstance(fill_value, float):
         array = array.astype(jnp.float32)
     return _finish(array, requires_grad, device)
@@ -160,14 +188,14 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform samples in [0, 1) from the tape's generator. Example: `torch.rand(1, 4)`."""
     key = (generator or default_generator).next_key()
-    array = jax.random.uniform(key, _size(size), _canonical_dtype(dtype) or jnp.float32)
+    array = jax.random.uniform(key, _size(size, "rand"), _canonical_dtype(dtype) or jnp.float32)
     return _finish(array, requires_grad, device)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal samples from the tape's generator. Example: `torch.randn(3)`."""
     key = (generator or default_generator).next_key()
-    array = jax.random.normal(key, _size(size), _canonical_dtype(dtype) or jnp.float32)
+    array = jax.random.normal(key, _size(size, "randn"), _canonical_dtype(dtype) or jnp.float32)
     return _finish(array, requires_grad, device)
 
 
@@ -189,6 +217,8 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     """Values from start to end (exclusive). Example: `torch.arange(5)`."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
     array = jnp.arange(start, end, step, dtype=_canonical_dtype(dtype))
     if dtype is None and array.dtype == jnp.float64:
         array = array.astype(jnp.float32)

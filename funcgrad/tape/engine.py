@@ -198,10 +198,12 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     buffers: dict = {}
     for (node, nr), g in zip(roots, root_grads):
         _add_to_buffer(buffers, node, nr, g)
-    ready = [(-n._sequence_nr, id(n), n) for n in buffers if deps.get(n, 0) == 0]
-    heapq.heapify(ready)
+    ready: list = []
+    for n in buffers:
+        if deps.get(n, 0) == 0:
+            heapq.heappush(ready, _Ready(n))
     while ready:
-        node = heapq.heappop(ready)[2]
+        node = heapq.heappop(ready).node
         grads = buffers.pop(node)
         has_hooks = (
             node._tensor_pre_hooks
@@ -214,22 +216,27 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
             if has_hooks and len(roots) == 1:
                 _run_tensor_hooks(node, grads)
             continue
-        if has_hooks:
-            _run_tensor_hooks(node, grads)
-        for i, nr in wanted.get(node, ()):
-            captured[i] = grads[nr]
-        if isinstance(node, AccumulateGrad):
-            if accumulate and grads[0] is not None:
-                node.variable._accumulate_grad(grads[0], create_graph)
-            continue
-        if (
+        # autograd.grad may want only a node's incoming grad: then it does not run (nor
+        # free) it. (backward(inputs=...) runs an input's own node, as PyTorch does.)
+        runs = not isinstance(node, AccumulateGrad) and not (
             capture is not None
             and not accumulate
             and node in wanted
             and not any(n in needed for n, _ in node.next_functions)
-        ):
-            continue  # autograd.grad wanted only its incoming grad: do not run (nor free) it
-        # (backward(inputs=...) runs an input's own node, as PyTorch does, and frees it.)
+        )
+        # As in PyTorch, a node that runs has its grads captured before its tensor hooks
+        # run (they run as part of it); one that does not, after them.
+        if runs:
+            for i, nr in wanted.get(node, ()):
+                captured[i] = grads[nr]
+        if has_hooks:
+            _run_tensor_hooks(node, grads)
+        if not runs:
+            for i, nr in wanted.get(node, ()):
+                captured[i] = grads[nr]
+            if isinstance(node, AccumulateGrad) and accumulate and grads[0] is not None:
+                node.variable._accumulate_grad(grads[0], create_graph)
+            continue
         for hook in node._pre_hooks:
             new = hook(tuple(grads))
             grads = list(new) if new is not None else grads
@@ -250,8 +257,22 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
                 buffers.setdefault(child, [None] * child._n_outputs)
             deps[child] -= 1
             if deps[child] == 0:
-                heapq.heappush(ready, (-child._sequence_nr, id(child), child))
+                heapq.heappush(ready, _Ready(child))
     return captured
+
+
+class _Ready:
+    """A ready node, ordered like PyTorch's ready queue: by sequence number only, latest
+    first; ties stay in heap order (as in std::priority_queue), which fixes, e.g., the
+    order in which the hooks of two leaves of one node run."""
+
+    __slots__ = ("key", "node")
+
+    def __init__(self, node):
+        self.key, self.node = -node._sequence_nr, node
+
+    def __lt__(self, other):
+        return self.key < other.key
 
 
 def _add_to_buffer(buffers, node, nr, g):
@@ -284,6 +305,9 @@ def _run_tensor_hooks(node, grads):
         if tensor is not None and grads[nr] is not None:
             # Out of place, like PyTorch's retain_grad hook (`grad = grad + new`): unlike a
             # leaf's .grad, a reference to the old retained grad keeps its value.
-            g = grads[nr]._data if isinstance(grads[nr], Tensor) else grads[nr]
+            g = grads[nr]
             old = tensor._grad
-            tensor._grad = Tensor._wrap(g if old is None else jnp.add(old._data, g))
+            if isinstance(g, Tensor):  # create_graph: the retained grad stays differentiable
+                tensor._grad = g if old is None else old + g
+            else:
+                tensor._grad = Tensor._wrap(g if old is None else jnp.add(old._data, g))

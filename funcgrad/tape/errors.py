@@ -187,3 +187,38 @@ def broadcast_mismatch(shapes) -> str | None:
 def torch_scalar_type(dtype) -> str:
     """PyTorch's scalar type name, e.g. float32 -> 'Float', int64 -> 'Long'."""
     return torch_type_name(dtype)[len("torch.") : -len("Tensor")]
+
+NO_GRAD_VIEW_INPLACE = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode "
+    "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+    "can clarify your code by moving both the view and the inplace either both inside the "
+    "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+    "want the inplace to be tracked)."
+)
+
+
+_TYPEMETA_NAMES = {
+    "float32": "float",
+    "float64": "double",
+    "float16": "c10::Half",
+    "bfloat16": "c10::BFloat16",
+    "int64": "long int",
+    "int32": "int",
+    "int16": "short int",
+    "int8": "signed char",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
+
+
+def torch_typemeta_name(dtype) -> str:
+    """The C++ type name some PyTorch messages print, e.g. float32 -> 'float'."""
+    return _TYPEMETA_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+GRAD_DTYPE = (
+    "attempting to assign a gradient with dtype '{grad}' to a tensor with grad_dtype "
+    "'{dtype}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's "
+    "dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its "
+    "gradient may break downstream systems that assume they match."
+)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from .ops import apply
 from .tensor import Tensor
-from .tensor_methods import _dim, _operand
+from .tensor_methods import _check_bool, _dim, _operand
 
 
 def _method(name):
@@ -64,7 +64,7 @@ def cat(tensors, dim=0):
     """Concatenates tensors along an existing dim. Example: `torch.cat([a, b], 0)`."""
     tensors = _tensor_list("cat", tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
@@ -103,7 +103,10 @@ def stack(tensors, dim=0):
 
 def where(condition, input, other):
     """Picks from input where condition holds, else from other."""
-    return apply("where", _operand(condition), _operand(input), _operand(other))
+    condition = _operand(condition)
+    _check_bool(condition, "where expected condition to be a boolean tensor, but got a tensor "
+                "with dtype", scalar_type=True)  # fmt: skip
+    return apply("where", condition, _operand(input), _operand(other))
 
 
 def is_tensor(obj) -> bool:

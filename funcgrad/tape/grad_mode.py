@@ -114,7 +114,8 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
     def __init__(self, mode: bool):
         if not isinstance(mode, bool):
             raise TypeError(
-                f"set_grad_enabled(): argument 'mode' must be bool, not {type(mode).__name__}"
+                "set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+                f"{type(mode).__name__}"
             )
         self._mode = mode
         # Like PyTorch, calling it as a plain function sets the mode immediately.

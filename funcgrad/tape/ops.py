@@ -41,7 +41,8 @@ class Op:
     name: the table key. fn: the JAX function of the input arrays (static keyword
     arguments are hashable values). node: PyTorch's grad_fn name. saves: which tensors
     PyTorch saves ("none", "all", "cross", "result", "all+result", "div", "indices" (the
-    last output only), or a tuple of input positions). differentiable: False for
+    last output only), "hidden" (an internal value: the inputs are kept but never
+    version-checked), or a tuple of input positions). differentiable: False for
     comparisons and integer results.
     multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
     PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
@@ -75,7 +76,9 @@ _op("sub", lambda x, y, alpha=1: x - alpha * y, "SubBackward0", sample=S((3, 4),
 _op("rsub", lambda x, y, alpha=1: y - alpha * x, "RsubBackward1", sample=S((3,), 2.0))
 _op("mul", jnp.multiply, "MulBackward0", "cross", sample=S((2, 3), (2, 3)))
 _op("div", jnp.true_divide, "DivBackward0", "div", sample=S((2, 3), (3,), positive=True))
-_op("rdiv", lambda x, y: y / x, "MulBackward0", "all", sample=S((4,), 3.0, positive=True))
+# c / x is x.reciprocal() * c in PyTorch: the saved reciprocal is internal, so an in-place
+# change of x or of the result does not fail backward ("hidden": kept, never checked).
+_op("rdiv", lambda x, y: y / x, "MulBackward0", "hidden", sample=S((4,), 3.0, positive=True))
 _op("neg", jnp.negative, "NegBackward0", sample=S((3,)))
 _op("pow", lambda x, e: jnp.power(x, e), "PowBackward0", (0,), sample=S((3,), 3.0))
 _op("pow_tensor", jnp.power, "PowBackward1", "all+result", sample=S((3,), (3,), positive=True))
@@ -176,6 +179,8 @@ _op("dot", jnp.dot, "DotBackward0", "cross", sample=S((4,), (4,)))
 _op("mv", jnp.matmul, "MvBackward0", "cross", sample=S((3, 4), (4,)))
 _op("bmm", jnp.matmul, "BmmBackward0", "cross", sample=S((2, 3, 4), (2, 4, 2)))
 _op("matmul", jnp.matmul, "UnsafeViewBackward0", "cross", sample=S((2, 3, 4), (4, 5)))
+# vector @ matrix: PyTorch computes a.unsqueeze(0).mm(b).squeeze_(0).
+_op("vm", jnp.matmul, "SqueezeBackward4", "cross", sample=S((3,), (3, 2)))
 # A matrix that requires grad times a batch: PyTorch computes (b.mT @ a.T).mT.contiguous().
 _op("matmul_t", jnp.matmul, "TransposeBackward0", "cross", sample=S((1, 3), (2, 3, 4)))
 _op("matmul_tc", jnp.matmul, "CloneBackward0", "cross", sample=S((2, 3), (2, 3, 4)))
@@ -442,9 +447,9 @@ _op(
 )
 _op(
     "to_device",
-    lambda x, device: jax.device_put(x, device),
+    lambda x, device, source=None: jax.device_put(x, device),
     "ToCopyBackward0",
-    sample=S((3,), device=jax.devices()[0]),
+    sample=S((3,), device=jax.devices()[0], source=jax.devices()[0]),
 )
 
 
@@ -518,7 +523,9 @@ _INEXACT = frozenset(
 def _forward(op, key):
     fn = _forward_cache.get((op, key))
     if fn is None:
-        fn = _forward_cache[(op, key)] = jax.jit(functools.partial(op.fn, **dict(key)))
+        fn = functools.partial(op.fn, **dict(key))
+        # A device move runs eagerly: under jit the result would stay on the input's device.
+        fn = _forward_cache[(op, key)] = fn if op.name == "to_device" else jax.jit(fn)
     return fn
 
 
@@ -534,6 +541,8 @@ def apply(name, *inputs, **static):
     """
     op = name if isinstance(name, Op) else OPS[name]
     key = tuple(sorted(static.items())) if static else ()
+    if op.name in _PROMOTING and len(inputs) > 1:
+        inputs = _promote_zero_dim(op, inputs)
     arrays, requires = [], []
     for x in inputs:
         if isinstance(x, Tensor):
@@ -567,6 +576,36 @@ def apply(name, *inputs, **static):
     if op.name in ("max_dim", "min_dim"):
         return ReturnTypes(*results)
     return tuple(results)
+
+
+# Elementwise ops whose tensor inputs follow PyTorch's type promotion (where: inputs 1, 2).
+_PROMOTING = frozenset(
+    "add sub rsub mul div rdiv pow_tensor maximum minimum atan2 remainder where eq ne lt le "
+    "gt ge logical_and logical_or floor_divide".split()
+)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # V: bfloat16 in numpy
+
+
+def _promote_zero_dim(op, inputs):
+    """PyTorch's promotion: a 0-d tensor does not raise the dtype of dimensioned tensors of
+    its category or a higher one (float16 vector + float32 0-d tensor is float16), where
+    JAX's would; such a 0-d input is cast (a recorded op, so its grad comes back in its
+    own dtype)."""
+    positions = (1, 2) if op.name == "where" else range(len(inputs))
+    zero, dims = [], []
+    for i in positions:
+        x = inputs[i]
+        if isinstance(x, Tensor):
+            (dims if x._data.ndim else zero).append(i)
+    if not zero or not dims:
+        return inputs
+    target = np.dtype(jnp.result_type(*(inputs[i]._data.dtype for i in dims)))
+    out = list(inputs)
+    for i in zero:
+        dtype = np.dtype(inputs[i]._data.dtype)
+        if dtype != target and _CATEGORY[dtype.kind] <= _CATEGORY[target.kind]:
+            out[i] = apply("to_dtype", inputs[i], dtype=target.name)
+    return out
 
 
 _MULTI_DEVICE = jax.device_count() > 1  # only then can inputs sit on different devices
@@ -653,6 +692,8 @@ def _saved_positions(saves, n, requires):
     """Input positions whose values PyTorch saves, and whether the result is saved."""
     if saves == "none":
         return (), False
+    if saves == "hidden":
+        return tuple(range(n)), False
     if saves in ("all", "result", "all+result", "indices"):
         return tuple(range(n)), saves != "all"
     if saves == "cross":
@@ -680,7 +721,7 @@ def _record(op, key, inputs, arrays, requires, results):
     if plan is None:
         plan = _plans[spec] = _Plan(spec, inputs)
     checks = []
-    if op.saves not in ("result", "indices"):  # (the inputs are kept, but not checked)
+    if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
         for i in plan.torch_saved:
             x = inputs[i]
             if isinstance(x, Tensor):
@@ -701,7 +742,8 @@ def _record(op, key, inputs, arrays, requires, results):
         saved,
         checks,
         len(results),
-        saves_tensors=bool(plan.torch_saved) or plan.saves_result,
+        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
+        saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
     )
     for i, r in enumerate(results):
         if plan.diff_out[i]:
@@ -727,12 +769,17 @@ def _placeholder(aval):
 
 def _run(plan, node, saved, grads, create_graph):
     kept = unpack_all(saved)
+    if len(kept) != len(plan.keep):  # freed, and saves no tensor (only Python scalars the
+        kept = tuple(_placeholder(plan.spec[3][i]) for i in plan.keep)  # grad ignores)
     if create_graph:
         diff_grads = _backward_as_op(plan, node, kept, grads)
     else:
         if plan.bwd is None:
             plan.bwd = jax.jit(plan.pullback_fn())
         diff_grads = plan.bwd(kept, tuple(grads))
+        if plan.spec[0].name == "to_device":  # ToCopyBackward0: back to the source device
+            source = dict(plan.spec[1])["source"]
+            diff_grads = tuple(jax.device_put(g, source) for g in diff_grads)
     it = iter(diff_grads)
     return [next(it) if r else None for r in plan.spec[2]]
 
@@ -758,7 +805,11 @@ def _backward_as_op(plan, node, kept, grads):
     for i, value in zip(plan.keep, kept):
         edge_node, nr = (None, 0) if constant else node.next_functions[i]
         if isinstance(edge_node, AccumulateGrad):
-            saved_tensors.append(edge_node.variable)
+            # The saved value, on the leaf's edge: the leaf itself may have changed since
+            # (in place under no_grad, legal when PyTorch saved only the result).
+            leaf = Tensor._wrap(value)
+            leaf._requires_grad, leaf._accumulator = True, weakref.ref(edge_node)
+            saved_tensors.append(leaf)
         elif edge_node is not None:
             saved_tensors.append(Tensor._wrap(value, grad_fn=edge_node, output_nr=nr))
         else:

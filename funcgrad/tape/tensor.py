@@ -147,9 +147,18 @@ class Tensor(TensorMethods):
                     f"{type(value).__name__}"
                 )
             if tuple(value.shape) != tuple(self.shape):
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a "
+                    f"tensor of size '{list(self.shape)}'. Please ensure that the gradient "
+                    "and the tensor are the same size"
+                )
             if value.dtype != self.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                raise RuntimeError(
+                    errors.GRAD_DTYPE.format(
+                        grad=errors.torch_typemeta_name(value.dtype),
+                        dtype=errors.torch_scalar_type(self.dtype),
+                    )
+                )
         self._grad = value
 
     @property

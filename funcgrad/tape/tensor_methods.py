@@ -9,17 +9,18 @@ guess.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import errors
+from . import ops as _ops
+from .engine import no_edge
 from .grad_mode import is_grad_enabled
 from .ops import apply
 
 
 def _tensor_cls():
-    from .tensor import Tensor
-
-    return Tensor
+    return _ops.Tensor  # bound by tensor.py once the class exists (on the hot path: no import)
 
 
 def _infer_shape(shape, numel) -> tuple:
@@ -48,6 +49,74 @@ def _infer_shape(shape, numel) -> tuple:
     raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
 
 
+def _expand_shape(x, sizes) -> tuple:
+    """The target of x.expand(*sizes) with -1 filled in, checked with PyTorch's errors."""
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise RuntimeError(
+            f"expand({errors.torch_type_name(x.dtype)}{{{list(x.shape)}}}, size={list(sizes)}): "
+            f"the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+            f"number of dimensions in the tensor ({x.ndim})"
+        )
+    shape = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(
+                    f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
+                    f"non-existing dimension {i}"
+                )
+        elif s == -1:
+            s = x.shape[i - lead]
+        elif s != x.shape[i - lead] and x.shape[i - lead] != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size "
+                f"({x.shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
+                f"{list(sizes)}.  Tensor sizes: {list(x.shape)}"
+            )
+        shape.append(s)
+    return tuple(shape)
+
+
+def _check_bool(x, message, scalar_type=False) -> None:
+    Tensor = _tensor_cls()
+    if isinstance(x, Tensor) and x.dtype != np.bool_:
+        word = (errors.torch_scalar_type if scalar_type else errors.torch_typemeta_name)(x.dtype)
+        raise RuntimeError(f"{message} {word}")
+
+
+def _check_index(index, arrays, shape) -> None:
+    """PyTorch's IndexErrors for an index with too many entries or out of bounds (JAX
+    would clamp it silently)."""
+    used = sum(1 for k in index if k not in ("None", "..."))
+    if used > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    dim = 0
+    for k in index:
+        if k == "...":
+            dim += len(shape) - used
+            continue
+        if k == "None":
+            continue
+        size = shape[dim]
+        if isinstance(k, int):
+            bad = k if not -size <= k < size else None
+        elif k[0] == "array" and isinstance(arrays[k[1]], np.ndarray) and arrays[k[1]].size:
+            a = arrays[k[1]]
+            bad = next((int(v) for v in (a.min(), a.max()) if not -size <= v < size), None)
+        else:
+            bad = None
+        if bad is not None:
+            raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        dim += 1
+
+
+def _decode_for_shape(index, arrays):
+    from .ops import _decode_index
+
+    return _decode_index(index, tuple(np.asarray(a) for a in arrays))
+
+
 def _required(args, method, name) -> None:
     """PyTorch's TypeError for a shape-like varargs method called with no arguments."""
     if not args:
@@ -74,7 +143,8 @@ def _dims(dim, ndim):
 
 
 def _dim(dim, ndim):
-    return _dims(dim, ndim)[0] if ndim else 0
+    dims = _dims(dim, ndim)  # validates the range, also for a 0-d tensor
+    return dims[0] if ndim else 0
 
 
 def _shape_args(args):
@@ -88,6 +158,8 @@ def _operand(x):
     Tensor = _tensor_cls()
     if isinstance(x, (Tensor, bool, int, float)):
         return x
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"unsupported operand type for a Tensor op: 'str' ({x!r})")
     from .creation import as_tensor
 
     return as_tensor(x)
@@ -126,6 +198,11 @@ def _encode_index(key):
             encoded.append("None")
         elif k is Ellipsis:
             encoded.append("...")
+        elif isinstance(k, float):
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                "are valid indices (got float)"
+            )
         else:
             if traced:  # inside funcgrad.tape.jit: integer indices stay traced arrays
                 idx = k._data
@@ -209,13 +286,21 @@ class TensorMethods:
     def div(self, other, *, rounding_mode=None):
         if rounding_mode == "floor":
             return apply("floor_divide", self, _operand(other))
+        if rounding_mode == "trunc":
+            raise NotImplementedError(
+                "div(rounding_mode='trunc') is not supported by funcgrad.tape; use "
+                "rounding_mode='floor' or (x / y).trunc() in JAX"
+            )
         if rounding_mode is not None:
-            raise NotImplementedError(f"div(rounding_mode={rounding_mode!r}) is not supported")
+            raise RuntimeError(
+                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"{rounding_mode!r}"
+            )
         return apply("div", self, _operand(other))
 
     def pow(self, exponent):
         if isinstance(exponent, (int, float)):
-            if exponent == 0 and np.issubdtype(self.dtype, np.inexact):
+            if exponent == 0 and jnp.issubdtype(self.dtype, jnp.inexact):
                 exponent = 0  # x ** 0.0: JAX's gradient at x = 0 is nan, PyTorch's is 0
             return apply("pow", self, exponent)
         return apply("pow_tensor", self, _operand(exponent))
@@ -251,9 +336,13 @@ class TensorMethods:
         return apply("rpow", self, _operand(base))
 
     def __matmul__(self, other):
+        if isinstance(other, (bool, int, float)):
+            return NotImplemented  # Python raises PyTorch's TypeError
         return self.matmul(other)
 
     def __rmatmul__(self, other):
+        if isinstance(other, (bool, int, float)):
+            return NotImplemented
         return _operand(other).matmul(self)
 
     def __neg__(self):
@@ -285,29 +374,64 @@ class TensorMethods:
                 f"{nd[0]}D and {nd[1]}D"
             )
         # 3D @ 3D is not bmm: PyTorch records UnsafeViewBackward0 for it, as "matmul" does.
-        name = {(2, 2): "mm", (1, 1): "dot", (2, 1): "mv"}.get(nd, "matmul")
-        if nd[0] == 2 and nd[1] >= 3 and (self.requires_grad or other.numel() == 0):
-            contiguous = 1 in (self.shape[0], other.shape[-1]) or other.numel() == 0
+        name = {(2, 2): "mm", (1, 1): "dot", (2, 1): "mv", (1, 2): "vm"}.get(nd, "matmul")
+        a, b, transposed = _matmul_plan(
+            self.shape, other.shape, self.requires_grad, other.requires_grad
+        )
+        if transposed and len(a) == 2:  # PyTorch: (b.mT @ a.T).mT.contiguous()
+            contiguous = 1 in (a[0], b[-1]) or 0 in a or 0 in b
             name = "matmul_t" if contiguous else "matmul_tc"
+        if self.dtype != other.dtype:  # PyTorch does not promote in matrix products
+            if len(a) == len(b) == 1:
+                kind = "dot"
+            elif len(b) == 1 or (transposed and len(a) == 1):
+                kind = "mv"
+            else:
+                kind = "mm" if len(b) <= 2 or transposed else "bmm"
+            first, second = (other, self) if transposed else (self, other)
+            raise RuntimeError(_product_dtype_error(kind, first.dtype, second.dtype))
         try:
             return apply(name, self, other)
         except (TypeError, ValueError, RuntimeError) as e:
-            message = _matmul_error(self.shape, other.shape, self.requires_grad)
+            message = _matmul_error(a, b, transposed)
             if message is None:
                 raise
             raise RuntimeError(message) from e
 
     def mm(self, other):
-        return apply("mm", self, other)
+        if self.ndim != 2 or other.ndim != 2:
+            raise RuntimeError(f"{'self' if self.ndim != 2 else 'mat2'} must be a matrix")
+        return self._product("mm", other)
 
     def bmm(self, other):
-        return apply("bmm", self, other)
+        if self.ndim != 3 or other.ndim != 3:
+            raise RuntimeError(f"batch{1 if self.ndim != 3 else 2} must be a 3D tensor")
+        return self._product("bmm", other)
 
     def mv(self, vec):
-        return apply("mv", self, vec)
+        if self.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(
+                f"vector + matrix @ vector expected, got 1, {self.ndim}, {vec.ndim}"
+            )
+        return self._product("mv", vec)
 
     def dot(self, other):
-        return apply("dot", self, other)
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(
+                f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors"
+            )
+        return self._product("dot", other)
+
+    def _product(self, name, other):
+        if self.dtype != other.dtype:
+            raise RuntimeError(_product_dtype_error(name, self.dtype, other.dtype))
+        try:
+            return apply(name, self, other)
+        except (TypeError, ValueError, RuntimeError) as e:
+            message = _matmul_error(self.shape, other.shape)
+            if message is None:
+                raise
+            raise RuntimeError(message) from e
 
     def maximum(self, other):
         return apply("maximum", self, _operand(other))
@@ -404,7 +528,7 @@ class TensorMethods:
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         x = self if dtype is None else self.to(dtype)
-        if not np.issubdtype(x.dtype, np.inexact):
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating "
                 f"point or complex dtype. Got: {_torch_dtype_word(x.dtype)}"
@@ -569,7 +693,17 @@ class TensorMethods:
 
     def permute(self, *dims):
         _required(dims, "permute", "dims")
-        return apply("permute", self, dims=tuple(_dim(d, self.ndim) for d in _shape_args(dims)))
+        dims = _shape_args(dims)
+        if len(dims) != self.ndim:
+            raise RuntimeError(
+                "permute(sparse_coo): number of dimensions in the tensor input does not match "
+                "the length of the desired ordering of dimensions i.e. input.dim() = "
+                f"{self.ndim} is not equal to len(dims) = {len(dims)}"
+            )
+        dims = tuple(_dim(d, self.ndim) for d in dims)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        return apply("permute", self, dims=dims)
 
     def squeeze(self, dim=None):
         if dim is None:
@@ -582,17 +716,20 @@ class TensorMethods:
 
     def expand(self, *sizes):
         _required(sizes, "expand", "size")
-        sizes = _shape_args(sizes)
-        lead = len(sizes) - self.ndim
-        shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
-        return apply("expand", self, shape=shape)
+        return apply("expand", self, shape=_expand_shape(self, _shape_args(sizes)))
 
     def expand_as(self, other):
         return self.expand(other.shape)
 
     def repeat(self, *repeats):
         _required(repeats, "repeat", "repeats")
-        return apply("repeat", self, repeats=_shape_args(repeats))
+        repeats = _shape_args(repeats)
+        if len(repeats) < self.ndim:
+            raise RuntimeError(
+                "Number of dimensions of repeat dims can not be smaller than number of "
+                "dimensions of tensor"
+            )
+        return apply("repeat", self, repeats=repeats)
 
     def flip(self, *dims):
         _required(dims, "flip", "dims")
@@ -632,6 +769,7 @@ class TensorMethods:
         return self[(slice(None),) * d + (index,)]
 
     def masked_fill(self, mask, value):
+        _check_bool(mask, "masked_fill_ only supports boolean masks, but got mask with dtype")
         return apply(
             "masked_fill",
             self,
@@ -640,25 +778,37 @@ class TensorMethods:
         )
 
     def gather(self, dim, index):
+        if not np.issubdtype(index.dtype, np.integer):
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
         return apply("gather", self, index, dim=_dim(dim, self.ndim))
 
     def where(self, condition, other):
-        return apply("where", _operand(condition), self, _operand(other))
+        condition = _operand(condition)
+        _check_bool(condition, "where expected condition to be a boolean tensor, but got a "
+                    "tensor with dtype", scalar_type=True)  # fmt: skip
+        return apply("where", condition, self, _operand(other))
 
     def __getitem__(self, key):
         if isinstance(key, (bool, np.bool_)):  # PyTorch: unsqueeze, then a mask of one
-            return self.unsqueeze(0)[np.arange(int(key))]
+            return self.unsqueeze(0)[np.arange(int(key), dtype=np.int32)]
         index, arrays = _encode_index(key)
+        _check_index(index, arrays, self.shape)
         if arrays:
             return apply("index", self, *arrays, index=index)
         return apply(_basic_index_op(key, index, self.shape), self, index=index)
 
     def __setitem__(self, key, value):
         index, arrays = _encode_index(key)
+        _check_index(index, arrays, self.shape)
         if self._grad_fn is None and self._requires_grad and is_grad_enabled():
             if _indexes_a_view(index, self.shape):  # PyTorch's wording for this case
                 raise RuntimeError(errors.LEAF_VIEW_INPLACE + errors.LEAF_INPLACE_HINT)
         value = _operand(value)
+        if isinstance(value, _tensor_cls()) and value.ndim:  # PyTorch expands it to the slice
+            region = np.broadcast_to(np.zeros((), np.int8), self.shape)[
+                _decode_for_shape(index, arrays)
+            ]
+            _expand_shape(value, region.shape)
         name = "index_put" if arrays else "copy_slices"
         self._inplace(name, value, *arrays, index=index)
 
@@ -681,7 +831,7 @@ class TensorMethods:
         if device is not None:
             target = _parse_device(device)
             if target != out.device:
-                out = apply("to_device", out, device=target)
+                out = apply("to_device", out, device=target, source=out.device)
         return out
 
     def type_as(self, other):
@@ -721,6 +871,8 @@ class TensorMethods:
         if self._jit_trace is not None:
             self._jit_trace.writing(self, f"ran the in-place op {name!r} on")
         if self._grad_fn is None and self._requires_grad and is_grad_enabled():
+            if self._accumulator is no_edge:  # a view made under no_grad
+                raise RuntimeError(errors.NO_GRAD_VIEW_INPLACE)
             raise RuntimeError(errors.LEAF_INPLACE + errors.LEAF_INPLACE_HINT)
         alias = getattr(self, "_alias", False)
         if self._base is not None and (not alias or self._base._base is not None):
@@ -836,12 +988,52 @@ def _keep_shape_and_dtype(x, out) -> None:
     out._data = out._data.astype(x.dtype)
 
 
-def _matmul_error(a, b, a_requires_grad=False) -> str | None:
-    """PyTorch's message for `a @ b` with shapes that do not fit (None if they do). It
-    depends on how PyTorch computes the product: mm / mv after folding batch dims into rows
-    (of b's transpose, when a is a matrix or vector that requires grad), else bmm."""
+def _product_dtype_error(kind, first, second) -> str:
+    """PyTorch's message for a matrix product of two dtypes (first: the matrix, or the
+    first operand)."""
+    word, cpp = errors.torch_scalar_type, errors.torch_typemeta_name
+    if kind == "dot":
+        return (
+            f"dot : expected both vectors to have same dtype, but found {word(first)} and "
+            f"{word(second)}"
+        )
+    if kind == "mv":
+        return (
+            f"addmv input tensors must have the same dtype, but got {word(second)}, "
+            f"{word(first)}, and {word(second)}"
+        )
+    if kind == "bmm":
+        return f"expected scalar type {word(first)} but found {word(second)}"
+    return f"expected m1 and m2 to have the same dtype, but got: {cpp(first)} != {cpp(second)}"
+
+
+def _matmul_plan(a, b, a_requires_grad, b_requires_grad):
+    """How PyTorch's _matmul_impl multiplies tensors of shapes a and b (they decide its
+    node name and error text): (a, b, transposed). A 3-D operand with a batch of 1 that
+    requires grad is squeezed to a matrix when the batches differ; a matrix or vector a
+    times a batch b is computed as (b.mT @ a.T).mT with folded batch dims (`transposed`)
+    when a requires grad, or, for a vector, when b is empty or b.mT folds without a copy
+    (b.shape[-2] == 1). A batch times a matrix or vector always folds (funcgrad has no
+    strides: it takes every tensor as contiguous)."""
     a, b = tuple(a), tuple(b)
-    if len(a) <= 2 and len(b) >= 3 and (a_requires_grad or 0 in b):
+    if len(a) == 3 and len(b) == 3 and a[0] != b[0]:
+        if a[0] == 1 and a_requires_grad:
+            a = a[1:]
+        elif b[0] == 1 and b_requires_grad:
+            b = b[1:]
+    transposed = (
+        len(a) <= 2
+        and len(b) >= 3
+        and (a_requires_grad or (len(a) == 1 and (0 in b or b[-2] == 1)))
+    )
+    return a, b, transposed
+
+
+def _matmul_error(a, b, transposed=False) -> str | None:
+    """PyTorch's message for `a @ b` with shapes that do not fit (None if they do): from
+    mm / mv after folding batch dims into rows (of b.mT when `transposed`), else bmm."""
+    a, b = tuple(a), tuple(b)
+    if transposed:
         a, b = b[:-2] + (b[-1], b[-2]), tuple(reversed(a))  # (a @ b) = (b.mT @ a.T).mT
     if len(a) == 1 and len(b) == 1:
         if a[0] != b[0]:

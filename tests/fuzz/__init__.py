@@ -1,0 +1,1 @@
+"""Differential fuzzing of funcgrad.tape against PyTorch (see programs.py)."""

@@ -1,0 +1,173 @@
+"""Random small nn models trained a few steps with SGD / Adam / AdamW must follow PyTorch's
+trajectory, and the same step compiled with funcgrad.tape.jit must follow the eager one.
+
+Each example draws an MLP (widths, activations, an optional BatchNorm1d), a loss, an
+optimizer with its options, and a number of steps. The tape model's initial weights are
+copied into a torch model of the same structure; both get the same NumPy batches. After
+every step the losses are compared, and at the end the parameters, their `.grad`s and the
+BatchNorm running statistics. Then the tape model is trained again from the same start,
+its step under `funcgrad.tape.jit`, and compared with the eager tape run (to float32
+rounding: XLA may fuse differently inside one program).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import funcgrad.tape as tape
+from funcgrad.tape.compile import RetraceWarning
+
+from .programs import STATS
+
+N_MODELS = 30
+BATCH = 4
+ACTIVATIONS = ["ReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "LeakyReLU"]
+
+
+@st.composite
+def recipes(draw):
+    n_in = draw(st.sampled_from([3, 4]))
+    hidden = draw(st.lists(st.sampled_from([2, 5]), min_size=0, max_size=2))
+    loss = draw(st.sampled_from(["mse", "cross_entropy", "bce"]))
+    n_out = draw(st.sampled_from([1, 3])) if loss != "cross_entropy" else 3
+    layers = []
+    width = n_in
+    for h in hidden:
+        norm = draw(st.integers(0, 3)) == 0
+        # No bias before a BatchNorm (as usual): its gradient is 0 up to rounding noise,
+        # which Adam would scale up to a full step of either sign.
+        layers.append(("Linear", width, h, not norm))
+        if norm:
+            layers.append(("BatchNorm1d", h))
+        layers.append((draw(st.sampled_from(ACTIVATIONS)),))
+        width = h
+    layers.append(("Linear", width, n_out, True))
+    name = draw(st.sampled_from(["SGD", "Adam", "AdamW"]))
+    lr = draw(st.sampled_from([0.1, 0.01]))
+    if name == "SGD":
+        momentum = draw(st.sampled_from([0.0, 0.9]))
+        options = {
+            "lr": lr,
+            "momentum": momentum,
+            "weight_decay": draw(st.sampled_from([0.0, 0.01])),
+            "nesterov": momentum > 0 and draw(st.booleans()),
+        }
+    else:
+        options = {
+            "lr": lr,
+            "betas": draw(st.sampled_from([(0.9, 0.999), (0.5, 0.9)])),
+            "weight_decay": draw(st.sampled_from([0.0, 0.01])),
+            "amsgrad": draw(st.booleans()),
+        }
+    steps = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**16))
+    return {"n_in": n_in, "n_out": n_out, "layers": layers, "loss": loss, "optim": name,
+            "options": options, "steps": steps, "seed": seed}  # fmt: skip
+
+
+def build(lib, recipe):
+    layers = []
+    for spec in recipe["layers"]:
+        if spec[0] == "Linear":
+            layers.append(lib.nn.Linear(spec[1], spec[2], bias=spec[3]))
+        elif spec[0] == "BatchNorm1d":
+            layers.append(lib.nn.BatchNorm1d(spec[1]))
+        elif spec[0] == "LeakyReLU":
+            layers.append(lib.nn.LeakyReLU(0.1))
+        else:
+            layers.append(getattr(lib.nn, spec[0])())
+    model = lib.nn.Sequential(*layers)
+    criterion = {
+        "mse": lib.nn.MSELoss,
+        "cross_entropy": lib.nn.CrossEntropyLoss,
+        "bce": lib.nn.BCEWithLogitsLoss,
+    }[recipe["loss"]]()
+    optimizer = getattr(lib.optim, recipe["optim"])(model.parameters(), **recipe["options"])
+    return model, criterion, optimizer
+
+
+def batches(lib, recipe):
+    rng = np.random.default_rng(recipe["seed"])
+    out = []
+    for _ in range(recipe["steps"]):
+        x = rng.standard_normal((BATCH, recipe["n_in"])).astype(np.float32)
+        if recipe["loss"] == "cross_entropy":
+            t = lib.tensor(rng.integers(0, recipe["n_out"], BATCH))
+        elif recipe["loss"] == "bce":
+            t = lib.tensor((rng.uniform(size=(BATCH, recipe["n_out"])) < 0.5).astype(np.float32))
+        else:
+            t = lib.tensor(rng.standard_normal((BATCH, recipe["n_out"])).astype(np.float32))
+        out.append((lib.tensor(x), t))
+    return out
+
+
+def initial_weights(model):
+    return {k: np.array(v.detach().numpy(), copy=True) for k, v in model.state_dict().items()}
+
+
+def observe(model):
+    params = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
+    grads = {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+    buffers = {n: np.asarray(b.detach().numpy(), np.float64) for n, b in model.named_buffers()}
+    return params, grads, buffers
+
+
+def train(lib, recipe, weights, compiled=False):
+    lib.manual_seed(recipe["seed"])
+    model, criterion, optimizer = build(lib, recipe)
+    state = {k: lib.tensor(v) for k, v in weights.items()}
+    model.load_state_dict(state)
+
+    def step(x, t):
+        optimizer.zero_grad()
+        loss = criterion(model(x), t)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if compiled:
+        step = tape.jit(step)
+    losses = []
+    with warnings.catch_warnings():  # the .grads appear after the first call: one retrace
+        warnings.simplefilter("ignore", RetraceWarning)
+        for x, t in batches(lib, recipe):
+            losses.append(float(step(x, t).item()))
+    return losses, observe(model)
+
+
+def assert_close(actual, expected, rtol, atol, what):
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=rtol, atol=atol,
+                                   err_msg=f"{what} {key}")  # fmt: skip
+
+
+@settings(
+    max_examples=N_MODELS,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(recipes())
+def test_random_models_train_as_in_torch_eagerly_and_under_jit(recipe):
+    tape.manual_seed(recipe["seed"])
+    weights = initial_weights(build(tape, recipe)[0])
+    losses, (params, grads, buffers) = train(tape, recipe, weights)
+    t_losses, (t_params, t_grads, t_buffers) = train(torch, recipe, weights)
+    np.testing.assert_allclose(losses, t_losses, rtol=1e-4, atol=1e-5, err_msg=str(recipe))
+    assert params.keys() == t_params.keys() and buffers.keys() == t_buffers.keys()
+    assert_close(params, t_params, 1e-4, 1e-5, f"{recipe}\nparameter")
+    assert_close(grads, t_grads, 1e-4, 1e-5, f"{recipe}\ngrad")
+    assert_close(buffers, t_buffers, 1e-4, 1e-5, f"{recipe}\nbuffer")
+    j_losses, (j_params, j_grads, j_buffers) = train(tape, recipe, weights, compiled=True)
+    np.testing.assert_allclose(j_losses, losses, rtol=1e-5, atol=1e-6, err_msg=str(recipe))
+    assert_close(j_params, params, 1e-5, 1e-6, f"{recipe}\njit parameter")
+    assert_close(j_grads, grads, 1e-5, 1e-6, f"{recipe}\njit grad")
+    assert_close(j_buffers, buffers, 1e-5, 1e-6, f"{recipe}\njit buffer")
+    STATS["models"] = STATS.get("models", 0) + 1
+    STATS["model_steps"] = STATS.get("model_steps", 0) + 3 * recipe["steps"]
