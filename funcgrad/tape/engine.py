@@ -125,7 +125,17 @@ class _RemovableHandle:
 
 def live_graph_bytes() -> int:
     """Bytes of the unique arrays saved by every node not yet freed (all live graphs)."""
-    return _unique_bytes(a for node in list(_live_nodes) for a in node._saved)
+    return _unique_bytes(a for node in _live_nodes_snapshot() for a in node._saved)
+
+
+def _live_nodes_snapshot() -> list:
+    # Other threads may record nodes while we copy the WeakSet, which makes the copy raise
+    # "Set changed size during iteration"; retrying is cheaper than a lock on every op.
+    while True:
+        try:
+            return list(_live_nodes)
+        except RuntimeError:
+            continue
 
 
 def _unique_bytes(arrays) -> int:
