@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 import torch
 from hypothesis import strategies as st
+from torch_twin import Raised, TensorObs  # the observation records the parity tests use
 
 # ================================================================ the IR
 
@@ -729,21 +730,6 @@ def programs(draw, max_instructions=14):
 
 
 # ================================================================ the interpreter
-
-
-@dataclasses.dataclass(frozen=True)
-class Raised:
-    type: str
-    message: str
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorObs:
-    value: np.ndarray
-    dtype: str
-    requires_grad: bool
-    is_leaf: bool
-    grad_fn: str | None  # None also where names are not compared (see module docstring)
 
 
 DEAD = "dead"  # a slot whose instruction raised (or was skipped)
