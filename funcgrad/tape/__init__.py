@@ -49,24 +49,6 @@ from .creation import (
     ones_like as ones_like,
 )
 from .creation import (
-    rand as rand,
-)
-from .creation import (
-    rand_like as rand_like,
-)
-from .creation import (
-    randint as randint,
-)
-from .creation import (
-    randn as randn,
-)
-from .creation import (
-    randn_like as randn_like,
-)
-from .creation import (
-    randperm as randperm,
-)
-from .creation import (
     tensor as tensor,
 )
 from .creation import (
@@ -165,7 +147,21 @@ from .grad_mode import (
     set_grad_enabled as set_grad_enabled,
 )
 from .memory import graph_bytes as graph_bytes
+from .random import Generator as Generator
 from .random import default_generator as default_generator
+from .random import get_rng_state as get_rng_state
+from .random import initial_seed as initial_seed
 from .random import manual_seed as manual_seed
+from .random import seed as seed
+from .random import set_rng_state as set_rng_state
+from .random_ops import bernoulli as bernoulli
+from .random_ops import normal as normal
+from .random_ops import rand as rand
+from .random_ops import rand_like as rand_like
+from .random_ops import randint as randint
+from .random_ops import randint_like as randint_like
+from .random_ops import randn as randn
+from .random_ops import randn_like as randn_like
+from .random_ops import randperm as randperm
 from .tensor import Size as Size
 from .tensor import Tensor as Tensor

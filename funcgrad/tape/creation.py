@@ -1,4 +1,5 @@
-"""Tensor creation: `tensor`, `zeros`, `rand`, ... with PyTorch's signatures.
+"""Tensor creation: `tensor`, `zeros`, `arange`, ... with PyTorch's signatures (random
+tensors are in `random_ops.py`).
 
 Dtypes are JAX's: without `jax_enable_x64`, integer data becomes int32 and float64 requests
 become float32, as JAX does (PyTorch would give int64/float64).
@@ -11,7 +12,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .grad_mode import is_inference_mode_enabled
-from .random import default_generator
 
 
 def _canonical_dtype(dtype):
@@ -176,41 +176,12 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """A tensor filled with fill_value. Example: `torch.full((2,), 7.0)`."""
     if not isinstance(size, (tuple, list)):
         raise TypeError(
-            f"full(): argument 'size' (position 1) must be tuple of ints, not "
-            f"{type(size).__name__}"
+            f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}"
         )
     array = jnp.full(_size((size,), "full"), fill_value, dtype=_canonical_dtype(dtype))
     if dtype is None and isinstance(fill_value, float):
         array = array.astype(jnp.float32)
     return _finish(array, requires_grad, device)
-
-
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
-    """Uniform samples in [0, 1) from the tape's generator. Example: `torch.rand(1, 4)`."""
-    key = (generator or default_generator).next_key()
-    array = jax.random.uniform(key, _size(size, "rand"), _canonical_dtype(dtype) or jnp.float32)
-    return _finish(array, requires_grad, device)
-
-
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
-    """Standard normal samples from the tape's generator. Example: `torch.randn(3)`."""
-    key = (generator or default_generator).next_key()
-    array = jax.random.normal(key, _size(size, "randn"), _canonical_dtype(dtype) or jnp.float32)
-    return _finish(array, requires_grad, device)
-
-
-def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None):
-    """Random integers in [low, high). Example: `torch.randint(0, 10, (3,))`."""
-    if high is None:
-        low, high = 0, low
-    key = (generator or default_generator).next_key()
-    array = jax.random.randint(key, tuple(size), low, high, _canonical_dtype(dtype) or jnp.int32)
-    return _finish(array, False, device)
-
-
-def randperm(n, *, device=None, generator=None):
-    key = (generator or default_generator).next_key()
-    return _finish(jax.random.permutation(key, n), False, device)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -247,7 +218,7 @@ def _like(fn):
     return like
 
 
-zeros_like, ones_like, rand_like, randn_like = _like(zeros), _like(ones), _like(rand), _like(randn)
+zeros_like, ones_like = _like(zeros), _like(ones)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):

@@ -17,6 +17,7 @@ from . import ops as _ops
 from .engine import no_edge
 from .grad_mode import is_grad_enabled
 from .ops import apply
+from .random_methods import RandomMethods
 
 
 def _tensor_cls():
@@ -268,7 +269,7 @@ def _indexes_a_view(index, shape) -> bool:
     return False
 
 
-class TensorMethods:
+class TensorMethods(RandomMethods):
     """Mixin with every op method of `Tensor`."""
 
     __slots__ = ()
