@@ -16,6 +16,7 @@ Example:
 from . import autograd as autograd
 from . import nn as nn
 from . import optim as optim
+from . import utils as utils
 from .autograd import grad as _grad  # noqa: F401 - keeps autograd.grad importable early
 from .compile import jit as jit
 from .creation import (

@@ -46,6 +46,13 @@ def _unit_double(words, xp):
     return (hi & np.uint32(0x1FFFFF)).astype(wide) * 2.0**-21 + lo.astype(wide) * 2.0**-53
 
 
+def _cast(x, dtype):
+    """x in `dtype`; a JAX array in the dtype JAX holds it in (int64 is int32 without x64)."""
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype)
+    return x.astype(jax.dtypes.canonicalize_dtype(dtype))
+
+
 def _is_double(dtype) -> bool:
     return np.dtype(dtype) == np.float64
 
@@ -81,7 +88,7 @@ def uniform(gen, shape, dtype, low: float = 0.0, high: float = 1.0):
         out = box_muller.fma32(unit, span, lo, xp)
     else:
         out = box_muller.fma64(unit, span, lo, xp)
-    out = out.astype(dtype)
+    out = _cast(out, dtype)
     to, start = np.asarray(high).astype(dtype), np.asarray(low).astype(dtype)
     return xp.where(out == to, start, out).reshape(shape)
 
@@ -109,7 +116,7 @@ def normal(gen, shape, dtype, mean: float = 0.0, std: float = 1.0):
             out = _normal_scalar_traced(gen, n, mean, std)
         else:
             out = _normal_scalar_host(gen, n, mean, std)
-    return out.astype(dtype).reshape(shape)
+    return _cast(out, dtype).reshape(shape)
 
 
 def _normal_fill(gen, n: int, dtype, mean: float, std: float):
@@ -198,7 +205,7 @@ def random_from_to(gen, shape, dtype, low: int, high: int):
         else:
             index_type = np.int64 if xp is np else jnp.int32
             out = (gen._words(n) % np.uint32(span)).astype(index_type) + low
-    return out.astype(dtype).reshape(shape)
+    return _cast(out, dtype).reshape(shape)
 
 
 def random_int64(gen) -> int:
