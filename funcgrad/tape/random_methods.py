@@ -91,7 +91,7 @@ class RandomMethods:
             >>> import funcgrad.tape as torch
             >>> _ = torch.manual_seed(0)
             >>> torch.empty(4).bernoulli_(0.5)
-            tensor([1., 0., 0., 1.])
+            tensor([0., 0., 1., 0.])
         """
         gen = generator or default_generator
         if isinstance(p, _ops.Tensor):

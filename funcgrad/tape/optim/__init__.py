@@ -1,8 +1,9 @@
 """funcgrad.tape.optim: PyTorch's optimizers, with the update rules in optax.
 
 `Optimizer` runs any `optax.GradientTransformation` with PyTorch's interface (param groups,
-`zero_grad`, `step(closure)`, `state_dict`); `SGD`, `Adam` and `AdamW` are chains of optax
-transformations that reproduce `torch.optim`'s update rules; `LBFGS` ports PyTorch's L-BFGS.
+`zero_grad`, `step(closure)`, `state_dict`); `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad`
+are chains of optax transformations that reproduce `torch.optim`'s update rules; `LBFGS`
+ports PyTorch's L-BFGS; `lr_scheduler` holds PyTorch's learning-rate schedulers.
 
 Example:
     >>> import funcgrad.tape as torch
@@ -14,13 +15,18 @@ Example:
     tensor([0.8000, 1.6000], requires_grad=True)
 """
 
+from . import lr_scheduler as lr_scheduler
+from .adagrad import Adagrad as Adagrad
 from .adam import Adam as Adam
 from .adam import AdamW as AdamW
 from .lbfgs import LBFGS as LBFGS
 from .optimizer import Optimizer as Optimizer
+from .rmsprop import RMSprop as RMSprop
 from .sgd import SGD as SGD
 from .transforms import ScaleByTorchAdamState as ScaleByTorchAdamState
+from .transforms import ScaleByTorchRssState as ScaleByTorchRssState
 from .transforms import TorchMomentumState as TorchMomentumState
 from .transforms import scale_by_torch_adam as scale_by_torch_adam
+from .transforms import scale_by_torch_rss as scale_by_torch_rss
 from .transforms import torch_adam_hyperparams as torch_adam_hyperparams
 from .transforms import torch_momentum as torch_momentum

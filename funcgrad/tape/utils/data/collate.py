@@ -42,7 +42,7 @@ def default_convert(data):
         >>> import numpy as np
         >>> from funcgrad.tape.utils.data import default_convert
         >>> default_convert((np.array([1, 2]), "x"))
-        [tensor([1, 2], dtype=torch.int32), 'x']
+        [tensor([1, 2]), 'x']
     """
     if isinstance(data, Tensor):
         return data
@@ -99,7 +99,7 @@ def default_collate(batch):
         >>> from funcgrad.tape.utils.data import default_collate
         >>> default_collate([(torch.tensor([1.0, 2.0]), 0), (torch.tensor([3.0, 4.0]), 1)])
         [tensor([[1., 2.],
-                [3., 4.]]), tensor([0, 1], dtype=torch.int32)]
+                [3., 4.]]), tensor([0, 1])]
         >>> default_collate([{"x": 1.5, "name": "a"}, {"x": 2.5, "name": "b"}])
         {'x': tensor([1.5000, 2.5000]), 'name': ['a', 'b']}
     """
