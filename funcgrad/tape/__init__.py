@@ -164,5 +164,7 @@ from .random_ops import randint_like as randint_like
 from .random_ops import randn as randn
 from .random_ops import randn_like as randn_like
 from .random_ops import randperm as randperm
+from .serialization import load as load
+from .serialization import save as save
 from .tensor import Size as Size
 from .tensor import Tensor as Tensor

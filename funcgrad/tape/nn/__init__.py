@@ -18,6 +18,7 @@ Example:
 from . import convert as convert
 from . import functional as functional
 from . import init as init
+from . import parallel as parallel
 from .containers import ModuleDict as ModuleDict
 from .containers import ModuleList as ModuleList
 from .containers import Sequential as Sequential
@@ -49,4 +50,5 @@ from .losses import MSELoss as MSELoss
 from .losses import NLLLoss as NLLLoss
 from .module import Module as Module
 from .module import RemovableHandle as RemovableHandle
+from .parallel import DataParallel as DataParallel
 from .parameter import Parameter as Parameter
