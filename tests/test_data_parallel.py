@@ -1,5 +1,6 @@
 """nn.DataParallel against PyTorch's: the same attributes, repr, state-dict keys and output
-(PyTorch's wrapper on this machine, without a GPU, is a plain pass-through too)."""
+(PyTorch's CPU build, without a GPU, is a plain pass-through too; with a JAX GPU the tape's
+wrapper records PyTorch's CUDA attributes, which the CPU build of torch cannot show)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ def test_data_parallel_matches_torch_layout_and_output():
         return (
             repr(model),
             list(model.state_dict()),
-            model.device_ids,
             type(model.module).__name__,
             out,
             model.module[0].weight.grad,
@@ -34,6 +34,18 @@ def test_data_parallel_matches_torch_layout_and_output():
         )
 
     twin(prog)
+
+
+def test_device_ids_are_pytorchs_for_the_devices_jax_has():
+    import jax
+
+    gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    model = _wrapped(tape, device_ids=[0], dim=1)
+    if not gpus:  # PyTorch without an accelerator: no device attributes but this one
+        assert model.device_ids == [] and not hasattr(model, "dim")
+    else:
+        assert (model.device_ids, model.output_device, model.dim) == ([0], 0, 1)
+    assert _wrapped(tape).device_ids == list(range(len(gpus)))
 
 
 def test_a_torch_data_parallel_checkpoint_loads_into_the_wrapper_and_unwraps():
