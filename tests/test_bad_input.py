@@ -316,8 +316,8 @@ def _message_constants():
     keep their own (functional, jit, optim, random, data, checkpoints)."""
     from funcgrad import functional
     from funcgrad.checkpoint import pickle_format, safetensors_format, torch_format
-    from funcgrad.tape import random, random_methods, random_ops, serialization
     from funcgrad.tape import compile as jit_module
+    from funcgrad.tape import random, random_methods, random_ops, serialization
     from funcgrad.tape.nn import init
     from funcgrad.tape.optim import lbfgs, lr_scheduler, optimizer
     from funcgrad.tape.utils.data import collate, dataloader, dataset
