@@ -19,7 +19,6 @@ import numpy as np
 from ..creation import as_tensor
 from ..grad_mode import no_grad
 from ..ops import Op, apply
-from ..random import default_generator
 from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
@@ -188,7 +187,6 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
         )
     tensors = list(named.values())
     saved = [(t, t._data, t._version.value) for t in tensors]
-    key = default_generator.key
     try:
         for name, value in params.items():
             named[name]._data = value._data if isinstance(value, Tensor) else jnp.asarray(value)
@@ -198,8 +196,6 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
     finally:
         for t, data, version in saved:
             t._data, t._version.value = data, version
-        if isinstance(default_generator.key, jax.core.Tracer):
-            default_generator.key = key
     return jax.tree_util.tree_map(
         lambda t: t._data if isinstance(t, Tensor) else t,
         out,
