@@ -18,6 +18,7 @@ states.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -263,3 +264,25 @@ def get_rng_state():
 def set_rng_state(new_state) -> None:
     """Restores the default generator's state from `get_rng_state()`."""
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled: bool = True, **_device_options):
+    """Restores the default generator's state when the block ends (PyTorch's
+    `torch.random.fork_rng`; there is one stream for every device here).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> with torch.random.fork_rng():
+        ...     inside = torch.rand(2)
+        >>> bool((torch.rand(2) == inside).all())
+        True
+    """
+    if not enabled:
+        yield
+        return
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)

@@ -82,6 +82,8 @@ def uniform(gen, shape, dtype, low: float = 0.0, high: float = 1.0):
             unit = _unit_float(gen._words(n), xp)
             lo, hi = np.float32(low), np.float32(high)
     span = hi - lo
+    if low == 0.0 and high == 1.0 and np.dtype(dtype) == unit.dtype:
+        return unit.reshape(shape)  # unit * 1 + 0 is exact, and below 1 in its own dtype
     if not _FMA:
         out = unit * span + lo
     elif unit.dtype == np.float32:
