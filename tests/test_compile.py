@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 import funcgrad.tape as torch
-from funcgrad.tape import compile as tape_compile
-from funcgrad.tape import nn, optim
+from funcgrad.tape import errors, nn, optim
 from funcgrad.tape.compile import RetraceWarning
 from funcgrad.tape.random import default_generator
 
@@ -493,7 +492,7 @@ def test_repr_of_a_traced_tensor_inside_the_step_shows_its_shape():
 
 # ---------------------------------------------------------------- misuse errors
 def _traced_value_message(what):
-    return re.escape(tape_compile.TRACED_VALUE.format(what=what)[:80])
+    return re.escape(errors.TRACED_VALUE.format(what=what)[:80])
 
 
 def test_item_inside_compiled_step_raises_with_the_fix():
@@ -545,7 +544,7 @@ def test_boolean_mask_index_inside_compiled_step_raises():
     def bad(x):
         return x[x > 0].sum()
 
-    with pytest.raises(IndexError, match=re.escape(tape_compile.BOOLEAN_MASK_INDEX[:60])):
+    with pytest.raises(IndexError, match=re.escape(errors.BOOLEAN_MASK_INDEX[:60])):
         bad(_batch(0)[0])
 
 
@@ -588,7 +587,7 @@ def test_in_place_write_to_an_undeclared_tensor_raises_with_the_fix():
         hidden.counter.add_(1)
         return x.sum()
 
-    message = tape_compile.UNDECLARED_STATE.format(
+    message = errors.UNDECLARED_STATE.format(
         step="test_in_place_write_to_an_undeclared_tensor_raises_with_the_fix.<locals>.bad",
         action="ran the in-place op 'add' on",
         desc="shape [3], dtype float32",
@@ -628,7 +627,7 @@ def test_tensor_with_a_graph_stored_in_a_module_raises():
         model.last_output = model(x)
         return model.last_output.sum()
 
-    message = tape_compile.GRAPH_IN_STATE.format(
+    message = errors.GRAPH_IN_STATE.format(
         step="test_tensor_with_a_graph_stored_in_a_module_raises.<locals>.bad",
         where="model.last_output",
         node="AddmmBackward0",

@@ -51,6 +51,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from . import errors
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .random import Generator, default_generator
 from .tensor import Tensor
@@ -58,62 +59,9 @@ from .tensor import Tensor
 logger = logging.getLogger("funcgrad.tape.jit")
 _Tracer = jax.core.Tracer
 
-# ---------------------------------------------------------------- messages
-TRACED_VALUE = (
-    "funcgrad.tape.jit: {what} needs a concrete value, but inside a compiled step tensors "
-    "are traced: the step runs once on abstract values (shape and dtype only) to build one "
-    "XLA program, so no number exists yet.\n[funcgrad] Return the tensor from the step and "
-    "call {what} on the result outside it; for a branch, keep it in tensors "
-    "(torch.where(cond, a, b) instead of a Python `if`). The same holds inside jax.jit, "
-    "jax.grad or jax.vmap."
-)
-BOOLEAN_MASK_INDEX = (
-    "funcgrad.tape.jit: indexing with a boolean mask selects a data-dependent number of "
-    "elements, but inside a compiled step every shape must be known while tracing.\n"
-    "[funcgrad] Use torch.where(mask, x, 0) (or x * mask) to keep the shape fixed, or index "
-    "outside the compiled step."
-)
-LEAKED_TENSOR = (
-    "funcgrad.tape.jit: a tensor created inside the compiled step {step} ({desc}) is still "
-    "referenced after it, by {where}, but it was neither returned nor stored in the step's "
-    "state. Inside the step tensors hold traced values that do not exist outside it.\n"
-    "[funcgrad] Return it from the step (it comes back as a concrete tensor), or keep it in "
-    "an attribute of a module (state is written back after every call)."
-)
-UNDECLARED_STATE = (
-    "funcgrad.tape.jit: the compiled step {step} {action} a tensor that is not part of its "
-    "state ({desc}). The change would happen once, while tracing, and be lost on later "
-    "calls.\n[funcgrad] The state is found in modules=, optimizers= and tensors=, in the "
-    "step's closure, in the globals its code names and in its arguments. Pass this tensor "
-    "with funcgrad.tape.jit(step, tensors=[...]), or its module with modules=[...]."
-)
-GRAPH_IN_STATE = (
-    "funcgrad.tape.jit: after the compiled step {step}, {where} holds a tensor with a graph "
-    "(grad_fn=<{node}>); that graph is made of traced values and cannot leave the step.\n"
-    "[funcgrad] Store a detached value (x.detach(), or assign it under torch.no_grad()); "
-    "for truncated backpropagation through time carry h.detach() between steps, as in "
-    "PyTorch."
-)
-GRAPH_ARGUMENT = (
-    "funcgrad.tape.jit: {where} of the compiled step {step} is a tensor with a grad_fn "
-    "(<{node}>): its eager graph cannot enter the compiled program, so no gradient could "
-    "flow back through it.\n[funcgrad] Pass it detached (x.detach()), or compute it inside "
-    "the step."
-)
-RETRACE = (
-    "funcgrad.tape.jit: retracing {step} (compilation {n}): {reason}. Each new structure, "
-    "shape or dtype of the state and arguments compiles a new program; keep them fixed "
-    "between calls to reuse one (e.g. pad the last batch to the full batch size)."
-)
-
 
 class RetraceWarning(UserWarning):
     """Warned when a compiled step is traced again because its state or arguments changed."""
-
-
-def traced_value_error(what: str) -> RuntimeError:
-    """The error for `.item()`, `float()`, `bool()`, ... on a traced tensor (used by Tensor)."""
-    return RuntimeError(TRACED_VALUE.format(what=what))
 
 
 # ---------------------------------------------------------------- the trace context
@@ -141,7 +89,9 @@ class _TraceContext:
         for x in targets:
             if id(x) not in self.state_ids and id(x) not in self.created_ids:
                 raise RuntimeError(
-                    UNDECLARED_STATE.format(step=self.step_name, action=action, desc=_desc(x))
+                    errors.UNDECLARED_STATE.format(
+                        step=self.step_name, action=action, desc=_desc(x)
+                    )
                 )
 
 
@@ -508,7 +458,9 @@ class _Walk:
             if isinstance(x, Tensor):
                 if x._grad_fn is not None:
                     raise RuntimeError(
-                        GRAPH_ARGUMENT.format(where=where, step=step_name, node=x._grad_fn.name())
+                        errors.GRAPH_ARGUMENT.format(
+                            where=where, step=step_name, node=x._grad_fn.name()
+                        )
                     )
                 self.tensor(x, where)
             elif _kind(type(x)):
@@ -699,7 +651,7 @@ class _Recorder:
             return ("value", t)  # a tensor from outside the step, not modified by it
         if t._grad_fn is not None and not result:
             raise RuntimeError(
-                GRAPH_IN_STATE.format(
+                errors.GRAPH_IN_STATE.format(
                     step=self.step_name, where=_render(where), node=t._grad_fn.name()
                 )
             )
@@ -721,7 +673,7 @@ class _Recorder:
                 program.versions.append((i, t._version.value - version))
             if t._grad_fn is not None:
                 raise RuntimeError(
-                    GRAPH_IN_STATE.format(
+                    errors.GRAPH_IN_STATE.format(
                         step=self.step_name, where=_render(walk.tpath[i]), node=t._grad_fn.name()
                     )
                 )
@@ -872,7 +824,7 @@ class CompiledStep:
             logger.info("funcgrad.tape.jit: tracing %s", self._name)
             return
         reason = _difference(self._last, (walk.sig, walk.where))
-        message = RETRACE.format(step=self._name, n=len(self._cache) + 1, reason=reason)
+        message = errors.RETRACE.format(step=self._name, n=len(self._cache) + 1, reason=reason)
         logger.info(message)
         warnings.warn(message, RetraceWarning, stacklevel=3)
 
@@ -1062,7 +1014,9 @@ def _check_leaks(ctx: _TraceContext, step_name: str) -> None:
     ref = _first_leak(ctx)
     if ref is not None:
         t = ref()
-        raise RuntimeError(LEAKED_TENSOR.format(step=step_name, desc=_desc(t), where=_referrers(t)))
+        raise RuntimeError(
+            errors.LEAKED_TENSOR.format(step=step_name, desc=_desc(t), where=_referrers(t))
+        )
 
 
 def _referrers(t: Tensor) -> str:

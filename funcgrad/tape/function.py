@@ -143,9 +143,12 @@ def _make_run(cls, ctx, args, metas):
                 continue
             if tuple(g.shape) != shape:
                 raise RuntimeError(
-                    f"Function {cls.__name__}Backward returned an invalid gradient at index {i} - "
-                    f"got {errors.short_shape(g.shape)} but expected shape compatible with "
-                    f"{errors.short_shape(shape)}"
+                    errors.FUNCTION_GRAD_SHAPE.format(
+                        name=cls.__name__,
+                        index=i,
+                        got=errors.short_shape(g.shape),
+                        expected=errors.short_shape(shape),
+                    )
                 )
             out.append(g if create_graph else g._data)
         return out

@@ -103,11 +103,7 @@ class Tensor(TensorMethods):
         if self._grad_fn is not None:
             if value:
                 return  # like PyTorch: a non-leaf already requires grad
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use "
-                "a computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach()."
-            )
+            raise RuntimeError(errors.NON_LEAF_REQUIRES_GRAD)
         if value and not jnp.issubdtype(self._data.dtype, jnp.inexact):
             raise RuntimeError(  # PyTorch's setter and requires_grad_() word it differently
                 errors.INTEGER_REQUIRES_GRAD_SETTER
@@ -148,9 +144,7 @@ class Tensor(TensorMethods):
                 )
             if tuple(value.shape) != tuple(self.shape):
                 raise RuntimeError(
-                    f"attempting to assign a gradient of size '{list(value.shape)}' to a "
-                    f"tensor of size '{list(self.shape)}'. Please ensure that the gradient "
-                    "and the tensor are the same size"
+                    errors.GRAD_SIZE.format(grad=list(value.shape), size=list(self.shape))
                 )
             if value.dtype != self.dtype:
                 raise RuntimeError(
@@ -276,13 +270,7 @@ class Tensor(TensorMethods):
     def detach_(self) -> Tensor:
         """Cuts this tensor from the graph in place."""
         if self._base is not None and not getattr(self, "_alias", False):
-            raise RuntimeError(
-                "Can't detach views in-place. Use detach() instead. If you are using "
-                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
-                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
-                "called on these gradients. To fix this error, please refer to the "
-                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
-            )
+            raise RuntimeError(errors.DETACH_VIEW_INPLACE)
         self._grad_fn, self._output_nr, self._requires_grad = None, 0, False
         return self
 
@@ -376,9 +364,7 @@ class Tensor(TensorMethods):
         `.item()`) raises in PyTorch terms instead of JAX's concretization error."""
         data = self._value()
         if isinstance(data, jax.core.Tracer):
-            from .compile import traced_value_error
-
-            raise traced_value_error(what)
+            raise errors.traced_value_error(what)
         return data
 
     def tolist(self):
@@ -434,12 +420,7 @@ class Tensor(TensorMethods):
     def __deepcopy__(self, memo):
         """A new leaf with the same values, requires_grad and a copy of `.grad` (PyTorch)."""
         if self._grad_fn is not None:
-            raise RuntimeError(
-                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                "protocol at the moment.  If you were attempting to deepcopy a module, this may "
-                "be because of a torch.nn.utils.weight_norm usage, see "
-                "https://github.com/pytorch/pytorch/pull/103001"
-            )
+            raise RuntimeError(errors.DEEPCOPY_NON_LEAF)
         if id(self) in memo:
             return memo[id(self)]
         out = type(self).__new__(type(self))

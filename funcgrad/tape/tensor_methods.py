@@ -54,9 +54,13 @@ def _expand_shape(x, sizes) -> tuple:
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise RuntimeError(
-            f"expand({errors.torch_type_name(x.dtype)}{{{list(x.shape)}}}, size={list(sizes)}): "
-            f"the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-            f"number of dimensions in the tensor ({x.ndim})"
+            errors.EXPAND_TOO_FEW_SIZES.format(
+                type_name=errors.torch_type_name(x.dtype),
+                shape=list(x.shape),
+                sizes=list(sizes),
+                n=len(sizes),
+                ndim=x.ndim,
+            )
         )
     shape = []
     for i, s in enumerate(sizes):
@@ -70,9 +74,13 @@ def _expand_shape(x, sizes) -> tuple:
             s = x.shape[i - lead]
         elif s != x.shape[i - lead] and x.shape[i - lead] != 1:
             raise RuntimeError(
-                f"The expanded size of the tensor ({s}) must match the existing size "
-                f"({x.shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
-                f"{list(sizes)}.  Tensor sizes: {list(x.shape)}"
+                errors.EXPAND_SIZE.format(
+                    size=s,
+                    existing=x.shape[i - lead],
+                    dim=i,
+                    sizes=list(sizes),
+                    shape=list(x.shape),
+                )
             )
         shape.append(s)
     return tuple(shape)
@@ -207,9 +215,7 @@ def _encode_index(key):
             if traced:  # inside funcgrad.tape.jit: integer indices stay traced arrays
                 idx = k._data
                 if idx.dtype == np.bool_:
-                    from .compile import BOOLEAN_MASK_INDEX
-
-                    raise IndexError(BOOLEAN_MASK_INDEX)
+                    raise IndexError(errors.BOOLEAN_MASK_INDEX)
             else:
                 idx = np.asarray(k._value() if isinstance(k, Tensor) else k)
             if idx.dtype == np.bool_:
@@ -695,11 +701,7 @@ class TensorMethods:
         _required(dims, "permute", "dims")
         dims = _shape_args(dims)
         if len(dims) != self.ndim:
-            raise RuntimeError(
-                "permute(sparse_coo): number of dimensions in the tensor input does not match "
-                "the length of the desired ordering of dimensions i.e. input.dim() = "
-                f"{self.ndim} is not equal to len(dims) = {len(dims)}"
-            )
+            raise RuntimeError(errors.PERMUTE_DIMS.format(ndim=self.ndim, n=len(dims)))
         dims = tuple(_dim(d, self.ndim) for d in dims)
         if len(set(dims)) != len(dims):
             raise RuntimeError("permute(): duplicate dims are not allowed.")

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import errors
 from ..creation import as_tensor
 from ..ops import apply
 from ..random import default_generator
@@ -142,9 +143,13 @@ def conv2d(
     channels = input.shape[-3]
     if weight.shape[1] * groups != channels:
         raise RuntimeError(
-            f"Given groups={groups}, weight of size [{', '.join(str(s) for s in weight.shape)}]"
-            f", expected input[{', '.join(str(s) for s in input.shape)}] to have "
-            f"{weight.shape[1] * groups} channels, but got {channels} channels instead"
+            errors.CONV_GROUPS.format(
+                groups=groups,
+                weight=errors.short_shape(weight.shape),
+                input=errors.short_shape(input.shape),
+                expected=weight.shape[1] * groups,
+                channels=channels,
+            )
         )
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation)
@@ -437,9 +442,7 @@ def mse_loss(
     target = as_tensor(target)
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(
-            f"Using a target size ({target.shape!r}) that is different to the input size "
-            f"({input.shape!r}). This will likely lead to incorrect results due to "
-            "broadcasting. Please ensure they have the same size.",
+            errors.MSE_TARGET_SIZE.format(target=target.shape, input=input.shape),
             UserWarning,
             stacklevel=2,
         )

@@ -703,13 +703,7 @@ class _BackwardHook:
                 self.grad_outputs = tuple(new)
             local = self.grad_outputs
             if self.input_index is None:
-                warnings.warn(
-                    "Full backward hook is firing when gradients are computed with respect to "
-                    "module outputs since no inputs require gradients. See "
-                    "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
-                    "#torch.nn.Module.register_full_backward_hook for more details.",
-                    stacklevel=2,
-                )
+                warnings.warn(errors.FULL_BACKWARD_HOOK_NO_INPUTS, stacklevel=2)
                 grad_inputs = (None,) * self.n_inputs
                 for hook in list(self.module._backward_hooks.values()):
                     res = hook(self.module, grad_inputs, self.grad_outputs)

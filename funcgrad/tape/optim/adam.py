@@ -15,6 +15,7 @@ import functools
 import jax.numpy as jnp
 import optax
 
+from .. import errors
 from ..tensor import Tensor
 from .optimizer import Optimizer, _as_array, _find_state, _replace_state, _scalar
 from .transforms import ScaleByTorchAdamState, scale_by_torch_adam, torch_adam_hyperparams
@@ -117,9 +118,7 @@ class Adam(Optimizer):
                 raise ValueError(f"Tensor betas[{i}] must be 1-element")
         if differentiable:
             raise NotImplementedError(
-                f"{type(self).__name__}(differentiable=True) is not supported: funcgrad's "
-                "optimizer steps are not recorded on the tape. Differentiate through updates "
-                "with optax in jax.grad."
+                errors.DIFFERENTIABLE_OPTIMIZER.format(name=type(self).__name__)
             )
         defaults = {
             "lr": lr,

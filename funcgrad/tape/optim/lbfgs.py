@@ -14,18 +14,15 @@ Because the loop branches on values, a step cannot be compiled by `funcgrad.tape
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import jax
 import jax.numpy as jnp
 
+from .. import errors
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _as_array, _write
-
-NOT_COMPILABLE = (
-    "LBFGS cannot run under funcgrad.tape.jit: its step is a Python loop that calls the "
-    "closure and branches on loss values (tolerances, line search).\n[funcgrad] Run the LBFGS "
-    "step eagerly, and compile the closure's forward/backward instead if it is costly."
-)
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -383,8 +380,6 @@ class LBFGS(Optimizer):
     # ---- state: PyTorch keeps L-BFGS's global state under the first parameter
     @property
     def state(self):
-        from collections import defaultdict
-
         out = defaultdict(dict)
         if self._lbfgs_state:
             out[self._params[0]] = {k: _to_tensors(v) for k, v in self._lbfgs_state.items()}
@@ -404,7 +399,7 @@ class LBFGS(Optimizer):
                 self._lbfgs_state = {k: _to_arrays(v) for k, v in value.items()}
 
     def _state_arrays(self):
-        raise NotImplementedError(NOT_COMPILABLE)
+        raise NotImplementedError(errors.LBFGS_NOT_COMPILABLE)
 
     def _load_state_arrays(self, tree):
-        raise NotImplementedError(NOT_COMPILABLE)
+        raise NotImplementedError(errors.LBFGS_NOT_COMPILABLE)

@@ -50,20 +50,6 @@ from .. import errors
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
-UNUSED_GROUP_OPTION = (
-    "param group option {key!r} has no effect: the optax transformation has no injected "
-    "hyperparameter {name!r}.\n[funcgrad] Build the transformation with "
-    "optax.inject_hyperparams, e.g. optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), "
-    "so that the group's value can be fed to it at every step."
-)
-
-STRUCTURAL_OPTION_CHANGED = (
-    "param_groups[{group}]: {option} changed from {old!r} to {new!r} after the optimizer was "
-    "built.\n[funcgrad] This option selects which optax transformations are chained, so the "
-    "optimizer state has another structure; create a new optimizer (and load_state_dict "
-    "from the old one where that makes sense)."
-)
-
 
 def _typename(obj) -> str:
     """`torch.typename`: a tensor's legacy type name, else the module-qualified class."""
@@ -278,11 +264,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             param_group["params"] = [params]
         elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs. Please use a list "
-                "instead."
-            )
+            raise TypeError(errors.PARAMS_IN_A_SET)
         else:
             param_group["params"] = list(params)
 
@@ -316,12 +298,7 @@ class Optimizer:
 
         ids = [id(p) for p in tensors]
         if len(ids) != len(set(ids)):
-            warnings.warn(
-                "optimizer contains a parameter group with duplicate parameters; in future, "
-                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for "
-                "more information",
-                stacklevel=3,
-            )
+            warnings.warn(errors.DUPLICATE_PARAMS, stacklevel=3)
         seen = set()
         for group in self.param_groups:
             seen.update(id(p) for p in group["params"])
@@ -347,7 +324,7 @@ class Optimizer:
         for key in group:
             if key not in known:
                 name = "learning_rate" if key == "lr" else key
-                raise ValueError(UNUSED_GROUP_OPTION.format(key=key, name=name))
+                raise ValueError(errors.UNUSED_GROUP_OPTION.format(key=key, name=name))
 
     def _group_tx(self, index: int):
         """The group's transformation, after checking its structural options did not change."""
@@ -359,7 +336,7 @@ class Optimizer:
                 if old.get(k) != v:
                     option = self._STATIC_OPTIONS.get(k, repr(k))
                     raise ValueError(
-                        STRUCTURAL_OPTION_CHANGED.format(
+                        errors.STRUCTURAL_OPTION_CHANGED.format(
                             group=index, option=option, old=old.get(k), new=v
                         )
                     )

@@ -14,6 +14,7 @@ import functools
 import jax.numpy as jnp
 import optax
 
+from .. import errors
 from ..tensor import Tensor
 from .optimizer import Optimizer, _as_array, _find_state, _replace_state, _scalar
 from .transforms import TorchMomentumState, torch_momentum
@@ -83,10 +84,7 @@ class SGD(Optimizer):
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if differentiable:
-            raise NotImplementedError(
-                "SGD(differentiable=True) is not supported: funcgrad's optimizer steps are not "
-                "recorded on the tape. Differentiate through updates with optax in jax.grad."
-            )
+            raise NotImplementedError(errors.DIFFERENTIABLE_OPTIMIZER.format(name="SGD"))
         defaults = {
             "lr": lr,
             "momentum": momentum,
