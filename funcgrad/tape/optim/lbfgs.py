@@ -20,9 +20,12 @@ import jax
 import jax.numpy as jnp
 
 from .. import errors
+from .._convert import to_array
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, _as_array, _write
+from .optimizer import Optimizer
+
+__all__ = ["LBFGS"]
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -138,7 +141,7 @@ def _to_arrays(value):
         return [_to_arrays(v) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    return _as_array(value)
+    return to_array(value)
 
 
 class LBFGS(Optimizer):
@@ -218,7 +221,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             numel = p.numel()
             step = update[offset : offset + numel].reshape(p.shape)
-            _write(p, p._value() + step_size * step)
+            self._write_param(p, p._value() + step_size * step)
             offset += numel
 
     def _clone_param(self):
@@ -226,7 +229,7 @@ class LBFGS(Optimizer):
 
     def _set_param(self, params_data) -> None:
         for p, data in zip(self._params, params_data):
-            _write(p, data)
+            self._write_param(p, data)
 
     def _directional_evaluate(self, closure, x, t, d):
         self._add_grad(t, d)
