@@ -12,6 +12,9 @@ import os
 import sys
 import time
 
+import jax
+import numpy as np
+
 
 def parser(description: str, *, steps: int = 1, seed: int = 0) -> argparse.ArgumentParser:
     """The options every example takes: --steps, --seed, --out."""
@@ -31,8 +34,6 @@ def progress(iterable, total: int | None = None, desc: str = ""):
 
 
 def device_line() -> str:
-    import jax
-
     d = jax.devices()[0]
     return f"JAX device: {d.platform} ({d.device_kind})"
 
@@ -52,8 +53,6 @@ def report(title: str, results: dict, out: str | None) -> None:
 
 def _fmt(value) -> str:
     try:
-        import numpy as np
-
         arr = np.asarray(value)
         if arr.dtype.kind == "f" and arr.size > 6:
             return f"shape {arr.shape}, norm {np.linalg.norm(arr):.6g}"
@@ -69,8 +68,6 @@ def _fmt(value) -> str:
 
 
 def _jsonable(value):
-    import numpy as np
-
     arr = np.asarray(value) if not isinstance(value, (str, type(None))) else value
     if isinstance(arr, np.ndarray):
         return arr.tolist()

@@ -3,9 +3,11 @@
 PyTorch runs for real here: the reference numbers come from torch at test time.
 """
 
+import ast
 import importlib
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -14,6 +16,8 @@ import numpy as np
 import pytest
 
 FORMS = ("torch_ref", "tape", "functional")
+EXAMPLES = ["retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer"]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _run_all(example: str, **options) -> dict:
@@ -132,10 +136,7 @@ def test_grad_accumulation_sharded_over_8_simulated_devices_gives_the_same_updat
         np.testing.assert_allclose(np.asarray(sharded[key]), reference[key], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "example",
-    ["retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer"],
-)
+@pytest.mark.parametrize("example", EXAMPLES)
 @pytest.mark.parametrize("form", FORMS)
 def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
     out = subprocess.run(
@@ -290,3 +291,29 @@ def test_style_transfer_reads_grey_and_rgba_image_files(tmp_path):
         assert 0 <= image.min() and image.max() <= 1
     grey_image = load_image(str(grey), "chelsea", 16)
     np.testing.assert_array_equal(grey_image[0, 0], grey_image[0, 2])
+
+
+def _program(path: pathlib.Path) -> list[str]:
+    """A module's statements without its docstring and imports, and with the banner strings
+    of `main()` (the title it prints) blanked: what must not differ between the forms."""
+    statements = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module docstring
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            for const in ast.walk(node):
+                if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                    const.value = ""
+        statements.append(ast.dump(node))
+    return statements
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_tape_form_is_the_pytorch_program_with_only_its_imports_and_banner_changed(example):
+    folder = ROOT / "examples" / example
+    pytorch, tape = _program(folder / "torch_ref.py"), _program(folder / "tape.py")
+    assert len(tape) == len(pytorch), f"{example}: tape.py has other top-level statements"
+    for i, (a, b) in enumerate(zip(pytorch, tape)):
+        assert a == b, f"{example}: statement {i} of tape.py differs from torch_ref.py"

@@ -74,8 +74,8 @@ def run(seed: int = 0, steps: int = 20) -> dict:
 
     # ---- one batch's gradient, accumulated over micro-batches with lax.scan
     @jax.jit
-    def scan_step(variables, opt_state, idx):
-        loss, grads = accumulate_grads(loss_fn, variables, (x_all[idx], y_all[idx]), MICRO_BATCHES)
+    def scan_step(variables, opt_state, x, y):
+        loss, grads = accumulate_grads(loss_fn, variables, (x, y), MICRO_BATCHES)
         updates, opt_state = optimizer.update(grads, opt_state, variables)
         return optax.apply_updates(variables, updates), opt_state, loss
 
@@ -90,22 +90,24 @@ def run(seed: int = 0, steps: int = 20) -> dict:
     # ---- training: scan over micro-batches, then step
     params, opt_state, losses = variables, optimizer.init(variables), []
     for idx in progress(all_idx, desc="accumulation steps"):
-        params, opt_state, loss = scan_step(params, opt_state, idx)
+        params, opt_state, loss = scan_step(params, opt_state, x_all[idx], y_all[idx])
         losses.append(float(loss))
 
     # ---- twin 2: optax.MultiSteps applies the update every MICRO_BATCHES calls
     multi = optax.MultiSteps(optimizer, every_k_schedule=MICRO_BATCHES)
 
     @jax.jit
-    def micro_step(variables, opt_state, idx):
-        grads = jax.grad(loss_fn)(variables, (x_all[idx], y_all[idx]))
+    def micro_step(variables, opt_state, x, y):
+        grads = jax.grad(loss_fn)(variables, (x, y))
         updates, opt_state = multi.update(grads, opt_state, variables)
         return optax.apply_updates(variables, updates), opt_state
 
     multi_params, multi_state = variables, multi.init(variables)
     for idx in all_idx:
         for micro in jnp.split(idx, MICRO_BATCHES):
-            multi_params, multi_state = micro_step(multi_params, multi_state, micro)
+            multi_params, multi_state = micro_step(
+                multi_params, multi_state, x_all[micro], y_all[micro]
+            )
 
     # ---- twin 3: data parallel, the full batch sharded over every device
     mesh = Mesh(np.array(jax.devices()), ("data",))

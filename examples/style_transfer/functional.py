@@ -43,7 +43,7 @@ from examples.style_transfer.data import (
     save_image,
     style_parser,
 )  # fmt: skip
-from funcgrad.tape.nn import convert
+from funcgrad import convert
 
 FORM = os.path.splitext(os.path.basename(__file__))[0]
 
