@@ -60,7 +60,8 @@ class SavedInputVJP:
 
     Calling it, `rule(kept, cotangents)`, runs the jitted VJP: `kept` holds the values of the
     inputs in `keep`, `cotangents` one array (or None, for zeros) per output; it returns one
-    cotangent per input in `diff`. `vjp_fn` is the same function, not jitted.
+    cotangent per input in `diff`. `vjp_fn` is the same function, not jitted; `jitted` is
+    the jitted one (it takes tuples).
 
     Example:
         >>> import jax.numpy as jnp
@@ -85,7 +86,8 @@ class SavedInputVJP:
         self.fn, self.inputs, self.multi = fn, tuple(inputs), multi
         self.keep, self.diff, self.outputs = tuple(keep), tuple(diff), tuple(outputs)
         self.diff_out = tuple(np.dtype(dtype) in _INEXACT for _, dtype in self.outputs)
-        self._jitted = None  # compiled on first use
+        # The jitted VJP (compiled at its first call); the tape calls it directly.
+        self.jitted = jax.jit(self.vjp_fn)
 
     def vjp_fn(self, kept: Sequence, cotangents: Sequence) -> tuple:
         """The VJP as a pure function of the kept values and the output cotangents."""
@@ -110,9 +112,7 @@ class SavedInputVJP:
         return pullback(full)
 
     def __call__(self, kept: Sequence, cotangents: Sequence) -> tuple:
-        if self._jitted is None:
-            self._jitted = jax.jit(self.vjp_fn)
-        return self._jitted(tuple(kept), tuple(cotangents))
+        return self.jitted(tuple(kept), tuple(cotangents))
 
     def placeholders(self) -> tuple:
         """Stand-ins for the kept values, for a rule that reads none of them (Python numbers
@@ -143,7 +143,8 @@ class SavedPullback(PullbackBase):
     __slots__ = ("rule", "unpack", "_residuals", "__weakref__")
 
     def __init__(self, rule: Callable, saved: Sequence, unpack: Callable | None = None):
-        self.rule, self.unpack, self._residuals = rule, unpack, tuple(saved)
+        self.rule, self.unpack = rule, unpack
+        self._residuals = saved if type(saved) is tuple else tuple(saved)
 
     @property
     def saved(self) -> tuple:

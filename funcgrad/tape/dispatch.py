@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..functional import SavedInputVJP, input_type
+from ..functional import SavedInputVJP, SavedPullback, input_type
 from . import errors
 from ._convert import dtype_category
 from ._op import Op, saved_positions
@@ -217,7 +217,7 @@ def _record(cls, op, key, inputs, arrays, requires, results):
         op.node,
         edges,
         plan.run,
-        plan.rule.bind(saved, unpack),
+        SavedPullback(plan.rule, saved, unpack),
         checks,
         len(results),
         # PyTorch's CopySlices drops its view function when freed: a second backward fails.
@@ -242,12 +242,15 @@ def _version_check(tensor, owner=None):
 # ---------------------------------------------------------------- running a node
 def _run(cls, plan, node, grads, create_graph):
     pullback = node._pullback
-    # Freed, and saves no tensor (only Python scalars the gradient ignores): placeholders.
-    kept = plan.rule.placeholders() if pullback.is_freed else pullback.values()
+    if pullback.is_freed:
+        # Freed, and saves no tensor (only Python scalars the gradient ignores).
+        kept = plan.rule.placeholders()
+    else:
+        kept = pullback.values()
     if create_graph:
         diff_grads = _backward_as_op(cls, plan, node, kept, grads)
     else:
-        diff_grads = plan.rule(kept, grads)
+        diff_grads = plan.rule.jitted(kept, tuple(grads))
         if plan.op.name == "to_device":  # ToCopyBackward0: back to the source device
             source = dict(plan.key)["source"]
             diff_grads = tuple(jax.device_put(g, source) for g in diff_grads)

@@ -298,15 +298,17 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
             if isinstance(node, AccumulateGrad) and accumulate and grads[0] is not None:
                 node.variable._accumulate_grad(grads[0], create_graph)
             continue
-        for hook in list(node._pre_hooks.values()):
-            new = hook(tuple(grads))
-            grads = list(new) if new is not None else grads
+        if node._pre_hooks:
+            for hook in list(node._pre_hooks.values()):
+                new = hook(tuple(grads))
+                grads = list(new) if new is not None else grads
         if all(g is None for g in grads):
             input_grads = [None] * len(node.next_functions)
         else:
             input_grads = node.apply(grads, create_graph)
-        for hook in list(node._hooks.values()):
-            hook(tuple(input_grads), tuple(grads))
+        if node._hooks:
+            for hook in list(node._hooks.values()):
+                hook(tuple(input_grads), tuple(grads))
         if not retain_graph:
             node.release()
         for (child, nr), g in zip(node.next_functions, input_grads):

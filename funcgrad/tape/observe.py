@@ -2,8 +2,9 @@
 
 While jit traces a step it installs an observer for its thread (`observing`); tensor.py and
 the in-place ops report to it (`created`, `writing`), and it rejects writes to tensors that
-are not part of the step's state. Outside a trace there is no observer: one thread-local
-lookup per tensor made. Like grad mode, the observer is per thread.
+are not part of the step's state. Like grad mode, the observer is per thread. Outside a
+trace no thread has one, and `active` (how many are installed) is 0: the tensor's check
+costs one attribute read.
 
 This module defines the protocol only (an observer has `created_tensor(t)` and
 `writing(t, action)`); the observer itself is jit's.
@@ -17,6 +18,8 @@ import threading
 __all__ = ["created", "current", "observing", "writing"]
 
 _state = threading.local()
+_lock = threading.Lock()
+active = 0  # observers installed, over all threads
 
 
 def current():
@@ -27,12 +30,17 @@ def current():
 @contextlib.contextmanager
 def observing(observer):
     """Installs `observer` for this thread inside the `with` block."""
+    global active
     previous = current()
     _state.observer = observer
+    with _lock:
+        active += 1
     try:
         yield observer
     finally:
         _state.observer = previous
+        with _lock:
+            active -= 1
 
 
 def created(tensor) -> None:

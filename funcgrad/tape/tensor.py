@@ -75,7 +75,8 @@ class Tensor(TensorMethods):
         self._post_accumulate_hooks = {}
         self._retains_grad = False
         self._inference = False
-        observe.created(self)
+        if observe.active:
+            observe.created(self)
 
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr=0) -> Tensor:
@@ -220,8 +221,9 @@ class Tensor(TensorMethods):
         else:
             # In place, like PyTorch: a reference to the old .grad sees the new value.
             self._grad._write(jnp.add(self._grad._data, grad))
-        for hook in list(self._post_accumulate_hooks.values()):
-            hook(self)
+        if self._post_accumulate_hooks:
+            for hook in list(self._post_accumulate_hooks.values()):
+                hook(self)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Computes the gradient of this tensor w.r.t. graph leaves; see autograd.backward.
