@@ -4,23 +4,33 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs docs-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m funcgrad.demo
 
+# ruff, then the whole suite: PyTorch parity, the examples, the docs build and the browser
+# test of the built site (needs Debian's Chromium: apt-get install chromium)
 test: $(STAMP)
-	$(PY) -m ruff check funcgrad tests benchmarks examples
+	$(PY) -m ruff check funcgrad tests benchmarks examples docs
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/tape_overhead.py
 
+# the documentation site: open docs/_build/html/index.html
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# the docs build and the browser test of the built site only
+docs-test: $(STAMP)
+	$(PY) -m pytest -q tests/test_docs.py tests/test_docs_browser.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build docs/api
