@@ -189,6 +189,11 @@ def test_screenshots_of_the_home_page_and_an_example_page(browser, docs_url):
     visit.open(docs_url + "index.html").screenshot(path=SCREENSHOTS / "home.png", full_page=True)
     page = visit.open(docs_url + EXAMPLE)
     choose(page, 0, "funcgrad.tape")
+    # reloaded, the page lays out afresh (a screenshot right after the click can catch the
+    # sidebar mid-transition) and keeps the chosen tab
+    page.reload(wait_until="networkidle")
+    assert page.locator("label.sd-tab-label").filter(has_text="funcgrad.tape").first.is_visible()
+    assert page.get_by_text("retain_graph / funcgrad.tape").first.is_visible()
     page.screenshot(path=SCREENSHOTS / "example-retain_graph.png", full_page=True)
     for name in ("home.png", "example-retain_graph.png"):
         assert (SCREENSHOTS / name).stat().st_size > 20_000, name
