@@ -37,8 +37,7 @@ extensions = [
     "sphinx.ext.napoleon",
 ]
 
-exclude_patterns = ["_build", "_support", "_templates", "snippets", "**.ipynb_checkpoints"]
-templates_path = ["_templates"]
+exclude_patterns = ["_build", "_support", "_static", "snippets", "**.ipynb_checkpoints"]
 
 # Error messages and code are quoted as they are: no curly quotes for straight ones.
 smartquotes = False

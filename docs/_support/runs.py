@@ -11,7 +11,6 @@ import contextlib
 import importlib
 import inspect
 import io
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +27,6 @@ FORMS = {"torch_ref": "pytorch", "tape": "tape", "functional": "functional"}
 class FormRun:
     results: dict
     printed: str  # the report the form's command line prints for these results
-    seconds: float
 
 
 def run_forms(example: str, **options) -> dict[str, FormRun]:
@@ -43,16 +41,14 @@ def run_forms(example: str, **options) -> dict[str, FormRun]:
         accepted = inspect.signature(module.run).parameters
         kwargs = {k: v for k, v in options.items() if k in accepted}
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            start = time.perf_counter()
             results = module.run(**kwargs)
-            seconds = time.perf_counter() - start
         call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             shown = {k: v for k, v in results.items() if not isinstance(v, dict)}
             report(f"{example} / {PARADIGMS[paradigm]}", shown, None)
         text = f">>> examples.{example}.{form}.run({call})\n{printed.getvalue().rstrip()}"
-        runs[form] = FormRun(results, text, seconds)
+        runs[form] = FormRun(results, text)
     return runs
 
 
