@@ -22,8 +22,9 @@ from _support import public_api, snippets  # noqa: E402 - the docs' helpers live
 def test_docs_build_without_warnings(built_docs):
     done, out = built_docs
     log = done.stdout + done.stderr
+    # -W: any Sphinx warning (a failing cell, a missing glue key, a bad link) fails the build
     assert done.returncode == 0, "the docs build failed:\n" + log[-8000:]
-    assert "WARNING" not in done.stderr.replace("[IPKernelApp] WARNING", ""), log[-8000:]
+    assert "build succeeded" in log
     assert (out / "index.html").exists()
 
 
