@@ -79,9 +79,11 @@ def _jsonable(value):
     return arr
 
 
-def optax_step(loss_and_grads, optimizer, params):
-    """A `step() -> loss` for `funcgrad compare`'s workloads: one jitted optax update of
-    `params`, which it keeps between calls. `loss_and_grads(params) -> (loss, grads)`."""
+def optax_step(loss_and_grads, optimizer, params) -> tuple:
+    """`(step, first_grads)` for `funcgrad compare`'s workloads: `step() -> loss` is one
+    jitted optax update of `params`, which it keeps between calls; `first_grads()` returns
+    the gradients of the first step without taking it (the same compiled program).
+    `loss_and_grads(params) -> (loss, grads)`."""
     import jax
     import optax
 
@@ -89,15 +91,16 @@ def optax_step(loss_and_grads, optimizer, params):
     def train_step(params, opt_state):
         loss, grads = loss_and_grads(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return optax.apply_updates(params, updates), opt_state, loss, grads
 
-    state = [params, optimizer.init(params)]
+    first = (params, optimizer.init(params))
+    state = list(first)
 
     def step():
-        state[0], state[1], loss = train_step(*state)
+        state[0], state[1], loss, _ = train_step(*state)
         return loss
 
-    return step
+    return step, lambda: train_step(*first)[3]
 
 
 class Timer:

@@ -124,7 +124,8 @@ def style_model_and_losses(cnn, content_img, style_img):
 
 def style_problem(seed: int, size: int, content: str | None = None, style: str | None = None,
                   weights: str | None = None) -> tuple:  # fmt: skip
-    """(the image to optimise, `scores()` -> its style and content losses, the features' name)."""
+    """(the image to optimise, `scores()` -> its style and content losses, the loss modules,
+    the features' name)."""
     # ---- images and the feature network, from the shared weights
     content_img, style_img = (torch.tensor(a) for a in images(size, content, style))
     config, state, features = feature_weights(seed, weights)
@@ -144,13 +145,13 @@ def style_problem(seed: int, size: int, content: str | None = None, style: str |
         content_score = sum(cl.loss for cl in content_losses) * CONTENT_WEIGHT
         return style_score, content_score
 
-    return input_img, scores, features
+    return input_img, scores, style_losses + content_losses, features
 
 
 def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = None,
         style: str | None = None, weights: str | None = None, out: str = "out/style_transfer",
         line_search: str | None = "strong_wolfe") -> dict:  # fmt: skip
-    input_img, scores, features = style_problem(seed, size, content, style, weights)
+    input_img, scores, _, features = style_problem(seed, size, content, style, weights)
 
     # ---- the losses and the image's gradient at the start
     initial_style, initial_content = scores()
@@ -198,7 +199,7 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
 def workload(seed: int = 0, quick: bool = False) -> dict:
     """What `funcgrad compare` measures (examples/README.md): one step is one evaluation of
     the L-BFGS closure (clamp, forward, backward); the losses are LBFGS's, strong-Wolfe."""
-    input_img, scores, _ = style_problem(seed, 32 if quick else 128)
+    input_img, scores, loss_modules, _ = style_problem(seed, 32 if quick else 128)
 
     def graph():
         return sum(scores())
@@ -209,6 +210,8 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
         input_img.grad = None
         loss = graph()
         loss.backward()
+        for module in loss_modules:  # no graph outlives the step (as funcgrad.tape.jit needs)
+            module.loss = module.loss.detach()
         return loss
 
     def grads():

@@ -7,5 +7,6 @@ retained graph keeps. The command line is `funcgrad compare` (`python -m funcgra
 the report's JSON schema is `SCHEMA.md` beside this file.
 """
 
+from .model import compare_model as compare_model
 from .report import SCHEMA_VERSION as SCHEMA_VERSION
 from .report import Report as Report

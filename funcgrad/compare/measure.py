@@ -90,15 +90,15 @@ def _peak_device_bytes(kind: str):
         if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
             return torch.cuda.max_memory_allocated(), "torch.cuda.max_memory_allocated"
         return None, "PyTorch runs on the CPU: no device memory statistics"
-    stats = jax.config.jax_default_device or jax.devices()[0]
-    stats = stats.memory_stats()
+    stats = (jax.config.jax_default_device or jax.devices()[0]).memory_stats()
     if not stats or "peak_bytes_in_use" not in stats:
         return None, "JAX reports no memory statistics for this device (CPU)"
     return int(stats["peak_bytes_in_use"]), "peak_bytes_in_use: the process's peak so far"
 
 
-def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, Workload | None]:
-    """Builds the workload and takes its first gradients, graph bytes and losses."""
+def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, _FirstCallTimer | None]:
+    """Builds the workload and takes its first gradients, graph bytes and losses; returns
+    the record and the step to time (None if it cannot run)."""
     record = {"id": paradigm.id, "label": paradigm.label, "status": "ok", "reason": None}
     tick(f"{paradigm.label}: first calls")
     try:
@@ -109,12 +109,11 @@ def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, Worklo
         first_grads_s = time.perf_counter() - start
         kind = framework(next(iter(grads.values()), None))
         record["_grads"] = {name: to_numpy(g) for name, g in grads.items()}
+        nbytes, how, note = None, None, workload.no_graph
         if workload.graph is not None:
-            nbytes, how = retained_bytes(workload.graph)
-            record["memory"] = {"retained_graph_bytes": nbytes, "retained_graph_how": how}
-        else:
-            record["memory"] = {"retained_graph_bytes": None, "retained_graph_how": None,
-                                "retained_graph_note": workload.no_graph}  # fmt: skip
+            (nbytes, how), note = retained_bytes(workload.graph), None
+        record["memory"] = {"retained_graph_bytes": nbytes, "retained_graph_how": how,
+                            "retained_graph_note": note}  # fmt: skip
         step = _FirstCallTimer(workload.step)
         if workload.losses is None:
             losses = [to_float(step()) for _ in range(settings.steps)]
@@ -125,9 +124,8 @@ def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, Worklo
         record["losses"] = losses
         record["final_loss"] = losses[-1] if losses else None
         record["unit"] = workload.unit
-        record["time"] = {"first_grads_s": first_grads_s, "first_step_s": step.first_s}
-        workload.step = step.step
-        return record, workload
+        record["time"] = {"first_grads_s": first_grads_s}
+        return record, step
     except Unavailable as err:
         record.update(status="unavailable", reason=str(err))
     except Exception as err:  # one broken paradigm must not hide the others' results
@@ -137,15 +135,16 @@ def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, Worklo
 
 
 def _time_rounds(running: dict, settings: Settings, tick) -> dict:
-    for paradigm_id, workload in running.items():
+    """Warm-up, then rounds in which every paradigm's step runs once; the samples (s)."""
+    for paradigm_id, step in running.items():
         tick(f"{paradigm_id}: warm-up")
         for _ in range(settings.warmup):
-            wait(workload.step())
+            wait(step())
     samples = {k: [] for k in running}
     for r in range(settings.repeats):
         tick(f"round {r + 1}/{settings.repeats}")
-        for paradigm_id, workload in running.items():
-            samples[paradigm_id].append(_timed(workload.step))
+        for paradigm_id, step in running.items():
+            samples[paradigm_id].append(_timed(step))
     return samples
 
 
@@ -204,15 +203,16 @@ def measure_case(case: Case, settings: Settings, tick: Callable[[str], None] = l
         # tape.jit retraces once when the .grads go from None to tensors: expected here
         warnings.filterwarnings("ignore", message="funcgrad.tape.jit: retracing")
         for paradigm in case.paradigms:
-            record, workload = _prepare(paradigm, settings, lambda s: tick(f"{case.name}: {s}"))
+            record, step = _prepare(paradigm, settings, lambda s: tick(f"{case.name}: {s}"))
             records.append(record)
-            if workload is not None:
-                running[paradigm.id] = workload
+            if step is not None:
+                running[paradigm.id] = step
         samples = _time_rounds(running, settings, lambda s: tick(f"{case.name}: {s}"))
 
     grads = {r["id"]: r.pop("_grads", None) for r in records}
     ran = [r for r in records if r["status"] == "ok"]
-    for record in ran:
+    for record in ran:  # a form's own loop may not call the step: then its warm-up is first
+        record["time"]["first_step_s"] = running[record["id"]].first_s
         record["time"].update(_time_stats(samples[record["id"]]))
     fastest = min((r["time"]["median_s"] for r in ran), default=None)
     ids = [r["id"] for r in ran]

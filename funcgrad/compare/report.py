@@ -25,6 +25,11 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 
 
+def current_device():
+    """The device JAX computes on: `jax_default_device` when set, else JAX's default."""
+    return jax.config.jax_default_device or jax.devices()[0]
+
+
 def environment(device) -> dict:
     """Versions, machine and load: what a reader needs to weigh the times."""
     torch = sys.modules.get("torch")
