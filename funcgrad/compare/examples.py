@@ -80,14 +80,21 @@ def paradigm_ids(example: str) -> list[str]:
     return sorted(ids, key=lambda k: (order.get(k, len(order)), k))
 
 
-def _load(example: str, form: str, seed: int, quick: bool) -> Workload:
-    where = f"examples/{example}/{form}.py"
+def form_module(example: str, form: str):
+    """The imported form module; `Unavailable` if it needs PyTorch and PyTorch is missing."""
+    _importable()
     try:
-        module = importlib.import_module(f"examples.{example}.{form}")
+        return importlib.import_module(f"{examples_dir().name}.{example}.{form}")
     except ImportError as err:
         if err.name == "torch":
             raise Unavailable(f"PyTorch is not installed ({err})") from err
         raise
+
+
+def workload(example: str, form: str, *, seed: int = 0, quick: bool = False) -> Workload:
+    """The form's `workload()`, checked; `Unavailable` if it has none."""
+    where = f"{examples_dir().name}/{example}/{form}.py"
+    module = form_module(example, form)
     if not hasattr(module, "workload"):
         raise Unavailable(f"{where} defines no workload() (see examples/README.md)")
     return Workload.of(module.workload(seed=seed, quick=quick), where)
@@ -104,13 +111,13 @@ def case(example: str, *, seed: int = 0, quick: bool = False, only=None) -> Case
         for paradigm_id, label, compiled in variants:
 
             def build(form=form, compiled=compiled):
-                workload = _load(example, form, seed, quick)
-                return workload.compiled(jit) if compiled else workload
+                found = workload(example, form, seed=seed, quick=quick)
+                return found.compiled(jit) if compiled else found
 
             paradigms.append(Paradigm(paradigm_id, label, build))
     order = {k: i for i, k in enumerate(PARADIGM_ORDER)}
     paradigms.sort(key=lambda p: (order.get(p.id, len(order)), p.id))
     if only is not None:
         paradigms = [p for p in paradigms if p.id in only]
-    package = importlib.import_module(f"examples.{example}")
+    package = importlib.import_module(f"{examples_dir().name}.{example}")
     return Case(example, paradigms, dict(getattr(package, "TOLERANCE", DEFAULT_TOLERANCE)))

@@ -8,14 +8,13 @@ the second's, as in the example. Pictures are `.svg` and, with matplotlib, `.png
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 
 from funcgrad.tape import draw_graph, graph_bytes
 
 from . import examples
-from .workload import Workload
+from .workload import Unavailable
 
 MOMENTS = (
     ("1_before_backward", "before any backward"),
@@ -31,10 +30,10 @@ def draw_example_graphs(names, out_dir: str, *, seed: int = 0, quick: bool = Fal
     for name in names:
         if "tape" not in examples.forms(name):
             continue
-        module = importlib.import_module(f"examples.{name}.tape")
-        if not hasattr(module, "workload"):
+        try:
+            workload = examples.workload(name, "tape", seed=seed, quick=quick)
+        except Unavailable:
             continue
-        workload = Workload.of(module.workload(seed=seed, quick=quick), f"examples/{name}/tape.py")
         if workload.graph is None:
             continue
         outputs = workload.graph()

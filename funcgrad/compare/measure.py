@@ -149,7 +149,9 @@ def _time_rounds(running: dict, settings: Settings, tick) -> dict:
 
 
 def _time_stats(samples: list) -> dict:
-    q1, _, q3 = statistics.quantiles(samples, n=4) if len(samples) > 1 else samples * 3
+    q1, _, q3 = (
+        statistics.quantiles(samples, n=4, method="inclusive") if len(samples) > 1 else samples * 3
+    )
     return {
         "median_s": statistics.median(samples),
         "q1_s": q1,
