@@ -179,6 +179,8 @@ def lbfgs_with_optax(total_loss, image, steps: int, on_iteration=None) -> tuple:
 def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = None,
         style: str | None = None, weights: str | None = None, out: str = "out/style_transfer",
         line_search: str | None = "strong_wolfe", optimizer: str = "pytorch") -> dict:  # fmt: skip
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     content_img, scores, features = style_problem(seed, size, content, style, weights)
 
     def total_loss(image):
@@ -191,8 +193,6 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
     initial_grad = value_and_grad(content_img)[1]
 
     # ---- L-BFGS on the image: PyTorch's algorithm over a jitted closure, or optax's
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     bar = progress(range(steps), desc=f"L-BFGS ({optimizer}) steps")
     if optimizer == "pytorch":
         image, losses = lbfgs_like_pytorch(value_and_grad, content_img, steps, line_search,
