@@ -12,8 +12,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
+# the short demonstration, then every example in every paradigm (out/: the report as JSON,
+# a plot, and the pictures of each example's graph before and after backward)
 demo: $(STAMP)
 	$(PY) -m funcgrad.demo
+	$(PY) -m funcgrad compare --quick --json out/compare.json --plot out/compare.png \
+		--graph out/graphs
 
 test: $(STAMP)
 	$(PY) -m ruff check funcgrad tests benchmarks examples
