@@ -104,6 +104,17 @@ def test_quick_run_memory_columns_say_what_they_counted(quick_run):
     assert retain["tape"]["device_peak_bytes"] is None  # CPU: JAX reports no statistics
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["multitask", "style_transfer"])
+def test_conv_examples_functional_workload_agrees_with_pytorch(example):
+    """The conv examples' functional column (the tape's is checked by the examples' tests)."""
+    case = examples.case(example, quick=True, only=["pytorch", "functional"])
+    result = measure_case(case, Settings(steps=2, repeats=1, warmup=0))
+    pytorch, functional = result["paradigms"]
+    assert functional["status"] == "ok" and functional["agreement"]["passed"], functional
+    np.testing.assert_allclose(functional["losses"], pytorch["losses"], rtol=1e-4)
+
+
 # ---------------------------------------------------------------- arguments and errors
 def test_unknown_example_lists_the_valid_ones(capsys):
     code, _, err = _run(["retain_grpah"], capsys)
