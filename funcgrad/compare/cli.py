@@ -21,7 +21,7 @@ from .graphs import draw_example_graphs
 from .measure import Settings, measure_case
 from .report import Report
 
-QUICK = Settings(steps=3, repeats=5, warmup=1)
+QUICK = Settings(steps=2, repeats=3, warmup=1)
 FULL = Settings(steps=10, repeats=20, warmup=3)
 DEVICES = ("cpu", "gpu", "tpu")
 
@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="timed rounds (default 20)")
     p.add_argument("--warmup", type=int, help="untimed steps before the rounds (default 3)")
     p.add_argument("--quick", action="store_true",
-                   help="small sizes, 3 steps, 5 rounds: about a minute in all")  # fmt: skip
+                   help="small sizes, 2 steps, 3 rounds: a minute or two in all")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="the examples' seed (default 0)")
     p.add_argument("--paradigms", help="comma-separated paradigm ids to run (default: all), "
                    f"from {', '.join(examples.PARADIGM_ORDER)}")  # fmt: skip

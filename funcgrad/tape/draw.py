@@ -33,7 +33,7 @@ STYLE = {  # state -> (fill, stroke, dashed)
     "no tensor saved": ("#ffffff", "#555555", False),
     "leaf": ("#dbeafe", "#3b82f6", False),
 }
-WIDTH, LINE, PAD, GAP_X, GAP_Y, MAX_SAVED = 250, 15, 8, 24, 36, 4
+WIDTH, LINE, PAD, GAP_X, GAP_Y, MAX_SAVED = 280, 15, 8, 24, 36, 4
 
 
 @dataclass(frozen=True)
