@@ -34,7 +34,6 @@ FORM_PARADIGMS = {
 COMPILED_FORMS = {"tape": ("tape_jit", "tape.jit")}  # also measured under funcgrad.tape.jit
 PARADIGM_ORDER = ("pytorch", "torch_func", "tape", "tape_func", "tape_jit", "functional")
 EXAMPLE_ORDER = ("retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer")
-TORCH_FORMS = ("torch_ref", "torch_func")  # the forms that need PyTorch itself
 DEFAULT_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 
 NO_EXAMPLES = (

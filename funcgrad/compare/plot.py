@@ -59,7 +59,8 @@ def plot_report(data: dict, path: str) -> None:
     time_ax.legend(fontsize=8, ncol=3)
     env = data["environment"]
     fig.suptitle(f"funcgrad compare, {env['device']['platform']} ({env['device']['kind']}), "
-                 f"{data['created']}", fontsize=10)  # fmt: skip
+                 f"{data['created']}, load average {env['load_average_1min']}",
+                 fontsize=10)  # fmt: skip
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path)

@@ -90,7 +90,7 @@ class Report:
             f"funcgrad compare: {self.data['created']}, {env['machine']}, JAX device "
             f"{env['device']['platform']} ({env['device']['kind']}), load average "
             f"{env['load_average_1min']}; jax {env['jax']}, torch {env['torch']}; "
-            f"{opts['repeats']} timed rounds after {opts['warmup']} warm-up steps, medians"
+            f"medians of {opts['repeats']} timed rounds (warm-up steps: {opts['warmup']})"
         )
         parts = [head]
         for case in self.data["cases"]:
