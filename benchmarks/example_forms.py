@@ -9,7 +9,8 @@ over a jitted closure). The forms of an example run one after the other, in roun
 the table gives each form's median over the rounds and the functional form's time over the
 tape's (the issue's target: at most 1).
 
-Run with `python benchmarks/example_forms.py [--rounds N] [--json PATH] [--quick]`.
+Run with `python benchmarks/example_forms.py [--rounds N] [--json PATH] [--quick] [EXAMPLE
+...] [-- FORM OPTIONS]`; options after `--` go to every form (e.g. `-- --steps 100`).
 """
 
 from __future__ import annotations
@@ -50,24 +51,26 @@ def main(argv=None) -> dict:
     p.add_argument("--json", default=None, help="also write the results as JSON")
     p.add_argument("--quick", action="store_true", help="a few steps each: a smoke test")
     p.add_argument("examples", nargs="*", default=list(EXAMPLES))
-    args = p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    passed = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     load = os.getloadavg()[0]
-    seconds = {e: {f: [] for f in FORMS} for e in args.examples}
-    for _ in range(args.rounds):
-        for example in args.examples:
-            for form in FORMS:
-                extra = QUICK_ARGS.get(example, []) if args.quick else []
-                seconds[example][form].append(run_form(example, form, extra))
-    medians = {e: {f: statistics.median(v) for f, v in s.items()} for e, s in seconds.items()}
-    print(f"each form end to end (python -m examples.NAME.FORM), median of {args.rounds} "
-          f"round(s); load average {load:.2f} before the run")  # fmt: skip
+    print(f"each form end to end (python -m examples.NAME.FORM {' '.join(passed)}), median of "
+          f"{args.rounds} round(s); load average {load:.2f} before the run")  # fmt: skip
     print(f"| example | {' | '.join(FORMS)} | functional / tape |")
-    print("|---|" + "---:|" * (len(FORMS) + 1))
-    for example, m in medians.items():
+    print("|---|" + "---:|" * (len(FORMS) + 1), flush=True)
+    medians = {}
+    for example in args.examples:  # an example's forms take turns, round by round
+        extra = (QUICK_ARGS.get(example, []) if args.quick else []) + passed
+        seconds = {f: [] for f in FORMS}
+        for _ in range(args.rounds):
+            for form in FORMS:
+                seconds[form].append(run_form(example, form, extra))
+        m = medians[example] = {f: statistics.median(v) for f, v in seconds.items()}
         cells = " | ".join(f"{m[f]:.1f} s" for f in FORMS)
-        print(f"| {example} | {cells} | {m['functional'] / m['tape']:.2f}x |")
+        print(f"| {example} | {cells} | {m['functional'] / m['tape']:.2f}x |", flush=True)
     result = {"load_average_1min": load, "rounds": args.rounds, "quick": args.quick,
-              "median_s": medians}  # fmt: skip
+              "form_options": passed, "median_s": medians}  # fmt: skip
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
@@ -75,4 +78,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
