@@ -133,12 +133,8 @@ def test_readme_lists_only_api_that_exists():
     missing += [n for n in functional_names if not _resolves(n, functional_spaces)]
     training_names = [n for n in _supported_names(training_part) if n not in not_api]
     assert len(training_names) > 30
-    training_spaces = (
-        funcgrad.tape,
-        funcgrad.tape.Tensor,
-        funcgrad.tape.nn.Module,
-        funcgrad.tape.optim.Optimizer,
-    )
+    training_spaces = (funcgrad.tape, funcgrad.tape.Tensor, funcgrad.tape.nn.Module,
+                       funcgrad.tape.optim.Optimizer)
     missing += [n for n in training_names if not _resolves(n, training_spaces)]
     assert not missing, f"README promises API that does not exist: {missing}"
 
