@@ -66,7 +66,7 @@ def test_readme_python_block_runs(index, capsys):
 
 
 def test_readme_tape_quickstart_prints_pytorchs_second_backward_error(capsys):
-    (block,) = [b for b in PYTHON_BLOCKS if "retain_graph=True" in b]
+    block = next(b for b in PYTHON_BLOCKS if "retain_graph=True" in b)  # the first: quickstart
     exec(compile(block, "README.md tape quickstart", "exec"), {"__name__": "readme_tape"})
     assert _torch_second_backward_error() in capsys.readouterr().out
 
