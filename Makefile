@@ -19,8 +19,12 @@ $(DOCS_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e ".[test,docs]"
 	touch $(DOCS_STAMP)
 
+# the short demonstration, then every example in every paradigm (out/: the report as JSON,
+# a plot, and the pictures of each example's graph before and after backward)
 demo: $(STAMP)
 	$(PY) -m funcgrad.demo
+	$(PY) -m funcgrad compare --quick --json out/compare.json --plot out/compare.png \
+		--graph out/graphs
 
 # ruff, then the whole suite: PyTorch parity, the examples, the docs build and the browser
 # test of the built site (needs Debian's Chromium: apt-get install chromium)

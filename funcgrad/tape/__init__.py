@@ -75,6 +75,7 @@ from .creation import (
 from .creation import (
     zeros_like as zeros_like,
 )
+from .draw import draw_graph as draw_graph
 from .dtypes import (
     bfloat16 as bfloat16,
 )
