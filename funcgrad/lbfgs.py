@@ -205,8 +205,9 @@ def lbfgs_step(
       state: Optional. The dict returned by the previous call (PyTorch's `LBFGS` state:
         `d`, `t`, `old_dirs`, `old_stps`, `ro`, `H_diag`, `prev_flat_grad`, `prev_loss`,
         `func_evals`, `n_iter`); None to start.
-      lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
-        line_search_fn: Optional. PyTorch's `LBFGS` arguments, with its defaults.
+      lr: Optional. PyTorch's `LBFGS` argument, with its default; so are `max_iter`,
+        `max_eval`, `tolerance_grad`, `tolerance_change`, `history_size` and
+        `line_search_fn`.
 
     Returns:
       `(x, loss, state)`: the parameters after the step, the closure's first loss of this

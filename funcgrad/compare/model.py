@@ -128,15 +128,16 @@ def compare_model(
       torch_loss_fn: Optional. The PyTorch loss; by default the `torch.nn` class of the same
         name as `loss_fn` (with its `reduction`).
       name: Optional. The case's name in the report (default: the module's class name).
-      steps, repeats, warmup: Optional. Evaluations whose losses are kept, timed rounds,
-        untimed calls before them.
+      steps: Optional. Evaluations whose losses are kept.
+      repeats: Optional. Timed rounds.
+      warmup: Optional. Untimed calls before them.
       tolerance: Optional. `{"rtol", "atol"}` for the gradients' agreement (default 1e-4,
         1e-5).
 
     Returns:
       A `Report` (its `data` follows `funcgrad/compare/SCHEMA.md`): print it for the
       table, `.markdown()`, `.to_json(path)`, `.plot(path)`, `.passed`. The tape module's
-      `.grad`s are left set by the evaluations.
+      `.grad` attributes are left set by the evaluations.
 
     Example:
         >>> import numpy as np
