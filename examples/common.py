@@ -14,6 +14,7 @@ import time
 
 import jax
 import numpy as np
+import optax
 
 
 def parser(description: str, *, steps: int = 1, seed: int = 0) -> argparse.ArgumentParser:
@@ -26,11 +27,13 @@ def parser(description: str, *, steps: int = 1, seed: int = 0) -> argparse.Argum
 
 
 def progress(iterable, total: int | None = None, desc: str = ""):
-    """A tqdm bar on stderr, shown only for loops long enough to want one."""
+    """A tqdm bar on stderr, shown only for loops long enough to want one, and only on a
+    terminal: in logs and CI its carriage-return updates would fill the capture."""
     from tqdm.auto import tqdm
 
     total = total if total is not None else len(iterable)
-    return tqdm(iterable, total=total, desc=desc, disable=total < 20, file=sys.stderr)
+    quiet = total < 20 or not sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, disable=quiet, file=sys.stderr)
 
 
 def device_line() -> str:
@@ -72,6 +75,28 @@ def _jsonable(value):
     if isinstance(arr, np.ndarray):
         return arr.tolist()
     return arr
+
+
+def optax_step(loss_and_grads, optimizer, params) -> tuple:
+    """`(step, first_grads)` for `funcgrad compare`'s workloads: `step() -> loss` is one
+    jitted optax update of `params`, which it keeps between calls; `first_grads()` returns
+    the gradients of the first step without taking it (the same compiled program).
+    `loss_and_grads(params) -> (loss, grads)`."""
+
+    @jax.jit
+    def train_step(params, opt_state):
+        loss, grads = loss_and_grads(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, grads
+
+    first = (params, optimizer.init(params))
+    state = list(first)
+
+    def step():
+        state[0], state[1], loss, _ = train_step(*state)
+        return loss
+
+    return step, lambda: train_step(*first)[3]
 
 
 class Timer:

@@ -50,7 +50,10 @@ SOURCES = ("funcgrad", "examples", "benchmarks")
 # of its packages (`funcgrad.tape.nn` covers `funcgrad.tape.nn.module`). "=" marks a name
 # that covers only itself, not its submodules.
 LAYERS = (
-    ("the functional core", ("=funcgrad", "funcgrad.functional", "funcgrad.convert")),
+    (
+        "the functional core",
+        ("=funcgrad", "funcgrad.functional", "funcgrad.convert", "funcgrad.lbfgs"),
+    ),
     (
         "the tape core",
         (
@@ -82,12 +85,28 @@ LAYERS = (
     ),
     (
         "the autograd API",
-        ("funcgrad.tape.autograd", "funcgrad.tape.function", "funcgrad.tape.backward_hooks"),
+        (
+            "funcgrad.tape.autograd",
+            "funcgrad.tape.function",
+            "funcgrad.tape.backward_hooks",
+            "funcgrad.tape.graph_view",
+            "funcgrad.tape.draw",
+        ),
     ),
     ("nn and optim", ("funcgrad.tape.nn", "funcgrad.tape.optim")),
     ("jit", ("funcgrad.tape.compile",)),
     ("the public funcgrad.tape namespace", ("=funcgrad.tape",)),
-    ("the tools", ("funcgrad.demo", "funcgrad.compare", "funcgrad.docs", "examples", "benchmarks")),
+    (
+        "the tools",
+        (
+            "funcgrad.demo",
+            "funcgrad.__main__",
+            "funcgrad.compare",
+            "funcgrad.docs",
+            "examples",
+            "benchmarks",
+        ),
+    ),
 )
 
 # Imports that may stay inside a function: optional dependencies, imported where they are

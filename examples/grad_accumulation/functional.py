@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from examples.common import parser, progress, report
+from examples.common import optax_step, parser, progress, report
 from examples.grad_accumulation.data import (
     HIDDEN,
     LEARNING_RATE,
@@ -136,6 +136,38 @@ def run(seed: int = 0, steps: int = 20) -> dict:
         "devices": len(jax.devices()),
         "multisteps_vs_scan_max_diff": max_diff(multi_params, params),
         "data_parallel_vs_scan_max_diff": max_diff(dp_params, params),
+    }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is SGD with momentum
+    on one batch, its gradient accumulated over the micro-batches with lax.scan, jitted."""
+    x_all, y_all = (jnp.asarray(a) for a in digits())
+    model = MLP()
+    variables = to_flax(initial_state(seed))
+    optimizer = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    idx = jnp.asarray(batch_indices(len(x_all), 1, seed)[0])
+    batch = (x_all[idx], y_all[idx])
+
+    def loss_fn(variables, batch):
+        x, y = batch
+        return optax.softmax_cross_entropy_with_integer_labels(model.apply(variables, x), y).mean()
+
+    def accumulated(variables):
+        return accumulate_grads(loss_fn, variables, batch, MICRO_BATCHES)
+
+    step, first_grads = optax_step(accumulated, optimizer, variables)
+
+    def grads():
+        names = to_torch_names(first_grads())
+        return {k.removeprefix("final_"): v for k, v in names.items()}
+
+    micro = jax.tree.map(lambda a: a[: len(idx) // MICRO_BATCHES], batch)
+    return {
+        "unit": f"SGD step, {len(idx)} examples in {MICRO_BATCHES} micro-batches (scan, jitted)",
+        "grads": grads,
+        "step": step,
+        "graph": lambda: jax.jit(lambda v: jax.vjp(lambda v: loss_fn(v, micro), v)[1])(variables),
     }
 
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from examples.common import parser, progress, report
+from examples.common import optax_step, parser, progress, report
 from examples.multitask.data import (
     FEATURES,
     batches,
@@ -104,6 +104,44 @@ def run(seed: int = 0, steps: int = 300, batch_size: int = 64) -> dict:
         "pullback_vs_summed_loss_max_diff": pullback_vs_sum,
         "accuracy_even": float((np.asarray(out_even.argmax(1)) == data["test_even"]).mean()),
         "accuracy_big": float((np.asarray(out_big.argmax(1)) == data["test_big"]).mean()),
+    }
+
+
+def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is Adam on one batch,
+    the trunk's one pullback applied to the sum of both heads' feature cotangents, jitted."""
+    data = digits(seed)
+    trunk, head = Trunk(), nn.Dense(2)
+    params = to_flax(initial_state(seed))
+    optimizer = optax.adam(1e-3)
+    idx = next(batches(len(data["train_x"]), batch_size, 1, seed))
+    x = nchw_to_nhwc(jnp.asarray(data["train_x"][idx]))
+    labels = (jnp.asarray(data["train_even"][idx]), jnp.asarray(data["train_big"][idx]))
+
+    def head_loss(head_params, features, labels):
+        logits = head.apply(head_params, features)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+    def loss_and_grads(params):
+        trunk_params, *head_params = params
+        features, trunk_pullback = jax.vjp(lambda p: trunk.apply(p, x), trunk_params)
+        head_vg = jax.value_and_grad(head_loss, argnums=(0, 1))
+        (loss_even, (g_even, ct_even)), (loss_big, (g_big, ct_big)) = (
+            head_vg(p, features, y) for p, y in zip(head_params, labels)
+        )
+        (trunk_grads,) = trunk_pullback(ct_even + ct_big)  # one trunk pullback for both heads
+        return loss_even + loss_big, (trunk_grads, g_even, g_big)
+
+    step, first_grads = optax_step(loss_and_grads, optimizer, params)
+
+    def summed_loss(params):
+        return loss_and_grads(params)[0]
+
+    return {
+        "unit": f"Adam step, batch {batch_size}, one trunk pullback of both cotangents (jitted)",
+        "grads": lambda: to_torch_names(*first_grads()),
+        "step": step,
+        "graph": lambda: jax.jit(lambda p: jax.vjp(summed_loss, p)[1])(params),
     }
 
 

@@ -62,6 +62,26 @@ def run(seed: int = 0, steps: int = 1) -> dict:
     }
 
 
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is one pullback of
+    c = f(a) applied to d's and e's cotangents, jitted: the tape's forward and two backwards."""
+    a = jnp.asarray(initial_a(seed))
+
+    @jax.jit
+    def both_backwards(a):
+        c, pullback = jax.vjp(f, a)
+        (grad_d,) = pullback(jax.grad(jnp.mean)(c))
+        (grad_e,) = pullback(jax.grad(jnp.sum)(c))
+        return c.sum(), grad_d + grad_e  # e, and a.grad after d's and e's backward
+
+    return {
+        "unit": "one vjp of c, its pullback applied to d's and e's cotangents (jitted)",
+        "grads": lambda: {"a": both_backwards(a)[1]},
+        "step": lambda: both_backwards(a)[0],
+        "graph": lambda: jax.jit(lambda a: jax.vjp(f, a)[1])(a),  # the pullback: its residuals
+    }
+
+
 def main(argv=None) -> None:
     args = parser("retain_graph with JAX: one pullback called three times, then freed.").parse_args(
         argv

@@ -36,6 +36,7 @@ from .creation import (
     zeros as zeros,
     zeros_like as zeros_like,
 )
+from .draw import draw_graph as draw_graph
 from .dtypes import (
     bfloat16 as bfloat16,
     bool as bool,  # noqa: A004 - PyTorch's name

@@ -169,7 +169,8 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
       module: a tape module.
       params: a dict name -> array (names as in `named_parameters()` / `named_buffers()`);
         names left out keep the module's current values.
-      *args, **kwargs: the forward's arguments; arrays become tape tensors.
+      *args: the forward's positional arguments; arrays become tape tensors.
+      **kwargs: its keyword arguments, likewise.
 
     Returns:
       The forward's output with every tensor replaced by its jax array.
