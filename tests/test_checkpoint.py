@@ -188,6 +188,57 @@ def test_torch_model_and_optimizer_state_load_and_training_continues_alike(tmp_p
         np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "kwargs"),
+    [
+        ("SGD", dict(lr=0.1, momentum=0.9)),
+        ("Adam", dict(lr=0.01)),
+        ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+        ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ],
+)
+def test_tape_model_optimizer_and_scheduler_state_continue_in_torch(tmp_path, optimizer, kwargs):
+    """The other direction: the tape trains and saves; torch loads the checkpoint
+    (weights_only) into its own model, optimizer and scheduler, and both continue alike."""
+
+    def build_all(lib):
+        model = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 1))
+        opt = getattr(lib.optim, optimizer)(model.parameters(), **kwargs)
+        warmup = lib.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+        decay = lib.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        sched = lib.optim.lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[2])
+        return model, opt, sched
+
+    def train(lib, model, opt, sched, x, y, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            lib.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+            sched.step()
+
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((16, 4), np.float32), rng.standard_normal((16, 1), np.float32)
+    tape.manual_seed(0)
+    ours = build_all(tape)
+    tx, ty = tape.tensor(x), tape.tensor(y)
+    train(tape, *ours, tx, ty, 3)
+    model, opt, sched = ours
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
+    tape.save(state, tmp_path / "tape.pt")
+
+    ck = torch.load(tmp_path / "tape.pt", weights_only=True)
+    theirs = build_all(torch)
+    theirs[0].load_state_dict(ck["model"])
+    theirs[1].load_state_dict(ck["opt"])
+    theirs[2].load_state_dict(ck["sched"])
+    assert theirs[2].get_last_lr() == sched.get_last_lr()
+    train(tape, *ours, tx, ty, 4)
+    train(torch, *theirs, torch.from_numpy(x), torch.from_numpy(y), 4)
+    assert theirs[2].get_last_lr() == sched.get_last_lr()
+    for (name, a), (_, b) in zip(model.state_dict().items(), theirs[0].state_dict().items()):
+        np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
 def test_tape_checkpoint_round_trip_resumes_training_identically(tmp_path):
     tape.manual_seed(0)
     model = tape.nn.Linear(3, 2)

@@ -60,6 +60,23 @@ SCHEDULERS = {
     "onecycle_3phase_linear": lambda s, o: s.OneCycleLR(
         o, max_lr=[0.3], epochs=3, steps_per_epoch=4, anneal_strategy="linear", three_phase=True
     ),
+    "multiplicative": lambda s, o: s.MultiplicativeLR(o, lambda epoch: 0.95 - 0.01 * epoch),
+    "constant": lambda s, o: s.ConstantLR(o, factor=0.4, total_iters=4),
+    "linear": lambda s, o: s.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=6),
+    "polynomial": lambda s, o: s.PolynomialLR(o, total_iters=8, power=2.0),
+    "sequential_warmup_cosine": lambda s, o: s.SequentialLR(
+        o,
+        [s.LinearLR(o, start_factor=0.1, total_iters=3), s.CosineAnnealingLR(o, T_max=5)],
+        milestones=[3],
+    ),
+    "sequential_three": lambda s, o: s.SequentialLR(
+        o,
+        [s.ConstantLR(o, factor=0.5, total_iters=2), s.ExponentialLR(o, 0.8), s.StepLR(o, 2)],
+        milestones=[2, 7],
+    ),
+    "chained": lambda s, o: s.ChainedScheduler(
+        [s.ConstantLR(o, factor=0.3, total_iters=3), s.ExponentialLR(o, gamma=0.9)]
+    ),
 }
 
 
@@ -77,10 +94,17 @@ def test_schedule_matches_torch(optimizer, name):
         assert sched.get_last_lr() == t_sched.get_last_lr()
         assert group_options(opt) == group_options(t_opt)
         assert rel_err(params, t_params) <= 1e-5
-    ours, ref = sched.state_dict(), t_sched.state_dict()
+    _assert_same_state(sched.state_dict(), t_sched.state_dict())
+
+
+def _assert_same_state(ours: dict, ref: dict) -> None:
+    """Same keys and values (the held schedulers' states too); functions are not compared."""
     assert ours.keys() == ref.keys()
     for key in ref:
-        if key != "lr_lambdas":
+        if key == "_schedulers":
+            for a, b in zip(ours[key], ref[key], strict=True):
+                _assert_same_state(a, b)
+        elif key != "lr_lambdas":
             assert ours[key] == ref[key], key
 
 
@@ -100,18 +124,19 @@ def test_cosine_follows_a_hand_changed_rate_and_resumes_like_torch():
     twin(prog, rtol=0, atol=0)
 
 
-def test_state_dict_round_trip_continues_like_torch():
+@pytest.mark.parametrize("name", ["onecycle", "sequential_warmup_cosine"])
+def test_state_dict_round_trip_continues_like_torch(name):
     def prog(lib):
-        params, opt, sched = make(lib, "SGD", SCHEDULERS["onecycle"], lr=0.1, momentum=0.9)
+        params, opt, sched = make(lib, "SGD", SCHEDULERS[name], lr=0.1, momentum=0.9)
         for _ in range(4):
             train_step(lib, params, opt)
             sched.step()
         saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
-        params2, opt2, sched2 = make(lib, "SGD", SCHEDULERS["onecycle"], lr=0.1, momentum=0.9)
+        params2, opt2, sched2 = make(lib, "SGD", SCHEDULERS[name], lr=0.1, momentum=0.9)
         opt2.load_state_dict(saved_opt)
         sched2.load_state_dict(saved_sched)
         out = []
-        for _ in range(4):
+        for _ in range(5):
             train_step(lib, params2, opt2)
             sched2.step()
             out.append((sched2.get_last_lr(), opt2.param_groups[0]["momentum"]))
@@ -123,7 +148,7 @@ def test_state_dict_round_trip_continues_like_torch():
 def test_closed_form_with_epoch_argument_and_its_warning_match_torch():
     def prog(lib):
         out = []
-        for name in ("step", "multistep", "exponential", "cosine"):
+        for name in ("step", "multistep", "exponential", "cosine", "constant", "linear"):
             params, opt, sched = make(lib, "SGD", SCHEDULERS[name], lr=0.2)
             train_step(lib, params, opt)
             with warnings.catch_warnings(record=True) as caught:
@@ -184,13 +209,84 @@ def _scheduler_errors(lib):
         raises(sched.OneCycleLR, opt, [1.0, 2.0], total_steps=5),
         raises(sched.OneCycleLR, adagrad, 1.0, total_steps=5),
         raises(one_cycle.step),
+        raises(sched.ConstantLR, fresh, factor=1.5),
+        raises(sched.LinearLR, fresh, start_factor=0.0),
+        raises(sched.LinearLR, fresh, end_factor=2.0),
+        raises(sched.MultiplicativeLR, fresh, 0.5),
+        raises(sched.SequentialLR, fresh, [], milestones=[]),
+        raises(sched.SequentialLR, fresh, [sched.StepLR(fresh, 2), object()], milestones=[2]),
+        raises(sched.SequentialLR, fresh, [sched.ReduceLROnPlateau(fresh)], milestones=[]),
+        raises(sched.SequentialLR, fresh, [sched.StepLR(opt, 2)], milestones=[]),
+        raises(sched.SequentialLR, fresh, [sched.StepLR(fresh, 2)], milestones=[1]),
+        raises(sched.ChainedScheduler, []),
+        raises(sched.ChainedScheduler, [sched.StepLR(fresh, 2), sched.ReduceLROnPlateau(fresh)]),
+        raises(sched.ChainedScheduler, [sched.StepLR(fresh, 2), sched.StepLR(opt, 2)]),
+        raises(sched.ReduceLROnPlateau, fresh, factor=1.0),
+        raises(sched.ReduceLROnPlateau, 3),
+        raises(sched.ReduceLROnPlateau, fresh, min_lr=[0.1, 0.2]),
+        raises(sched.ReduceLROnPlateau, fresh, mode="up"),
+        raises(sched.ReduceLROnPlateau, fresh, threshold_mode="log"),
+        raises(_plateau_after_a_new_group, lib),
     ]
+
+
+def _plateau_after_a_new_group(lib):
+    opt = lib.optim.SGD([lib.zeros(1, requires_grad=True)], lr=0.1)
+    plateau = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=[0.01])
+    opt.add_param_group({"params": [lib.zeros(1, requires_grad=True)]})
+    plateau.step(1.0)
+    plateau.step(2.0)  # no improvement: reduces, and finds two groups for one min_lr
 
 
 def test_scheduler_errors_match_torch():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         twin(_scheduler_errors)
+
+
+# --------------------------------------------------------------------------- ReduceLROnPlateau
+METRICS = [1.0, 0.9, 0.95, 0.9, 0.9, 0.91, 0.89, 0.9, 0.9, 0.9, 0.9, 0.5, 0.6, 0.6, 0.6, 0.6]
+PLATEAUS = {
+    "min_rel": dict(patience=2, factor=0.5),
+    "min_abs_cooldown": dict(patience=1, threshold=0.05, threshold_mode="abs", cooldown=2),
+    "max_rel_min_lr": dict(mode="max", patience=1, factor=0.3, min_lr=0.02),
+    "max_abs_eps": dict(mode="max", patience=0, threshold_mode="abs", eps=0.05),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLATEAUS))
+def test_reduce_lr_on_plateau_matches_torch(name):
+    def prog(lib):
+        params, opt, sched = make(
+            lib, "SGD", lambda s, o: s.ReduceLROnPlateau(o, **PLATEAUS[name]), lr=0.1, momentum=0.9
+        )
+        out = []
+        for metric in METRICS:
+            train_step(lib, params, opt)
+            sched.step(lib.tensor(metric) if metric < 0.6 else metric)  # tensors too
+            out.append((sched.get_last_lr(), sched.best, sched.num_bad_epochs))
+        return out, params
+
+    twin(prog, rtol=1e-5)
+
+
+def test_reduce_lr_on_plateau_state_dict_round_trip_continues_like_torch():
+    def prog(lib):
+        params, opt, sched = make(
+            lib, "SGD", lambda s, o: s.ReduceLROnPlateau(o, mode="max", patience=1), lr=0.1
+        )
+        for metric in METRICS[:6]:
+            sched.step(-metric)
+        state = sched.state_dict()
+        again = lib.optim.lr_scheduler.ReduceLROnPlateau(opt)
+        again.load_state_dict(state)
+        lrs = []
+        for metric in METRICS[6:]:
+            again.step(-metric)
+            lrs.append(again.get_last_lr())
+        return sorted(k for k in state if k != "mode_worse"), lrs
+
+    twin(prog, rtol=0, atol=0)
 
 
 # --------------------------------------------------------------------------- under tape.jit
@@ -220,13 +316,17 @@ def test_compiled_steps_take_the_scheduled_rates_without_retracing():
     assert fn.trace_count <= 2  # .grad None at the first call, then tensors; never per rate
 
 
-def test_scheduler_step_inside_a_compiled_step_raises():
-    params, opt, sched = make(tape, "SGD", SCHEDULERS["step"], lr=0.1)
+@pytest.mark.parametrize("kind", ["step", "plateau"])
+def test_scheduler_step_inside_a_compiled_step_raises(kind):
+    plateau = lambda s, o: s.ReduceLROnPlateau(o)  # noqa: E731
+    params, opt, sched = make(
+        tape, "SGD", SCHEDULERS["step"] if kind == "step" else plateau, lr=0.1
+    )
 
     @tape.jit
     def step():
         train_step(tape, params, opt)
-        sched.step()
+        sched.step() if kind == "step" else sched.step(0.5)
 
     with pytest.raises(RuntimeError, match=r"lr_scheduler.step\(\) was called inside"):
         step()

@@ -229,13 +229,29 @@ def test_param_groups_with_different_options_match_torch():
     assert pair.tape_opt.state_dict()["param_groups"] == pair.torch_opt.state_dict()["param_groups"]
 
 
-def test_add_param_group_mid_training_matches_torch():
-    pair = Pair("Adam", [{"params": [0, 1]}], lr=0.01)
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("Adam", dict(lr=0.01)),
+        ("SGD", dict(lr=0.05, momentum=0.9)),
+        ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+        ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.1)),
+    ],
+    ids=["Adam", "SGD", "RMSprop", "Adagrad"],
+)
+def test_add_param_group_mid_training_matches_torch(name, kwargs):
+    pair = Pair(name, [{"params": [0, 1]}], **kwargs)
     for step in range(6):
         if step == 3:
             pair.torch_opt.add_param_group({"params": pair.torch_params[2:], "lr": 0.005})
             pair.tape_opt.add_param_group({"params": pair.tape_params[2:], "lr": 0.005})
+            ours, ref = pair.tape_opt.state_dict(), pair.torch_opt.state_dict()
+            assert ours["param_groups"] == ref["param_groups"]
+            assert sorted(ours["state"]) == sorted(ref["state"])
         pair.step()
+    ours, ref = pair.tape_opt.state_dict(), pair.torch_opt.state_dict()
+    assert ours["param_groups"] == ref["param_groups"]
+    assert sorted(ours["state"]) == sorted(ref["state"])
 
 
 @pytest.mark.parametrize(

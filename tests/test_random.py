@@ -17,7 +17,7 @@ import torch
 from torch_twin import raises, twin
 
 import funcgrad.tape as tape
-from funcgrad.tape import box_muller, sampling
+from funcgrad.tape.random import box_muller, sampling
 
 SEEDS = [0, 1, 7, 42, 1234, 2**32 + 5, 2**63 - 1, 2**64 - 1]
 SIZES = [1, 2, 3, 15, 16, 17, 31, 33, 100, 625, 1237]

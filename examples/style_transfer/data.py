@@ -172,5 +172,5 @@ def style_parser(description: str):
         "(see data.py)",
     )
     p.add_argument("--line-search", choices=list(LINE_SEARCH), default="strong_wolfe",
-                   help="PyTorch forms' L-BFGS line search (default strong_wolfe)")  # fmt: skip
+                   help="line search of PyTorch's L-BFGS (default strong_wolfe)")  # fmt: skip
     return p

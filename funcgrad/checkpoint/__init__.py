@@ -26,6 +26,8 @@ import numpy as np
 
 from . import safetensors_format, torch_format
 
+__all__ = ["load", "safetensors_format", "save", "torch_format"]
+
 NOT_A_CHECKPOINT = (
     "invalid load key, {key!r}.\n[funcgrad] {what} is not a PyTorch checkpoint (torch.save's "
     "zip or legacy format) nor a .safetensors file."

@@ -27,6 +27,8 @@ import struct
 import ml_dtypes
 import numpy as np
 
+__all__ = ["dumps", "Storage", "WeightsUnpickler"]
+
 # PyTorch storage class -> numpy dtype
 STORAGE_DTYPES = {
     "DoubleStorage": np.dtype(np.float64),

@@ -16,6 +16,8 @@ import struct
 import ml_dtypes
 import numpy as np
 
+__all__ = ["looks_like_safetensors", "read", "write"]
+
 DTYPES = {
     "F64": np.dtype(np.float64),
     "F32": np.dtype(np.float32),

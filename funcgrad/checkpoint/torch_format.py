@@ -25,6 +25,8 @@ import numpy as np
 
 from .pickle_format import WeightsUnpickler, dumps
 
+__all__ = ["read_legacy", "read_zip", "write_zip"]
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 ZIP_CORRUPT = (
     "PytorchStreamReader failed reading zip archive: failed finding central directory. This "

@@ -1,7 +1,13 @@
-"""The tape's error and warning texts, in one place.
+"""The tape's error and warning texts, in one place, as named constants.
 
 Each message starts with PyTorch's own words (torch 2.13), so users can search for them,
-then adds a short funcgrad hint. Tests compare the PyTorch part against real torch.
+then adds a short funcgrad hint. Tests compare the PyTorch part against real torch, so the
+texts are moved here verbatim, never reworded. `{name}` fields are filled with
+`str.format` where the error is raised. Short one-line messages stay at their `raise`;
+docs/errors.md documents every message (a test checks it).
+
+This module also holds the helpers that name dtypes, shapes and nodes the way PyTorch's
+messages do. It raises nothing itself.
 """
 
 from __future__ import annotations
@@ -10,6 +16,101 @@ import numpy as np
 
 from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
+__all__ = [
+    "BACKWARD_TWICE",
+    "BACKWARD_TWICE_HINT",
+    "BOOLEAN_MASK_INDEX",
+    "BROADCAST_HINT",
+    "BROADCAST_MISMATCH",
+    "broadcast_mismatch",
+    "COLLATE_TYPE",
+    "COMBINED_OTHER_OPTIMIZER",
+    "COMBINED_PLATEAU",
+    "CONCAT_ITERABLE",
+    "CONV_GROUPS",
+    "DEEPCOPY_NON_LEAF",
+    "DETACH_VIEW_INPLACE",
+    "DEVICE_HINT",
+    "DEVICE_MISMATCH",
+    "DIFFERENTIABLE_OPTIMIZER",
+    "DUPLICATE_PARAMS",
+    "EMPTY_CONCAT",
+    "EPOCH_DEPRECATION_WARNING",
+    "EXPAND_SIZE",
+    "EXPAND_TOO_FEW_SIZES",
+    "EXPLICIT_PICKLE_MODULE",
+    "FROZEN_ATTRIBUTE",
+    "FULL_BACKWARD_HOOK_NO_INPUTS",
+    "FUNCTION_GRAD_SHAPE",
+    "GENERATOR_DEVICE",
+    "GET_LR_OUTSIDE_STEP",
+    "GRAD_DTYPE",
+    "GRAD_SIZE",
+    "GRAPH_ARGUMENT",
+    "GRAPH_IN_STATE",
+    "IMPLICIT_GRAD_HINT",
+    "IMPLICIT_GRAD_NON_SCALAR",
+    "INDEX_TOO_NEGATIVE",
+    "INFERENCE_SAVED",
+    "INPLACE_DTYPE",
+    "INPLACE_HINT",
+    "INPLACE_SHAPE",
+    "INTEGER_HINT",
+    "INTEGER_REQUIRES_GRAD",
+    "INTEGER_REQUIRES_GRAD_CTOR",
+    "INTEGER_REQUIRES_GRAD_SETTER",
+    "LBFGS_NOT_COMPILABLE",
+    "LEAF_INPLACE",
+    "LEAF_INPLACE_HINT",
+    "LEAF_VIEW_INPLACE",
+    "LEAKED_TENSOR",
+    "MSE_TARGET_SIZE",
+    "MUTUALLY_EXCLUSIVE",
+    "NO_GRAD_FN",
+    "NO_GRAD_FN_HINT",
+    "NO_GRAD_VIEW_INPLACE",
+    "NO_INITIAL_LR",
+    "NON_LEAF_GRAD_WARNING",
+    "NON_LEAF_REQUIRES_GRAD",
+    "NOT_IMPLEMENTED_GETITEM",
+    "PARAMS_IN_A_SET",
+    "PERMUTE_DIMS",
+    "PLATEAU_GROUPS",
+    "RANDINT_ARGS",
+    "RANDOM_FROM_TO",
+    "RETRACE",
+    "RNG_STATE_INVALID",
+    "RNG_STATE_NOT_BYTES",
+    "RNG_STATE_SIZE",
+    "SCHEDULER_BEFORE_OPTIMIZER",
+    "SCHEDULER_IN_JIT",
+    "SEED_OVERFLOW",
+    "SEED_TYPE",
+    "SEQUENTIAL_MILESTONES",
+    "SHAPE_MISMATCH",
+    "short_shape",
+    "SIZE_MISMATCH",
+    "SPLIT_SUM",
+    "STEP_OVERRIDDEN",
+    "STRUCTURAL_OPTION_CHANGED",
+    "torch_scalar_type",
+    "torch_size",
+    "torch_type_name",
+    "torch_typemeta_name",
+    "TRACED_VALUE",
+    "traced_value_error",
+    "TRUNC_NORMAL_MEAN",
+    "UNDECLARED_STATE",
+    "UNEQUAL_SIZES",
+    "UNUSED_GROUP_OPTION",
+    "UNUSED_INPUT",
+    "VERSION_HINT",
+    "VERSION_MISMATCH",
+    "version_mismatch",
+    "VIEW_INPLACE",
+]
+
+# ---------------------------------------------------------------- backward and autograd.grad
 BACKWARD_TWICE_HINT = (
     "\n[funcgrad] Node {node} dropped its pullback after the first backward. In the "
     "functional API the same fix is to keep the pullback returned by jax.vjp and call it "
@@ -38,6 +139,7 @@ SHAPE_MISMATCH = (
     "has a shape of {expected}."
 )
 
+# ---------------------------------------------------------------- requires_grad, .grad, in place
 INTEGER_REQUIRES_GRAD = "only Tensors of floating point dtype can require gradients"
 INTEGER_REQUIRES_GRAD_SETTER = (
     "only Tensors of floating point and complex dtype can require gradients"
@@ -81,12 +183,300 @@ NON_LEAF_GRAD_WARNING = (
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead. See github.com/pytorch/pytorch/pull/30531 for more information."
 )
+GRAD_DTYPE = (
+    "attempting to assign a gradient with dtype '{grad}' to a tensor with grad_dtype "
+    "'{dtype}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's "
+    "dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its "
+    "gradient may break downstream systems that assume they match."
+)
 
 VIEW_INPLACE = (
     "funcgrad.tape does not support in-place modification of {what}: JAX arrays are "
     "immutable, so a view cannot share memory with its base and the change would be lost "
     "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
 )
+
+NO_GRAD_VIEW_INPLACE = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode "
+    "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+    "can clarify your code by moving both the view and the inplace either both inside the "
+    "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+    "want the inplace to be tracked)."
+)
+
+
+# ---------------------------------------------------------------- bad input to ops
+BROADCAST_MISMATCH = (
+    "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton "
+    "dimension {dim}"
+)
+BROADCAST_HINT = (
+    "\n[funcgrad] {op} got inputs of shapes {shapes}. Shapes broadcast when, counting from "
+    "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
+    "input (e.g. x[:, None]) so that they line up."
+)
+INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
+INPLACE_DTYPE = "result type {result} can't be cast to the desired output type {dtype}"
+INPLACE_HINT = (
+    "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
+    "(y = x + v) to get the broadcast or promoted result."
+)
+DEVICE_MISMATCH = (
+    "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
+)
+DEVICE_HINT = (
+    "\n[funcgrad] Move one input first, e.g. x.to(y.device), or jax.device_put the arrays "
+    "onto one device."
+)
+
+
+# ---------------------------------------------------------------- tensors
+NON_LEAF_REQUIRES_GRAD = (
+    "you can only change requires_grad flags of leaf variables. If you want to use "
+    "a computed variable in a subgraph that doesn't require differentiation use "
+    "var_no_grad = var.detach()."
+)
+GRAD_SIZE = (
+    "attempting to assign a gradient of size '{grad}' to a tensor of size '{size}'. Please "
+    "ensure that the gradient and the tensor are the same size"
+)
+DETACH_VIEW_INPLACE = (
+    "Can't detach views in-place. Use detach() instead. If you are using "
+    "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+    "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+    "called on these gradients. To fix this error, please refer to the "
+    "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
+)
+DEEPCOPY_NON_LEAF = (
+    "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+    "protocol at the moment.  If you were attempting to deepcopy a module, this may "
+    "be because of a torch.nn.utils.weight_norm usage, see "
+    "https://github.com/pytorch/pytorch/pull/103001"
+)
+EXPAND_TOO_FEW_SIZES = (
+    "expand({type_name}{{{shape}}}, size={sizes}): the number of sizes provided ({n}) must be "
+    "greater or equal to the number of dimensions in the tensor ({ndim})"
+)
+EXPAND_SIZE = (
+    "The expanded size of the tensor ({size}) must match the existing size ({existing}) at "
+    "non-singleton dimension {dim}.  Target sizes: {sizes}.  Tensor sizes: {shape}"
+)
+PERMUTE_DIMS = (
+    "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+    "length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal to "
+    "len(dims) = {n}"
+)
+
+# ---------------------------------------------------------------- custom Function
+FUNCTION_GRAD_SHAPE = (
+    "Function {name}Backward returned an invalid gradient at index {index} - got {got} but "
+    "expected shape compatible with {expected}"
+)
+
+# ---------------------------------------------------------------- nn
+CONV_GROUPS = (
+    "Given groups={groups}, weight of size {weight}, expected input{input} to have "
+    "{expected} channels, but got {channels} channels instead"
+)
+MSE_TARGET_SIZE = (
+    "Using a target size ({target!r}) that is different to the input size ({input!r}). This "
+    "will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+    "same size."
+)
+FULL_BACKWARD_HOOK_NO_INPUTS = (
+    "Full backward hook is firing when gradients are computed with respect to module "
+    "outputs since no inputs require gradients. See "
+    "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+    "#torch.nn.Module.register_full_backward_hook for more details."
+)
+
+# ---------------------------------------------------------------- optimizers
+UNUSED_GROUP_OPTION = (
+    "param group option {key!r} has no effect: the optax transformation has no injected "
+    "hyperparameter {name!r}.\n[funcgrad] Build the transformation with "
+    "optax.inject_hyperparams, e.g. optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), "
+    "so that the group's value can be fed to it at every step."
+)
+STRUCTURAL_OPTION_CHANGED = (
+    "param_groups[{group}]: {option} changed from {old!r} to {new!r} after the optimizer was "
+    "built.\n[funcgrad] This option selects which optax transformations are chained, so the "
+    "optimizer state has another structure; create a new optimizer (and load_state_dict "
+    "from the old one where that makes sense)."
+)
+PARAMS_IN_A_SET = (
+    "optimizer parameters need to be organized in ordered collections, but the ordering of "
+    "tensors in sets will change between runs. Please use a list instead."
+)
+DUPLICATE_PARAMS = (
+    "optimizer contains a parameter group with duplicate parameters; in future, this will "
+    "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information"
+)
+DIFFERENTIABLE_OPTIMIZER = (
+    "{name}(differentiable=True) is not supported: funcgrad's optimizer steps are not "
+    "recorded on the tape. Differentiate through updates with optax in jax.grad."
+)
+LBFGS_NOT_COMPILABLE = (
+    "LBFGS cannot run under funcgrad.tape.jit: its step is a Python loop that calls the "
+    "closure and branches on loss values (tolerances, line search).\n[funcgrad] Run the LBFGS "
+    "step eagerly, and compile the closure's forward/backward instead if it is costly."
+)
+
+# ---------------------------------------------------------------- lr_scheduler
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated "
+    "where possible. Please use `scheduler.step()` to step the scheduler. During the "
+    "deprecation, if epoch is different from None, the closed form is used instead of the "
+    "new chainable form, where available. Please open an issue if you are unable to "
+    "replicate your use case: https://github.com/pytorch/pytorch/issues/new/choose."
+)
+STEP_OVERRIDDEN = (
+    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+    "initialization. Please, make sure to call `optimizer.step()` before "
+    "`lr_scheduler.step()`. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+SCHEDULER_BEFORE_OPTIMIZER = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
+    "later, you should call them in the opposite order: `optimizer.step()` before "
+    "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
+    "value of the learning rate schedule. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+GET_LR_OUTSIDE_STEP = (
+    "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
+)
+NO_INITIAL_LR = (
+    "param 'initial_lr' is not specified in param_groups[{i}] when resuming scheduler with "
+    "last_epoch >= 0.\nThis typically happens when:\n1. You're trying to resume training "
+    "from a checkpoint but haven't properly loaded the optimizer state\n2. You're using "
+    "last_epoch >= 0 for a fresh training run (not recommended)"
+)
+COMBINED_PLATEAU = (
+    "{cls} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to "
+    "be specified when calling `step`, but got one at index {i} in the given schedulers "
+    "sequence."
+)
+COMBINED_OTHER_OPTIMIZER = (
+    "{cls} expects all schedulers to belong to the same optimizer, but got scheduler {name} "
+    "at index {i} has {optimizer}, which is different from {expected}."
+)
+SEQUENTIAL_MILESTONES = (
+    "Sequential Schedulers expects number of schedulers provided to be one more than the "
+    "number of milestone points, but got number of schedulers {n} and the number of "
+    "milestones to be equal to {m}"
+)
+PLATEAU_GROUPS = (
+    "The number of param groups in the `optimizer` ({groups}) differs from when "
+    "`ReduceLROnPlateau` was initialized ({min_lrs}), usually due to a new param group being "
+    "added to the optimizer. Please modify the `min_lrs` field to match the length of the "
+    "`optimizer` param groups."
+)
+SCHEDULER_IN_JIT = (
+    "lr_scheduler.step() was called inside a funcgrad.tape.jit step.\n[funcgrad] The "
+    "scheduler's state is Python numbers that would change only while the step is traced. "
+    "Call scheduler.step() after the compiled step returns: the optimizer reads the new "
+    "learning rate at its next step without recompiling."
+)
+
+
+# ---------------------------------------------------------------- funcgrad.tape.jit
+TRACED_VALUE = (
+    "funcgrad.tape.jit: {what} needs a concrete value, but inside a compiled step tensors "
+    "are traced: the step runs once on abstract values (shape and dtype only) to build one "
+    "XLA program, so no number exists yet.\n[funcgrad] Return the tensor from the step and "
+    "call {what} on the result outside it; for a branch, keep it in tensors "
+    "(torch.where(cond, a, b) instead of a Python `if`). The same holds inside jax.jit, "
+    "jax.grad or jax.vmap."
+)
+BOOLEAN_MASK_INDEX = (
+    "funcgrad.tape.jit: indexing with a boolean mask selects a data-dependent number of "
+    "elements, but inside a compiled step every shape must be known while tracing.\n"
+    "[funcgrad] Use torch.where(mask, x, 0) (or x * mask) to keep the shape fixed, or index "
+    "outside the compiled step."
+)
+LEAKED_TENSOR = (
+    "funcgrad.tape.jit: a tensor created inside the compiled step {step} ({desc}) is still "
+    "referenced after it, by {where}, but it was neither returned nor stored in the step's "
+    "state. Inside the step tensors hold traced values that do not exist outside it.\n"
+    "[funcgrad] Return it from the step (it comes back as a concrete tensor), or keep it in "
+    "an attribute of a module (state is written back after every call)."
+)
+UNDECLARED_STATE = (
+    "funcgrad.tape.jit: the compiled step {step} {action} a tensor that is not part of its "
+    "state ({desc}). The change would happen once, while tracing, and be lost on later "
+    "calls.\n[funcgrad] The state is found in modules=, optimizers= and tensors=, in the "
+    "step's closure, in the globals its code names and in its arguments. Pass this tensor "
+    "with funcgrad.tape.jit(step, tensors=[...]), or its module with modules=[...]."
+)
+GRAPH_IN_STATE = (
+    "funcgrad.tape.jit: after the compiled step {step}, {where} holds a tensor with a graph "
+    "(grad_fn=<{node}>); that graph is made of traced values and cannot leave the step.\n"
+    "[funcgrad] Store a detached value (x.detach(), or assign it under torch.no_grad()); "
+    "for truncated backpropagation through time carry h.detach() between steps, as in "
+    "PyTorch."
+)
+GRAPH_ARGUMENT = (
+    "funcgrad.tape.jit: {where} of the compiled step {step} is a tensor with a grad_fn "
+    "(<{node}>): its eager graph cannot enter the compiled program, so no gradient could "
+    "flow back through it.\n[funcgrad] Pass it detached (x.detach()), or compute it inside "
+    "the step."
+)
+RETRACE = (
+    "funcgrad.tape.jit: retracing {step} (compilation {n}): {reason}. Each new structure, "
+    "shape or dtype of the state and arguments compiles a new program; keep them fixed "
+    "between calls to reuse one (e.g. pad the last batch to the full batch size)."
+)
+
+
+# ---------------------------------------------------------------- random generators
+SEED_TYPE = "manual_seed expected a long, but got {type}"
+SEED_OVERFLOW = "Overflow when unpacking long long"
+RNG_STATE_NOT_BYTES = "RNG state must be a torch.ByteTensor"
+RNG_STATE_SIZE = (
+    "Expected a CPUGeneratorImplState of size 5056 but found the input RNG state size to be {n}"
+)
+RNG_STATE_INVALID = "Invalid mt19937 state"
+GENERATOR_DEVICE = (
+    "torch.Generator(device={device!r}): funcgrad.tape has CPU generators only; their stream "
+    "(PyTorch's CPU mt19937) serves every JAX device. Use torch.Generator() (or device='cpu')."
+)
+RANDOM_FROM_TO = "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+RANDINT_ARGS = (
+    "randint() received an invalid combination of arguments - got ({got}), but expected one "
+    "of:\n * (int high, tuple of ints size, ...)\n * (int low, int high, tuple of ints size, ...)"
+)
+TRUNC_NORMAL_MEAN = (
+    "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+    "The distribution of values may be incorrect."
+)
+
+
+# ---------------------------------------------------------------- torch.utils.data
+NOT_IMPLEMENTED_GETITEM = "Subclasses of Dataset should implement __getitem__."
+SIZE_MISMATCH = "Size mismatch between tensors"
+EMPTY_CONCAT = "datasets should not be an empty iterable"
+CONCAT_ITERABLE = "ConcatDataset does not support IterableDataset"
+INDEX_TOO_NEGATIVE = "absolute value of index should not exceed dataset length"
+SPLIT_SUM = "Sum of input lengths does not equal the length of the input dataset!"
+COLLATE_TYPE = (
+    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+)
+UNEQUAL_SIZES = "each element in list of batch should be of equal size"
+FROZEN_ATTRIBUTE = "{attr} attribute should not be set after {cls} is initialized"
+MUTUALLY_EXCLUSIVE = (
+    "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+)
+
+
+# ---------------------------------------------------------------- torch.save / torch.load
+EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_module is specified"
+
+
+# ---------------------------------------------------------------- filling in the texts
+def traced_value_error(what: str) -> RuntimeError:
+    """The error for `.item()`, `float()`, `bool()`, ... on a tensor traced by jit."""
+    return RuntimeError(TRACED_VALUE.format(what=what))
 
 
 def version_mismatch(info, now, saved) -> str:
@@ -104,6 +494,21 @@ def version_mismatch(info, now, saved) -> str:
         now=now,
         saved=saved,
     )
+
+
+def broadcast_mismatch(shapes) -> str | None:
+    """PyTorch's text for input shapes that do not broadcast, None if they do. As PyTorch,
+    sizes are compared from the last dim; 'tensor a' is the broadcast of the earlier inputs."""
+    acc = tuple(shapes[0])
+    for shape in shapes[1:]:
+        shape, n = tuple(shape), max(len(acc), len(shape))
+        a_full, b_full = (1,) * (n - len(acc)) + acc, (1,) * (n - len(shape)) + shape
+        for dim in range(n - 1, -1, -1):
+            a, b = a_full[dim], b_full[dim]
+            if a != b and a != 1 and b != 1:
+                return BROADCAST_MISMATCH.format(a=a, b=b, dim=dim)
+        acc = tuple(b if a == 1 else a for a, b in zip(a_full, b_full))
+    return None
 
 
 def _node_word(grad_fn: str) -> str:
@@ -143,58 +548,9 @@ def short_shape(shape) -> str:
     return "[" + ", ".join(str(int(s)) for s in shape) + "]"
 
 
-# ---------------------------------------------------------------- bad input to ops
-BROADCAST_MISMATCH = (
-    "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton "
-    "dimension {dim}"
-)
-BROADCAST_HINT = (
-    "\n[funcgrad] {op} got inputs of shapes {shapes}. Shapes broadcast when, counting from "
-    "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
-    "input (e.g. x[:, None]) so that they line up."
-)
-INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
-INPLACE_DTYPE = "result type {result} can't be cast to the desired output type {dtype}"
-INPLACE_HINT = (
-    "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
-    "(y = x + v) to get the broadcast or promoted result."
-)
-DEVICE_MISMATCH = (
-    "Expected all tensors to be on the same device, but found at least two devices, {a} "
-    "and {b}!"
-)
-DEVICE_HINT = (
-    "\n[funcgrad] Move one input first, e.g. x.to(y.device), or jax.device_put the arrays "
-    "onto one device."
-)
-
-
-def broadcast_mismatch(shapes) -> str | None:
-    """PyTorch's text for input shapes that do not broadcast, None if they do. As PyTorch,
-    sizes are compared from the last dim; 'tensor a' is the broadcast of the earlier inputs."""
-    acc = tuple(shapes[0])
-    for shape in shapes[1:]:
-        shape, n = tuple(shape), max(len(acc), len(shape))
-        a_full, b_full = (1,) * (n - len(acc)) + acc, (1,) * (n - len(shape)) + shape
-        for dim in range(n - 1, -1, -1):
-            a, b = a_full[dim], b_full[dim]
-            if a != b and a != 1 and b != 1:
-                return BROADCAST_MISMATCH.format(a=a, b=b, dim=dim)
-        acc = tuple(b if a == 1 else a for a, b in zip(a_full, b_full))
-    return None
-
-
 def torch_scalar_type(dtype) -> str:
     """PyTorch's scalar type name, e.g. float32 -> 'Float', int64 -> 'Long'."""
     return torch_type_name(dtype)[len("torch.") : -len("Tensor")]
-
-NO_GRAD_VIEW_INPLACE = (
-    "A view was created in no_grad mode and is being modified inplace with grad mode "
-    "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
-    "can clarify your code by moving both the view and the inplace either both inside the "
-    "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
-    "want the inplace to be tracked)."
-)
 
 
 _TYPEMETA_NAMES = {
@@ -214,11 +570,3 @@ _TYPEMETA_NAMES = {
 def torch_typemeta_name(dtype) -> str:
     """The C++ type name some PyTorch messages print, e.g. float32 -> 'float'."""
     return _TYPEMETA_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
-
-GRAD_DTYPE = (
-    "attempting to assign a gradient with dtype '{grad}' to a tensor with grad_dtype "
-    "'{dtype}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's "
-    "dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
-    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its "
-    "gradient may break downstream systems that assume they match."
-)

@@ -1,9 +1,9 @@
 """Random tensors with PyTorch's signatures: `rand`, `randn`, `randint`, `randperm`, the
 `*_like` forms, `normal` and `bernoulli` (the in-place fills, `Tensor.uniform_` and
-friends, are in `random_methods.py`).
+friends, are in `methods/random.py`).
 
 Values come from a `Generator` (the default one unless `generator=`) through PyTorch's own
-CPU samplers (`sampling.py`), so a seeded program draws what PyTorch draws. A dtype is
+CPU samplers (`random/sampling.py`), so a seeded program draws what PyTorch draws. A dtype is
 sampled as PyTorch samples it (float64 takes 53-bit draws), then stored in the dtype the
 tape holds it in.
 
@@ -16,18 +16,31 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from . import sampling
-from .creation import _canonical_dtype, _finish, _size
-from .random import default_generator
-from .random_methods import check_float, check_std
+from . import errors
+from ._convert import canonical_dtype
+from .creation import _finish, _size
+from .random import sampling
+from .random.generator import default_generator
 from .tensor import Tensor
+
+__all__ = [
+    "bernoulli",
+    "normal",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
+    "randperm",
+]
 
 
 def _requested(dtype, default):
     """The dtype PyTorch would sample in (float64 stays float64 even where JAX stores it in
     float32), and the one the tape stores."""
     wanted = np.dtype(default if dtype is None else dtype)
-    return wanted, _canonical_dtype(wanted)
+    return wanted, canonical_dtype(wanted)
 
 
 def _sized(size: tuple, kwargs: dict) -> tuple:
@@ -58,7 +71,7 @@ def rand(
     """
     shape = _size(_sized(size, kwargs), "rand")
     wanted, stored = _requested(dtype, np.float32)
-    check_float(wanted, "check_uniform_bounds")
+    sampling.check_float(wanted, "check_uniform_bounds")
     array = sampling.uniform(generator or default_generator, shape, wanted)
     return _make(array, stored, requires_grad, device)
 
@@ -76,16 +89,9 @@ def randn(
     """
     shape = _size(_sized(size, kwargs), "randn")
     wanted, stored = _requested(dtype, np.float32)
-    check_float(wanted, "normal_kernel_cpu")
+    sampling.check_float(wanted, "normal_kernel_cpu")
     array = sampling.normal(generator or default_generator, shape, wanted)
     return _make(array, stored, requires_grad, device)
-
-
-RANDINT_ARGS = (
-    "randint() received an invalid combination of arguments - got ({got}), but expected one "
-    "of:\n * (int high, tuple of ints size, ...)\n * (int low, int high, tuple of ints size, ...)"
-)
-RANDOM_FROM_TO = "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
 
 
 def _randint_bounds(args, kwargs):
@@ -101,7 +107,7 @@ def _randint_bounds(args, kwargs):
         low = args.pop()
     if size is None or high is None or args:
         got = ", ".join(type(a).__name__ for a in [*args, low, high, size] if a is not None)
-        raise TypeError(RANDINT_ARGS.format(got=got))
+        raise TypeError(errors.RANDINT_ARGS.format(got=got))
     if not isinstance(size, (tuple, list)):
         raise TypeError(
             "randint(): argument 'size' (position 2) must be tuple of ints, not "
@@ -127,7 +133,7 @@ def randint(
     _sized((), kwargs)
     shape = _size((size,), "randint")
     if low >= high:
-        raise RuntimeError(RANDOM_FROM_TO.format(low=low, high=high))
+        raise RuntimeError(errors.RANDOM_FROM_TO.format(low=low, high=high))
     wanted, stored = _requested(dtype, np.int64)
     array = sampling.random_from_to(generator or default_generator, shape, wanted, low, high)
     return _make(array, stored, requires_grad, device)
@@ -197,7 +203,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     if size is None:
         raise TypeError("normal() missing required argument 'size' (pos 3)")
     wanted, stored = _requested(dtype, np.float32)
-    check_std(std, "normal")
+    sampling.check_std(std, "normal")
     array = sampling.normal(generator or default_generator, _size((size,)), wanted, mean, std)
     return _make(array, stored, False, device)
 

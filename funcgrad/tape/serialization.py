@@ -21,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import checkpoint
+from . import errors
 from .creation import tensor
 from .nn.parameter import Parameter
 from .tensor import Tensor
 
-EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_module is specified"
+__all__ = ["load", "save"]
 
 
 def _describe(obj):
@@ -103,5 +104,5 @@ def load(
         True
     """
     if pickle_module is not None:
-        raise RuntimeError(EXPLICIT_PICKLE_MODULE)
+        raise RuntimeError(errors.EXPLICIT_PICKLE_MODULE)
     return checkpoint.load(f, rebuild=_rebuild, parameter=_parameter)

@@ -15,40 +15,82 @@ Example:
     torch.Size([8, 4])
 """
 
-from . import convert as convert
-from . import functional as functional
-from . import init as init
-from . import parallel as parallel
-from .containers import ModuleDict as ModuleDict
-from .containers import ModuleList as ModuleList
-from .containers import Sequential as Sequential
-from .flax_bridge import FlaxModule as FlaxModule
-from .flax_bridge import from_flax as from_flax
-from .flax_bridge import functional_call as functional_call
-from .layers import GELU as GELU
-from .layers import AdaptiveAvgPool2d as AdaptiveAvgPool2d
-from .layers import AvgPool2d as AvgPool2d
-from .layers import BatchNorm1d as BatchNorm1d
-from .layers import BatchNorm2d as BatchNorm2d
-from .layers import Conv2d as Conv2d
-from .layers import Dropout as Dropout
-from .layers import Embedding as Embedding
-from .layers import Flatten as Flatten
-from .layers import Identity as Identity
-from .layers import LeakyReLU as LeakyReLU
-from .layers import Linear as Linear
-from .layers import LogSoftmax as LogSoftmax
-from .layers import MaxPool2d as MaxPool2d
-from .layers import ReLU as ReLU
-from .layers import Sigmoid as Sigmoid
-from .layers import SiLU as SiLU
-from .layers import Softmax as Softmax
-from .layers import Tanh as Tanh
-from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
-from .losses import CrossEntropyLoss as CrossEntropyLoss
-from .losses import MSELoss as MSELoss
-from .losses import NLLLoss as NLLLoss
+from ..hooks import RemovableHandle as RemovableHandle
+from . import convert as convert, functional as functional, init as init, parallel as parallel
+from .activations import (
+    GELU as GELU,
+    LeakyReLU as LeakyReLU,
+    LogSoftmax as LogSoftmax,
+    ReLU as ReLU,
+    Sigmoid as Sigmoid,
+    SiLU as SiLU,
+    Softmax as Softmax,
+    Tanh as Tanh,
+)
+from .containers import ModuleDict as ModuleDict, ModuleList as ModuleList, Sequential as Sequential
+from .flax_bridge import (
+    FlaxModule as FlaxModule,
+    from_flax as from_flax,
+    functional_call as functional_call,
+)
+from .layers import (
+    AdaptiveAvgPool2d as AdaptiveAvgPool2d,
+    AvgPool2d as AvgPool2d,
+    Conv2d as Conv2d,
+    Dropout as Dropout,
+    Embedding as Embedding,
+    Flatten as Flatten,
+    Identity as Identity,
+    Linear as Linear,
+    MaxPool2d as MaxPool2d,
+)
+from .losses import (
+    BCEWithLogitsLoss as BCEWithLogitsLoss,
+    CrossEntropyLoss as CrossEntropyLoss,
+    MSELoss as MSELoss,
+    NLLLoss as NLLLoss,
+)
 from .module import Module as Module
-from .module import RemovableHandle as RemovableHandle
+from .normalization import BatchNorm1d as BatchNorm1d, BatchNorm2d as BatchNorm2d
 from .parallel import DataParallel as DataParallel
 from .parameter import Parameter as Parameter
+
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BCEWithLogitsLoss",
+    "Conv2d",
+    "convert",
+    "CrossEntropyLoss",
+    "DataParallel",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "FlaxModule",
+    "from_flax",
+    "functional",
+    "functional_call",
+    "GELU",
+    "Identity",
+    "init",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MaxPool2d",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MSELoss",
+    "NLLLoss",
+    "parallel",
+    "Parameter",
+    "ReLU",
+    "RemovableHandle",
+    "Sequential",
+    "Sigmoid",
+    "SiLU",
+    "Softmax",
+    "Tanh",
+]

@@ -16,12 +16,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import state
+from .._convert import to_array
+from .._op import Op
 from ..creation import as_tensor
 from ..grad_mode import no_grad
-from ..ops import Op, apply
-from ..tensor import Tensor
+from ..tensor import Tensor, apply
 from .module import Module
 from .parameter import Parameter
+
+__all__ = ["FlaxModule", "from_flax", "functional_call"]
 
 
 class _Scope(Module):
@@ -157,14 +161,15 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
     Nothing is recorded on the tape, and the module is left as it was (buffer updates made
     by the forward, such as BatchNorm running stats, are discarded), so this is a pure
     function of `params` and `args`: use it inside `jax.grad` or `jax.jit`. Dropout draws
-    from the tape's generator when it is concrete (under `jax.grad`); under `jax.jit` it
-    uses the generator's key at trace time.
+    its mask from the tape's generator on the host, so under `jax.jit` the mask drawn at
+    trace time is part of the compiled program.
 
     Args:
       module: a tape module.
       params: a dict name -> array (names as in `named_parameters()` / `named_buffers()`);
         names left out keep the module's current values.
-      *args, **kwargs: the forward's arguments; arrays become tape tensors.
+      *args: the forward's positional arguments; arrays become tape tensors.
+      **kwargs: its keyword arguments, likewise.
 
     Returns:
       The forward's output with every tensor replaced by its jax array.
@@ -186,16 +191,10 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
             f"functional_call got unexpected keys {unknown}; the module has {sorted(named)}"
         )
     tensors = list(named.values())
-    saved = [(t, t._data, t._version.value) for t in tensors]
-    try:
-        for name, value in params.items():
-            named[name]._data = value._data if isinstance(value, Tensor) else jnp.asarray(value)
+    arrays = [to_array(params[n]) if n in params else t._data for n, t in named.items()]
+    with state.bound(tensors, arrays), no_grad():
         args = [as_tensor(a) if isinstance(a, (jax.Array, np.ndarray)) else a for a in args]
-        with no_grad():
-            out = module(*args, **kwargs)
-    finally:
-        for t, data, version in saved:
-            t._data, t._version.value = data, version
+        out = module(*args, **kwargs)
     return jax.tree_util.tree_map(
         lambda t: t._data if isinstance(t, Tensor) else t,
         out,

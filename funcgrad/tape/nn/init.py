@@ -16,10 +16,25 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from .. import errors
 from ..creation import zeros_like
 from ..functions import where
 from ..grad_mode import no_grad
 from ..tensor import Tensor
+
+__all__ = [
+    "calculate_gain",
+    "constant_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
+    "trunc_normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]
 
 
 def _fill(tensor: Tensor, array) -> Tensor:
@@ -102,12 +117,6 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
         return tensor.normal_(mean, std, generator=generator)
 
 
-TRUNC_NORMAL_MEAN = (
-    "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
-    "The distribution of values may be incorrect."
-)
-
-
 def trunc_normal_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -127,7 +136,7 @@ def trunc_normal_(
         True
     """
     if (mean < a - 2 * std) or (mean > b + 2 * std):
-        warnings.warn(TRUNC_NORMAL_MEAN, stacklevel=2)
+        warnings.warn(errors.TRUNC_NORMAL_MEAN, stacklevel=2)
     cdf = lambda x: (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0  # noqa: E731
     with no_grad():
         if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:

@@ -19,6 +19,8 @@ import jax
 
 from .module import Module
 
+__all__ = ["DataParallel"]
+
 
 def _gpu_count() -> int:
     try:

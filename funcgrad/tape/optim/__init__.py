@@ -1,9 +1,8 @@
 """funcgrad.tape.optim: PyTorch's optimizers, with the update rules in optax.
 
 `Optimizer` runs any `optax.GradientTransformation` with PyTorch's interface (param groups,
-`zero_grad`, `step(closure)`, `state_dict`); `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad`
-are chains of optax transformations that reproduce `torch.optim`'s update rules; `LBFGS`
-ports PyTorch's L-BFGS; `lr_scheduler` holds PyTorch's learning-rate schedulers.
+`zero_grad`, `step(closure)`, `state_dict`); `SGD`, `Adam` and `AdamW` are chains of optax
+transformations that reproduce `torch.optim`'s update rules; `LBFGS` ports PyTorch's L-BFGS.
 
 Example:
     >>> import funcgrad.tape as torch
@@ -17,16 +16,35 @@ Example:
 
 from . import lr_scheduler as lr_scheduler
 from .adagrad import Adagrad as Adagrad
-from .adam import Adam as Adam
-from .adam import AdamW as AdamW
+from .adam import Adam as Adam, AdamW as AdamW
 from .lbfgs import LBFGS as LBFGS
 from .optimizer import Optimizer as Optimizer
 from .rmsprop import RMSprop as RMSprop
 from .sgd import SGD as SGD
-from .transforms import ScaleByTorchAdamState as ScaleByTorchAdamState
-from .transforms import ScaleByTorchRssState as ScaleByTorchRssState
-from .transforms import TorchMomentumState as TorchMomentumState
-from .transforms import scale_by_torch_adam as scale_by_torch_adam
-from .transforms import scale_by_torch_rss as scale_by_torch_rss
-from .transforms import torch_adam_hyperparams as torch_adam_hyperparams
-from .transforms import torch_momentum as torch_momentum
+from .transforms import (
+    ScaleByTorchAdamState as ScaleByTorchAdamState,
+    ScaleByTorchRssState as ScaleByTorchRssState,
+    TorchMomentumState as TorchMomentumState,
+    scale_by_torch_adam as scale_by_torch_adam,
+    scale_by_torch_rss as scale_by_torch_rss,
+    torch_adam_hyperparams as torch_adam_hyperparams,
+    torch_momentum as torch_momentum,
+)
+
+__all__ = [
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "LBFGS",
+    "lr_scheduler",
+    "Optimizer",
+    "RMSprop",
+    "scale_by_torch_adam",
+    "ScaleByTorchAdamState",
+    "scale_by_torch_rss",
+    "ScaleByTorchRssState",
+    "SGD",
+    "torch_adam_hyperparams",
+    "torch_momentum",
+    "TorchMomentumState",
+]

@@ -17,9 +17,14 @@ import functools
 import jax.numpy as jnp
 import optax
 
+from .. import errors
+from .._convert import to_array
 from ..tensor import Tensor
-from .optimizer import Optimizer, _as_array, _find_state, _replace_state, _scalar
+from ._optax import _find_state, _replace_state, _scalar
+from .optimizer import Optimizer
 from .transforms import ScaleByTorchRssState, scale_by_torch_rss
+
+__all__ = ["Adagrad"]
 
 
 def _adagrad(learning_rate, lr_decay, eps, weight_decay, *, initial_sum, maximize):
@@ -88,10 +93,7 @@ class Adagrad(Optimizer):
             if not 0.0 <= value:
                 raise ValueError(f"Invalid {name}: {value}")
         if differentiable:
-            raise NotImplementedError(
-                "Adagrad(differentiable=True) is not supported: funcgrad's optimizer steps are "
-                "not recorded on the tape. Differentiate through updates with optax in jax.grad."
-            )
+            raise NotImplementedError(errors.DIFFERENTIABLE_OPTIMIZER.format(name="Adagrad"))
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
@@ -136,8 +138,8 @@ class Adagrad(Optimizer):
 
     def _import_state(self, group, p, value):
         state = self._make_tx(group).init(p._value())
-        loaded = ScaleByTorchRssState(sum_of_squares=_as_array(value["sum"], p.dtype))
+        loaded = ScaleByTorchRssState(sum_of_squares=to_array(value["sum"], p.dtype))
         state = _replace_state(state, ScaleByTorchRssState, loaded)
-        count = jnp.asarray(int(float(_as_array(value["step"]))), jnp.int32)
+        count = jnp.asarray(int(float(to_array(value["step"]))), jnp.int32)
         schedule = optax.ScaleByScheduleState(count=count)
         return _replace_state(state, optax.ScaleByScheduleState, schedule)._replace(count=count)

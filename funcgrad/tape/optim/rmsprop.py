@@ -16,8 +16,13 @@ import functools
 import jax.numpy as jnp
 import optax
 
+from .. import errors
+from .._convert import to_array
 from ..tensor import Tensor
-from .optimizer import Optimizer, _as_array, _find_state, _replace_state, _scalar
+from ._optax import _find_state, _replace_state, _scalar
+from .optimizer import Optimizer
+
+__all__ = ["RMSprop"]
 
 
 def _rmsprop(
@@ -90,10 +95,7 @@ class RMSprop(Optimizer):
             if not 0.0 <= value:
                 raise ValueError(f"Invalid {name}: {value}")
         if differentiable:
-            raise NotImplementedError(
-                "RMSprop(differentiable=True) is not supported: funcgrad's optimizer steps are "
-                "not recorded on the tape. Differentiate through updates with optax in jax.grad."
-            )
+            raise NotImplementedError(errors.DIFFERENTIABLE_OPTIMIZER.format(name="RMSprop"))
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -150,7 +152,7 @@ class RMSprop(Optimizer):
 
     def _import_state(self, group, p, value):
         state = self._make_tx(group).init(p._value())
-        like = lambda key: _as_array(value[key], p.dtype)  # noqa: E731
+        like = lambda key: to_array(value[key], p.dtype)  # noqa: E731
         if group["centered"]:
             moments = optax.ScaleByRStdDevState(mu=like("grad_avg"), nu=like("square_avg"))
             state = _replace_state(state, optax.ScaleByRStdDevState, moments)
@@ -160,5 +162,5 @@ class RMSprop(Optimizer):
         if group["momentum"] > 0:
             trace = optax.TraceState(trace=like("momentum_buffer"))
             state = _replace_state(state, optax.TraceState, trace)
-        count = jnp.asarray(int(float(_as_array(value["step"]))), jnp.int32)
+        count = jnp.asarray(int(float(to_array(value["step"]))), jnp.int32)
         return state._replace(count=count)

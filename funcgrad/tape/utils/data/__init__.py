@@ -14,20 +14,45 @@ Example:
     [[0, 1, 2, 3], [4, 5]]
 """
 
-from .collate import default_collate as default_collate
-from .collate import default_convert as default_convert
-from .dataloader import DataLoader as DataLoader
-from .dataloader import WorkerInfo as WorkerInfo
-from .dataloader import get_worker_info as get_worker_info
-from .dataset import ChainDataset as ChainDataset
-from .dataset import ConcatDataset as ConcatDataset
-from .dataset import Dataset as Dataset
-from .dataset import IterableDataset as IterableDataset
-from .dataset import Subset as Subset
-from .dataset import TensorDataset as TensorDataset
-from .dataset import random_split as random_split
-from .sampler import BatchSampler as BatchSampler
-from .sampler import RandomSampler as RandomSampler
-from .sampler import Sampler as Sampler
-from .sampler import SequentialSampler as SequentialSampler
-from .sampler import SubsetRandomSampler as SubsetRandomSampler
+from .collate import default_collate as default_collate, default_convert as default_convert
+from .dataloader import (
+    DataLoader as DataLoader,
+    WorkerInfo as WorkerInfo,
+    get_worker_info as get_worker_info,
+)
+from .dataset import (
+    ChainDataset as ChainDataset,
+    ConcatDataset as ConcatDataset,
+    Dataset as Dataset,
+    IterableDataset as IterableDataset,
+    Subset as Subset,
+    TensorDataset as TensorDataset,
+    random_split as random_split,
+)
+from .sampler import (
+    BatchSampler as BatchSampler,
+    RandomSampler as RandomSampler,
+    Sampler as Sampler,
+    SequentialSampler as SequentialSampler,
+    SubsetRandomSampler as SubsetRandomSampler,
+)
+
+__all__ = [
+    "BatchSampler",
+    "ChainDataset",
+    "ConcatDataset",
+    "DataLoader",
+    "Dataset",
+    "default_collate",
+    "default_convert",
+    "get_worker_info",
+    "IterableDataset",
+    "random_split",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "Subset",
+    "SubsetRandomSampler",
+    "TensorDataset",
+    "WorkerInfo",
+]

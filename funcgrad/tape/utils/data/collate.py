@@ -18,16 +18,15 @@ import re
 
 import numpy as np
 
+from ... import errors
 from ...creation import as_tensor, tensor
 from ...dtypes import float64
 from ...functions import stack
 from ...tensor import Tensor
 
+__all__ = ["default_collate", "default_convert"]
+
 _STRING_OR_OBJECT = re.compile(r"[SaUO]")  # numpy dtype kinds default_collate refuses
-COLLATE_TYPE = (
-    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
-)
-UNEQUAL_SIZES = "each element in list of batch should be of equal size"
 
 
 def _is_numpy(x) -> bool:
@@ -108,7 +107,7 @@ def default_collate(batch):
         return stack(batch, 0)
     if isinstance(elem, np.ndarray):
         if _STRING_OR_OBJECT.search(elem.dtype.str):
-            raise TypeError(COLLATE_TYPE.format(elem.dtype))
+            raise TypeError(errors.COLLATE_TYPE.format(elem.dtype))
         return default_collate([as_tensor(b) for b in batch])
     if isinstance(elem, (np.bool_, np.number, np.object_)):
         return as_tensor(np.asarray(batch))
@@ -126,7 +125,7 @@ def default_collate(batch):
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
-            raise RuntimeError(UNEQUAL_SIZES)
+            raise RuntimeError(errors.UNEQUAL_SIZES)
         fields = [default_collate(list(s)) for s in zip(*batch)]
         return fields if isinstance(elem, tuple) else _rebuild_sequence(elem, fields)
-    raise TypeError(COLLATE_TYPE.format(type(elem)))
+    raise TypeError(errors.COLLATE_TYPE.format(type(elem)))

@@ -26,17 +26,14 @@ import math
 import warnings
 from typing import Any
 
-from ... import sampling
+from ... import errors
 from ...creation import tensor
-from ...random import Generator, default_generator
+from ...random import Generator, default_generator, sampling
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset, Subset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
-FROZEN_ATTRIBUTE = "{attr} attribute should not be set after {cls} is initialized"
-MUTUALLY_EXCLUSIVE = (
-    "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
-)
+__all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
 
 
 @dataclasses.dataclass
@@ -138,7 +135,7 @@ class DataLoader:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError(MUTUALLY_EXCLUSIVE)
+                raise ValueError(errors.MUTUALLY_EXCLUSIVE)
             batch_size, drop_last = None, False
         elif batch_size is None and drop_last:
             raise ValueError(
@@ -168,7 +165,7 @@ class DataLoader:
     def __setattr__(self, attr, value) -> None:
         frozen = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset")
         if getattr(self, "_initialized", False) and attr in (*frozen, "persistent_workers"):
-            raise ValueError(FROZEN_ATTRIBUTE.format(attr=attr, cls=type(self).__name__))
+            raise ValueError(errors.FROZEN_ATTRIBUTE.format(attr=attr, cls=type(self).__name__))
         super().__setattr__(attr, value)
 
     @property

@@ -18,18 +18,22 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Generic, TypeVar
 
+from ... import errors
 from ...random import default_generator
 from ...random_ops import randperm
 from ...tensor import Tensor
 
-T_co = TypeVar("T_co", covariant=True)
+__all__ = [
+    "ChainDataset",
+    "ConcatDataset",
+    "Dataset",
+    "IterableDataset",
+    "random_split",
+    "Subset",
+    "TensorDataset",
+]
 
-NOT_IMPLEMENTED_GETITEM = "Subclasses of Dataset should implement __getitem__."
-SIZE_MISMATCH = "Size mismatch between tensors"
-EMPTY_CONCAT = "datasets should not be an empty iterable"
-CONCAT_ITERABLE = "ConcatDataset does not support IterableDataset"
-INDEX_TOO_NEGATIVE = "absolute value of index should not exceed dataset length"
-SPLIT_SUM = "Sum of input lengths does not equal the length of the input dataset!"
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Dataset(Generic[T_co]):
@@ -47,7 +51,7 @@ class Dataset(Generic[T_co]):
     """
 
     def __getitem__(self, index) -> T_co:
-        raise NotImplementedError(NOT_IMPLEMENTED_GETITEM)
+        raise NotImplementedError(errors.NOT_IMPLEMENTED_GETITEM)
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
@@ -85,7 +89,7 @@ class TensorDataset(Dataset):
 
     def __init__(self, *tensors: Tensor) -> None:
         if any(tensors[0].size(0) != t.size(0) for t in tensors):
-            raise AssertionError(SIZE_MISMATCH)
+            raise AssertionError(errors.SIZE_MISMATCH)
         self.tensors = tensors
 
     def __getitem__(self, index):
@@ -141,9 +145,9 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Iterable) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
-            raise AssertionError(EMPTY_CONCAT)
+            raise AssertionError(errors.EMPTY_CONCAT)
         if any(isinstance(d, IterableDataset) for d in self.datasets):
-            raise AssertionError(CONCAT_ITERABLE)
+            raise AssertionError(errors.CONCAT_ITERABLE)
         self.cumulative_sizes = self.cumsum(self.datasets)
 
     def __len__(self) -> int:
@@ -152,7 +156,7 @@ class ConcatDataset(Dataset):
     def __getitem__(self, idx):
         if idx < 0:
             if -idx > len(self):
-                raise ValueError(INDEX_TOO_NEGATIVE)
+                raise ValueError(errors.INDEX_TOO_NEGATIVE)
             idx += len(self)
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[which - 1] if which else 0
@@ -209,7 +213,7 @@ def random_split(dataset, lengths: Sequence, generator=default_generator) -> lis
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         lengths = _split_lengths(len(dataset), lengths)
     if sum(lengths) != len(dataset):
-        raise ValueError(SPLIT_SUM)
+        raise ValueError(errors.SPLIT_SUM)
     indices = randperm(sum(lengths), generator=generator).tolist()
     ends = itertools.accumulate(lengths)
     return [Subset(dataset, indices[end - n : end]) for end, n in zip(ends, lengths)]

@@ -14,9 +14,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sized
 
-from ... import sampling
-from ...random import Generator, default_generator
+from ...random import Generator, default_generator, sampling
 from ...random_ops import randint, randperm
+
+__all__ = [
+    "BatchSampler",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "SubsetRandomSampler",
+]
 
 
 class Sampler:
