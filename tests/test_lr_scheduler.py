@@ -74,6 +74,13 @@ SCHEDULERS = {
         [s.ConstantLR(o, factor=0.5, total_iters=2), s.ExponentialLR(o, 0.8), s.StepLR(o, 2)],
         milestones=[2, 7],
     ),
+    "cyclic_triangular2": lambda s, o: s.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=2, step_size_down=3, mode="triangular2"
+    ),
+    "cyclic_exp_range": lambda s, o: s.CyclicLR(
+        o, [0.02], [0.3], step_size_up=3, mode="exp_range", gamma=0.9, base_momentum=0.7
+    ),
+    "warm_restarts": lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
     "chained": lambda s, o: s.ChainedScheduler(
         [s.ConstantLR(o, factor=0.3, total_iters=3), s.ExponentialLR(o, gamma=0.9)]
     ),
@@ -160,6 +167,22 @@ def test_closed_form_with_epoch_argument_and_its_warning_match_torch():
     twin(prog, rtol=0, atol=0)
 
 
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    def prog(lib):
+        params, opt, sched = make(lib, "SGD", SCHEDULERS["warm_restarts"], lr=0.2)
+        lrs = []
+        for epoch in range(5):
+            for i in range(3):  # PyTorch's documented use: step(epoch + i / iters)
+                train_step(lib, params, opt)
+                sched.step(epoch + i / 3)
+                lrs.append((sched.get_last_lr(), sched.T_cur, sched.T_i, sched.last_epoch))
+        sched.step(20)
+        lrs.append((sched.get_last_lr(), sched.T_cur, sched.T_i))
+        return lrs, raises(sched.step, -1)
+
+    twin(prog, rtol=0, atol=0)
+
+
 def _warnings_of(fn):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -227,6 +250,12 @@ def _scheduler_errors(lib):
         raises(sched.ReduceLROnPlateau, fresh, mode="up"),
         raises(sched.ReduceLROnPlateau, fresh, threshold_mode="log"),
         raises(_plateau_after_a_new_group, lib),
+        raises(sched.CyclicLR, fresh, 0.1, 1.0, mode="sawtooth"),
+        raises(sched.CyclicLR, adagrad, 0.1, 1.0),
+        raises(sched.CyclicLR, fresh, [0.1, 0.2], 1.0),
+        raises(sched.CosineAnnealingWarmRestarts, fresh, T_0=0),
+        raises(sched.CosineAnnealingWarmRestarts, fresh, T_0=2, T_mult=0),
+        raises(sched.CosineAnnealingWarmRestarts, fresh, T_0=2, eta_min="0"),
     ]
 
 

@@ -11,9 +11,11 @@ so a new rate takes effect at the next `optimizer.step()`, eager or compiled: a
 (it raises there, as its Python state would change only while tracing).
 
 The package: `base` (`LRScheduler`), `schedules` (the formulas of the epoch), `one_cycle`,
-`combined` (`SequentialLR`, `ChainedScheduler`), `plateau` (`ReduceLROnPlateau`).
+`cyclic` (`CyclicLR`, `CosineAnnealingWarmRestarts`), `combined` (`SequentialLR`,
+`ChainedScheduler`), `plateau` (`ReduceLROnPlateau`): every scheduler of
+`torch.optim.lr_scheduler` 2.13.
 
-What this package does not do: `CyclicLR` and `CosineAnnealingWarmRestarts`.
+What this package does not do: step inside a compiled step (see above).
 
 Example:
     >>> import funcgrad.tape as torch
@@ -25,6 +27,10 @@ Example:
 
 from .base import LRScheduler as LRScheduler
 from .combined import ChainedScheduler as ChainedScheduler, SequentialLR as SequentialLR
+from .cyclic import (
+    CosineAnnealingWarmRestarts as CosineAnnealingWarmRestarts,
+    CyclicLR as CyclicLR,
+)
 from .one_cycle import OneCycleLR as OneCycleLR
 from .plateau import ReduceLROnPlateau as ReduceLROnPlateau
 from .schedules import (
@@ -43,6 +49,8 @@ __all__ = [
     "ChainedScheduler",
     "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LambdaLR",
     "LinearLR",

@@ -166,3 +166,30 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(state_dict)
+
+
+class _CyclesMomentum(LRScheduler):
+    """What OneCycleLR and CyclicLR share: the momentum (or Adam's beta1) they cycle
+    against the rate, kept in each group's `max_momentum` / `base_momentum`."""
+
+    def _init_momentum(self, optimizer, base_momentum, max_momentum, last_epoch) -> tuple:
+        """Checks the optimizer has a momentum, starts each group at its maximum (when not
+        resuming), and returns the per-group (base, max) lists."""
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError(
+                "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+            )
+        self.use_beta1 = "betas" in optimizer.defaults
+        highs = _per_group("max_momentum", optimizer, max_momentum)
+        lows = _per_group("base_momentum", optimizer, base_momentum)
+        if last_epoch == -1:
+            for high, low, group in zip(highs, lows, optimizer.param_groups):
+                self._set_momentum(group, high)
+                group["max_momentum"], group["base_momentum"] = high, low
+        return lows, highs
+
+    def _set_momentum(self, group: dict, value) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 
 from ..optimizer import Optimizer
-from .base import LRScheduler, _per_group
+from .base import _CyclesMomentum, _per_group
 
 __all__ = ["OneCycleLR"]
 
 
-class OneCycleLR(LRScheduler):
+class OneCycleLR(_CyclesMomentum):
     """The 1cycle policy: the rate warms up from `max_lr / div_factor` to `max_lr`, then
     anneals to `initial_lr / final_div_factor` over `total_steps` (or epochs *
     steps_per_epoch) steps; the momentum (or Adam's beta1) cycles the other way. Step it
@@ -87,25 +87,6 @@ class OneCycleLR(LRScheduler):
         if cycle_momentum:
             self._init_momentum(optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
-
-    def _init_momentum(self, optimizer, base_momentum, max_momentum, last_epoch) -> None:
-        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise ValueError(
-                "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-            )
-        self.use_beta1 = "betas" in optimizer.defaults
-        highs = _per_group("max_momentum", optimizer, max_momentum)
-        lows = _per_group("base_momentum", optimizer, base_momentum)
-        if last_epoch == -1:
-            for high, low, group in zip(highs, lows, optimizer.param_groups):
-                self._set_momentum(group, high)
-                group["max_momentum"], group["base_momentum"] = high, low
-
-    def _set_momentum(self, group: dict, value) -> None:
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
 
     def _anneal(self, start, end, pct):
         if self._anneal_func_type == "cos":
