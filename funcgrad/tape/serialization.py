@@ -88,7 +88,7 @@ def load(
       mmap: Accepted; the file is read into memory.
 
     Returns:
-      The saved object with tape tensors (`nn.Parameter`s where they were saved).
+      The saved object with tape tensors (`nn.Parameter` objects where they were saved).
 
     Example:
         >>> import io

@@ -81,9 +81,9 @@ class DataLoader:
       collate_fn: Optional. Turns a list of samples into a batch (default `default_collate`).
       drop_last: Optional, bool. Drop the last, incomplete batch.
       generator: Optional. The `Generator` for the base seed and the shuffle.
-      pin_memory, timeout, worker_init_fn, multiprocessing_context, prefetch_factor,
-        persistent_workers, pin_memory_device, in_order: PyTorch's, checked as PyTorch
-        checks them.
+      pin_memory, timeout, worker_init_fn: Optional. PyTorch's, checked as PyTorch does.
+      multiprocessing_context, prefetch_factor, persistent_workers: Optional. Likewise.
+      pin_memory_device, in_order: Optional. Likewise.
 
     Example:
         >>> import funcgrad.tape as torch
