@@ -150,7 +150,7 @@ def test_views_and_transposes_saved_by_torch_load_as_their_values(tmp_path):
         np.testing.assert_array_equal(as_numpy(loaded[key]), value.numpy())
 
 
-def test_torch_model_and_optimizer_state_load_and_training_continues_alike(tmp_path):
+def test_torch_model_optimizer_and_scheduler_state_load_and_training_continues_alike(tmp_path):
     # No bias before the batch norm: its gradient is rounding noise that Adam scales up.
     torch.manual_seed(0)
     model = torch.nn.Sequential(
@@ -160,12 +160,15 @@ def test_torch_model_and_optimizer_state_load_and_training_continues_alike(tmp_p
         torch.nn.Linear(8, 1),
     )
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5)
     x, y = torch.randn(16, 4), torch.randn(16, 1)
     for _ in range(3):
         opt.zero_grad()
         torch.nn.functional.mse_loss(model(x), y).backward()
         opt.step()
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, tmp_path / "ck.pt")
+        sched.step()
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
+    torch.save(state, tmp_path / "ck.pt")
 
     ck = tape.load(tmp_path / "ck.pt")
     ours = tape.nn.Sequential(
@@ -177,13 +180,20 @@ def test_torch_model_and_optimizer_state_load_and_training_continues_alike(tmp_p
     ours.load_state_dict(ck["model"])
     ours_opt = tape.optim.Adam(ours.parameters(), lr=0.5)
     ours_opt.load_state_dict(ck["opt"])
-    assert ours_opt.param_groups[0]["lr"] == 0.01
+    assert ours_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    ours_sched = tape.optim.lr_scheduler.CosineAnnealingLR(ours_opt, T_max=5)
+    ours_sched.load_state_dict(ck["sched"])
     tx, ty = tape.tensor(x.numpy()), tape.tensor(y.numpy())
     for _ in range(3):
-        for lib, m, o, a, b in ((torch, model, opt, x, y), (tape, ours, ours_opt, tx, ty)):
+        for lib, m, o, s, a, b in (
+            (torch, model, opt, sched, x, y),
+            (tape, ours, ours_opt, ours_sched, tx, ty),
+        ):
             o.zero_grad()
             lib.nn.functional.mse_loss(m(a), b).backward()
             o.step()
+            s.step()
+        assert ours_sched.get_last_lr() == sched.get_last_lr()
     for (name, a), (_, b) in zip(ours.state_dict().items(), model.state_dict().items()):
         np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-5, atol=1e-6, err_msg=name)
 
