@@ -14,6 +14,7 @@ Example:
 """
 
 from . import autograd as autograd
+from . import func as func
 from . import nn as nn
 from . import optim as optim
 from .autograd import grad as _grad  # noqa: F401 - keeps autograd.grad importable early

@@ -98,6 +98,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         >>> x.grad
         tensor([2., 4.])
     """
+    if Tensor._func_transforms is not None:  # inside torch.func: PyTorch's error
+        Tensor._func_transforms.backward_called("backward")
     outputs = _as_tuple(tensors, "tensors")
     grad_tensors = (
         [None] * len(outputs)
@@ -167,6 +169,8 @@ def grad(
         >>> g.item(), h.item()
         (27.0, 18.0)
     """
+    if Tensor._func_transforms is not None:  # inside torch.func: no graph to walk
+        Tensor._func_transforms.backward_called("autograd.grad")
     if is_grads_batched:
         raise NotImplementedError(
             "autograd.grad(is_grads_batched=True) is not supported; "

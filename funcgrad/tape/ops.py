@@ -562,7 +562,9 @@ def apply(name, *inputs, **static):
     if is_inference_mode_enabled():
         for r in results:
             r._inference = True
-    if op.differentiable and True in requires and is_grad_enabled():
+    if Tensor._func_transforms is not None and Tensor._func_transforms.inside():
+        Tensor._func_transforms.ran_op(results)  # torch.func: JAX differentiates, no node
+    elif op.differentiable and True in requires and is_grad_enabled():
         _record(op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], Tensor):
         base = inputs[0] if inputs[0]._base is None else inputs[0]._base

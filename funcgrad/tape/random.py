@@ -15,6 +15,10 @@ import jax
 class Generator:
     """Holds a PRNG key; `next_key()` returns a fresh subkey and advances the state."""
 
+    # Called before every draw while a funcgrad.tape.func transform runs (it raises for
+    # vmap(randomness='error')); None otherwise.
+    _draw_hook = None
+
     def __init__(self, seed: int = 0):
         self._lock = threading.Lock()
         self.manual_seed(seed)
@@ -26,6 +30,8 @@ class Generator:
         return self
 
     def next_key(self):
+        if Generator._draw_hook is not None:
+            Generator._draw_hook()
         with self._lock:
             self.key, sub = jax.random.split(self.key)
         return sub

@@ -62,6 +62,9 @@ class Tensor(TensorMethods):
     # While funcgrad.tape.jit traces a step: its trace context (compile._TraceContext), told
     # of every tensor made and every write to a tensor. None otherwise: one check per op.
     _jit_trace = None
+    # While a funcgrad.tape.func transform runs (in any thread): its hooks (func._levels),
+    # asked about tensors made, detached, read and written. None otherwise.
+    _func_transforms = None
 
     def __init__(self, data=None, *, requires_grad: bool = False):
         from .creation import _to_array
@@ -86,6 +89,8 @@ class Tensor(TensorMethods):
         self._inference = False
         if Tensor._jit_trace is not None:
             Tensor._jit_trace.created_tensor(self)
+        if Tensor._func_transforms is not None:
+            Tensor._func_transforms.created_tensor(self)
 
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr=0) -> Tensor:
@@ -265,7 +270,10 @@ class Tensor(TensorMethods):
 
     def detach(self) -> Tensor:
         """A tensor with the same values, cut from the graph (aliases this one's array)."""
-        out = Tensor._wrap(self._value())
+        value = self._value()
+        if Tensor._func_transforms is not None:  # inside torch.func.grad: a JAX constant too
+            value = Tensor._func_transforms.detached(value)
+        out = Tensor._wrap(value)
         out._version = self._version
         # An alias of an alias aliases the first one's base: writes reach the real tensor.
         base = self._base if getattr(self, "_alias", False) else self
@@ -375,6 +383,8 @@ class Tensor(TensorMethods):
         """The array, which must hold values: inside jit() it is a tracer, and `what` (e.g.
         `.item()`) raises in PyTorch terms instead of JAX's concretization error."""
         data = self._value()
+        if isinstance(data, jax.core.Tracer) and Tensor._func_transforms is not None:
+            data = Tensor._func_transforms.concrete(data, what)  # or PyTorch's vmap error
         if isinstance(data, jax.core.Tracer):
             from .compile import traced_value_error
 

@@ -870,6 +870,8 @@ class TensorMethods:
         version, so nodes that saved the old value fail their backward like PyTorch's."""
         if self._jit_trace is not None:
             self._jit_trace.writing(self, f"ran the in-place op {name!r} on")
+        if self._func_transforms is not None:  # functorch's refusals inside torch.func
+            self._func_transforms.writing(self, name, args)
         if self._grad_fn is None and self._requires_grad and is_grad_enabled():
             if self._accumulator is no_edge:  # a view made under no_grad
                 raise RuntimeError(errors.NO_GRAD_VIEW_INPLACE)

@@ -3,7 +3,8 @@
 `Module` and `Parameter`, the layers and losses PyTorch scripts use most, `functional`
 (F), `init`, weight conversion to and from Flax (`convert`), and the bridge between the
 paradigms: `from_flax` (a Flax module as a tape module) and `functional_call` (a tape
-module as a pure function for `jax.grad` / `jax.jit`).
+module as a function of its weights: PyTorch's `torch.func.functional_call`, also usable
+inside `jax.grad` / `jax.jit`).
 
 Example:
     >>> import funcgrad.tape as torch
@@ -23,7 +24,6 @@ from .containers import ModuleList as ModuleList
 from .containers import Sequential as Sequential
 from .flax_bridge import FlaxModule as FlaxModule
 from .flax_bridge import from_flax as from_flax
-from .flax_bridge import functional_call as functional_call
 from .layers import GELU as GELU
 from .layers import AdaptiveAvgPool2d as AdaptiveAvgPool2d
 from .layers import AvgPool2d as AvgPool2d
@@ -50,3 +50,4 @@ from .losses import NLLLoss as NLLLoss
 from .module import Module as Module
 from .module import RemovableHandle as RemovableHandle
 from .parameter import Parameter as Parameter
+from .stateless import functional_call as functional_call

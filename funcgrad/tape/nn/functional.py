@@ -400,6 +400,8 @@ def batch_norm(
 
 def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
+    if Tensor._func_transforms is not None:  # functorch's refusals inside torch.func
+        Tensor._func_transforms.writing(buffer, "add", (batch_stat,), batch_norm=True)
     old = buffer._data
     buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
     buffer._version.value += 1
