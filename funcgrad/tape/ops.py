@@ -563,7 +563,7 @@ def apply(name, *inputs, **static):
         for r in results:
             r._inference = True
     if Tensor._func_transforms is not None and Tensor._func_transforms.inside():
-        Tensor._func_transforms.ran_op(results)  # torch.func: JAX differentiates, no node
+        Tensor._func_transforms.ran_op(inputs, results)  # torch.func: no node, JAX's grad
     elif op.differentiable and True in requires and is_grad_enabled():
         _record(op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], Tensor):

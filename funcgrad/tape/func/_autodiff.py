@@ -22,6 +22,7 @@ from . import _messages as msg
 from . import _pytree
 from ._call import TapeCall, outputs_of, positions_of, split_aux, wrap
 from ._levels import Level, check_randomness
+from ._tape_link import guard, linked, with_sources
 
 
 def _scalar_output(has_aux: bool):
@@ -70,19 +71,23 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
 
     @functools.wraps(func, updated=())
     def wrapper(*args, **kwargs):
-        call = TapeCall(
-            func, args, kwargs, positions_of(argnums, len(args)), Level("grad", True),
-            _scalar_output(has_aux), floating="grad", requires_grad=True,
-        )  # fmt: skip
-        value, pullback, aux = jax.vjp(call, *call.arrays, has_aux=True)
-        grads = pullback(_cotangent(value.shape, value.dtype))
-        grads = [g if g.dtype != jax.dtypes.float0 else jnp.zeros_like(a)
-                 for g, a in zip(grads, call.arrays)]  # fmt: skip
-        grad = call.per_argnum(wrap(grads), isinstance(argnums, int))
-        value = Tensor._wrap(value)
-        return (grad, (value, call.aux_result(aux))) if has_aux else (grad, value)
+        return linked(lambda: _grad_and_value(func, argnums, has_aux, args, kwargs), (args, kwargs))
 
     return wrapper
+
+
+def _grad_and_value(func, argnums, has_aux, args, kwargs):
+    call = TapeCall(
+        func, args, kwargs, positions_of(argnums, len(args)), Level("grad", True),
+        _scalar_output(has_aux), floating="grad", requires_grad=True,
+    )  # fmt: skip
+    value, pullback, aux = jax.vjp(call, *call.arrays, has_aux=True)
+    grads = pullback(_cotangent(value.shape, value.dtype))
+    grads = [g if g.dtype != jax.dtypes.float0 else jnp.zeros_like(a)
+             for g, a in zip(grads, call.arrays)]  # fmt: skip
+    grad = call.per_argnum(wrap(grads), isinstance(argnums, int))
+    value = Tensor._wrap(value)
+    return (grad, (value, call.aux_result(aux))) if has_aux else (grad, value)
 
 
 def grad(func, argnums=0, has_aux: bool = False):
@@ -127,6 +132,7 @@ class VJPFunction:
     def __init__(self, pullback, out_spec, out_types, in_specs):
         self._pullback = pullback
         self._out_spec, self._out_types, self._in_specs = out_spec, out_types, in_specs
+        self._sources = []  # tensors requiring grad the primals came from (not connected)
 
     def tree_flatten(self):
         return (self._pullback,), (self._out_spec, self._out_types, self._in_specs)
@@ -178,7 +184,7 @@ class VJPFunction:
         for spec in self._in_specs:
             out.append(_pytree.unflatten(spec, grads[start : start + spec.num_leaves]))
             start += spec.num_leaves
-        return tuple(out)
+        return guard(tuple(out), self._sources, "vjp")
 
     def __repr__(self) -> str:
         return f"<vjp_fn: a kept pullback, residual_bytes={self.residual_bytes}>"
@@ -208,6 +214,13 @@ def vjp(func, *primals, has_aux: bool = False):
         >>> vjp_fn.residual_bytes >= 8  # what it keeps: at least a (2 x float32)
         True
     """
+    (result, vjp_fn, aux), sources = with_sources(lambda: _vjp(func, primals, has_aux), primals)
+    vjp_fn._sources = sources
+    result = guard(result, sources, "vjp")
+    return (result, vjp_fn, guard(aux, sources, "vjp")) if has_aux else (result, vjp_fn)
+
+
+def _vjp(func, primals, has_aux):
     call = TapeCall(
         func, primals, {}, tuple(range(len(primals))), Level("vjp", True),
         outputs_of(msg.VJP_API, has_aux), floating="grad", requires_grad=True,
@@ -215,8 +228,7 @@ def vjp(func, *primals, has_aux: bool = False):
     outs, pullback, aux = jax.vjp(call, *call.arrays, has_aux=True)
     types = tuple((tuple(o.shape), np.dtype(o.dtype)) for o in outs)
     vjp_fn = VJPFunction(pullback, call.out_spec, types, tuple(call.specs))
-    result = (call.output_result(outs), vjp_fn)
-    return (*result, call.aux_result(aux)) if has_aux else result
+    return call.output_result(outs), vjp_fn, call.aux_result(aux) if has_aux else None
 
 
 # ---------------------------------------------------------------- jvp, linearize
@@ -269,6 +281,10 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
         >>> jvp(torch.sin, (x,), (torch.ones(2),))
         (tensor([0.0000, 0.8415]), tensor([1.0000, 0.5403]))
     """
+    return linked(lambda: _jvp(func, primals, tangents, has_aux), (primals, tangents))
+
+
+def _jvp(func, primals, tangents, has_aux):
     tangent_arrays = _check_tangents(primals, tangents)
     call = TapeCall(
         func, primals, {}, tuple(range(len(primals))), Level("jvp", True),
@@ -285,6 +301,7 @@ class LinearizedJVP:
     def __init__(self, f_jvp, call: TapeCall, primals_spec, primal_types):
         self._f_jvp, self._out_spec = f_jvp, call.out_spec
         self._primals_spec, self._primal_types = primals_spec, primal_types
+        self._sources = []  # tensors requiring grad the primals came from (not connected)
 
     def __call__(self, *tangents):
         leaves, spec = _pytree.flatten(tangents)
@@ -306,7 +323,8 @@ class LinearizedJVP:
                     )
                 )
             arrays.append(t._value().astype(dtype))
-        return _pytree.unflatten(self._out_spec, wrap(self._f_jvp(*arrays)))
+        out = _pytree.unflatten(self._out_spec, wrap(self._f_jvp(*arrays)))
+        return guard(out, self._sources, "linearize")
 
 
 def linearize(func, *primals):
@@ -319,6 +337,12 @@ def linearize(func, *primals):
         >>> jvp_fn(torch.ones(2))
         tensor([1.0000, 0.5403])
     """
+    (out, jvp_fn), sources = with_sources(lambda: _linearize(func, primals), primals)
+    jvp_fn._sources = sources
+    return guard(out, sources, "linearize"), jvp_fn
+
+
+def _linearize(func, primals):
     call = TapeCall(
         func, primals, {}, tuple(range(len(primals))), Level("linearize", True),
         outputs_of(msg.JVP_API, False), floating="jvp",
@@ -335,8 +359,7 @@ def _jacobian(jax_jacobian, func, argnums, has_aux: bool, level, api: str, float
     arrays, shaped as PyTorch's: the output's structure, each leaf holding the
     differentiated arguments' structure (a tuple of them if `argnums` is a tuple)."""
 
-    @functools.wraps(func, updated=())
-    def wrapper(*args, **kwargs):
+    def jacobian(args, kwargs):
         call = TapeCall(
             func, args, kwargs, positions_of(argnums, len(args)), level(),
             outputs_of(api, has_aux), floating=floating, requires_grad=floating == "grad",
@@ -347,6 +370,10 @@ def _jacobian(jax_jacobian, func, argnums, has_aux: bool, level, api: str, float
         rows = [call.per_argnum(wrap(row), single) for row in jac]
         result = _pytree.unflatten(call.out_spec, rows)
         return (result, call.aux_result(aux)) if has_aux else result
+
+    @functools.wraps(func, updated=())
+    def wrapper(*args, **kwargs):
+        return linked(lambda: jacobian(args, kwargs), (args, kwargs))
 
     return wrapper
 

@@ -93,6 +93,18 @@ def entered(level: Level):
                 Generator._draw_hook = None
 
 
+@contextlib.contextmanager
+def collecting():
+    """Collects (id -> tensor) the tensors from outside that ops inside transforms read
+    while they require grad, during the body (in this thread)."""
+    previous = getattr(_local, "read", None)
+    _local.read = read = {}
+    try:
+        yield read
+    finally:
+        _local.read = previous
+
+
 def batched_at(value, level: Level) -> bool:
     """Whether `value` (an array or tracer) carries `level`'s batch dimension.
 
@@ -153,9 +165,17 @@ class _Hooks:
     def inside(self) -> bool:
         return bool(stack())
 
-    def ran_op(self, results) -> None:
+    def ran_op(self, inputs, results) -> None:
         """After an op inside a transform (nothing was recorded): under `no_grad`, JAX's
-        gradient stops at its results, as torch.func's does."""
+        gradient stops at its results, as torch.func's does. Tensors from outside the
+        transform that require grad are collected (for `_tape_link`)."""
+        levels = stack()
+        read = getattr(_local, "read", None)
+        if read is not None:
+            for x in inputs:
+                if isinstance(x, Tensor) and x._requires_grad:
+                    if _position(levels, getattr(x, "_func_level", None)) < 0:
+                        read.setdefault(id(x), x)
         if not is_grad_enabled() and _differentiating():
             for r in results:
                 r._data = jax.lax.stop_gradient(r._data)

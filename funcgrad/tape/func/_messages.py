@@ -181,11 +181,16 @@ DIM_RANGE = "Dimension out of range (expected to be in range of [{low}, {high}],
 
 # ---------------------------------------------------------------- results on the tape
 TAPE_LINK = (
-    "funcgrad.tape.func: backward through the result of a torch.func transform reached "
-    "{what}, which funcgrad cannot differentiate on the tape: the transform ran in JAX, and "
-    "only the tensors passed to it as arguments are connected to the graph.\n[funcgrad] "
-    "Pass the tensor as an argument of the transformed function (e.g. through "
-    "functional_call's parameter dict), or detach it if no gradient should reach it."
+    "funcgrad.tape.func: backward reached the result of torch.func.{api} (or of the function "
+    "it returned), whose inputs require grad. funcgrad does not connect these results to the "
+    "tape's graph, so no gradient can flow from them to those inputs.\n[funcgrad] Take the "
+    "gradient with torch.func.grad or jacrev (their results are connected), or pass "
+    "detached inputs."
+)
+TAPE_LINK_CREATE_GRAPH = (
+    "funcgrad.tape.func: create_graph=True through the result of a torch.func transform is "
+    "not supported: its backward is one JAX pullback, not recorded on the tape.\n[funcgrad] "
+    "Nest the transforms instead, e.g. torch.func.grad(torch.func.grad(f))."
 )
 
 # ---------------------------------------------------------------- stack_module_state

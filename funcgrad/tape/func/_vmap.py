@@ -25,6 +25,7 @@ from ..tensor import Tensor
 from . import _messages as msg
 from . import _pytree
 from ._levels import Level, batched_at, check_randomness, entered
+from ._tape_link import linked
 
 
 def _name(func) -> str:
@@ -66,7 +67,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
 
     @functools.wraps(func, updated=())
     def wrapper(*args, **kwargs):
-        return _VmapCall(func, in_dims, out_dims, randomness).run(args, kwargs, chunk_size)
+        call = _VmapCall(func, in_dims, out_dims, randomness)
+        return linked(lambda: call.run(args, kwargs, chunk_size), (args, kwargs))
 
     return wrapper
 
