@@ -128,11 +128,25 @@ def test_jvp_and_linearize_match_torch():
     twin(jvp_programs)
 
 
+def test_vjp_fn_called_without_retain_graph_frees_its_graph_like_torch():
+    def prog(lib):
+        x = t(lib, 4)
+        _, vjp_fn = lib.func.vjp(lambda a: (a**2) * 2, x)
+        kept = vjp_fn(lib.ones(4))
+        last = vjp_fn(lib.ones(4) / 4, retain_graph=False)
+        return kept, last, raises(vjp_fn, lib.ones(4))
+
+    _, (_, _, error) = twin(prog)
+    assert error.message.startswith("Trying to backward through the graph a second time")
+
+
 def test_vjp_fn_keeps_its_residuals_as_a_pytree():
     x = tape.tensor(arr(1000))
     _, vjp_fn = tape.func.vjp(lambda a: a.sin() * a, x)
     assert vjp_fn.residual_bytes == residual_bytes(vjp_fn) >= x.nbytes
     assert "residual_bytes=" in repr(vjp_fn)
+    vjp_fn(tape.ones(1000), retain_graph=False)
+    assert vjp_fn.residual_bytes == 0
 
 
 # ---------------------------------------------------------------- Jacobians and Hessians
@@ -573,7 +587,15 @@ def inside_transform_errors(lib):
         "rand_like": raises(f.vmap(lambda a: a + lib.rand_like(a)), x),
         "dropout": raises(f.vmap(lambda a: lib.nn.functional.dropout(a, 0.5)), t(lib, 3, 2)),
         "rand in jacfwd": raises(f.jacfwd(lambda a: a * lib.rand(3)), x),
+        "saved tensor hooks around grad": _with_saved_hooks(lib, f.grad(lambda a: a.sum()), x),
+        "... around vjp": _with_saved_hooks(lib, lambda a: f.vjp(lambda b: b.sin(), a), x),
+        "... around hessian": _with_saved_hooks(lib, f.hessian(lambda a: a.sum()), x),
     }
+
+
+def _with_saved_hooks(lib, fn, *args):
+    with lib.autograd.graph.saved_tensors_hooks(lambda v: v, lambda v: v):
+        return raises(fn, *args)
 
 
 def inplace_errors(lib):

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ...functional import residual_bytes
 from .. import errors
 from ..tensor import Tensor
 from . import _messages as msg
@@ -143,17 +144,22 @@ class VJPFunction:
 
     @property
     def residual_bytes(self) -> int:
-        """Bytes of the arrays this pullback keeps alive (each buffer once)."""
-        from ...functional import residual_bytes
-
+        """Bytes of the arrays this pullback keeps alive (each buffer once; 0 once freed)."""
         return residual_bytes(self._pullback)
 
     def __call__(self, cotangents, retain_graph: bool = True, create_graph=None):
         """The cotangents of the primals for `cotangents` (one per output, same structure).
 
-        retain_graph and create_graph are accepted for PyTorch's signature: the pullback is
-        always kept, and its results can be differentiated again by an enclosing transform.
+        Args:
+          cotangents: one tensor per output (None for a scalar output: ones).
+          retain_graph: Optional, bool. False drops the pullback after this call, as
+            PyTorch's does: a later call raises its "backward through the graph a second
+            time" error (unless the pullback kept nothing).
+          create_graph: Optional. Accepted for PyTorch's signature: inside an enclosing
+            transform the results are differentiated by it anyway.
         """
+        if self._pullback is None:
+            raise RuntimeError(errors.BACKWARD_TWICE + msg.VJP_FN_FREED_HINT)
         leaves, spec = _pytree.flatten(cotangents)
         if spec != self._out_spec:
             raise RuntimeError(
@@ -180,6 +186,8 @@ class VJPFunction:
             cts.append(value.astype(dtype) if jnp.issubdtype(dtype, jnp.inexact)
                        else _cotangent(shape, dtype))  # fmt: skip
         grads = wrap(self._pullback(tuple(cts)))
+        if not retain_graph and jax.tree_util.tree_leaves(self._pullback):
+            self._pullback = None
         out, start = [], 0
         for spec in self._in_specs:
             out.append(_pytree.unflatten(spec, grads[start : start + spec.num_leaves]))

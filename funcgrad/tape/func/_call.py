@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import errors
+from ..saved_hooks import saved_hooks_active
 from ..tensor import Tensor
 from . import _messages as msg
 from . import _pytree
@@ -114,6 +115,8 @@ class TapeCall:
                  floating: str | None = None, requires_grad: bool = False):  # fmt: skip
         if not callable(func):
             raise TypeError(f"'{type(func).__name__}' object is not callable")
+        if requires_grad and saved_hooks_active():  # grad, vjp, jacrev, as in PyTorch
+            raise RuntimeError(msg.SAVED_TENSORS_HOOKS + msg.SAVED_TENSORS_HOOKS_HINT)
         self.func, self.args, self.kwargs = func, tuple(args), kwargs
         self.positions = positions
         self.level, self.process, self.requires_grad = level, process, requires_grad

@@ -12,6 +12,18 @@ BACKWARD_INSIDE_HINT = (
     "(jax.grad, jax.vjp) and no tape graph is recorded, so there is nothing to backward "
     "through: return the loss and take its gradient with torch.func.grad or torch.func.vjp."
 )
+SAVED_TENSORS_HOOKS = (
+    "torch.func.{grad, vjp, jacrev, hessian} don't yet support saved tensor hooks. Please "
+    "open an issue with your use case."
+)
+SAVED_TENSORS_HOOKS_HINT = (
+    "\n[funcgrad] What a torch.func.vjp keeps is its vjp_fn's residuals: read "
+    "vjp_fn.residual_bytes (or funcgrad.functional.residual_bytes(vjp_fn)) instead."
+)
+VJP_FN_FREED_HINT = (
+    "\n[funcgrad] This vjp_fn was called with retain_graph=False, which dropped its pullback "
+    "(the residuals). Call it with the default retain_graph=True to use it again."
+)
 AUTOGRAD_GRAD_INSIDE = (
     "funcgrad.tape.func: torch.autograd.grad was called inside a torch.func transform. "
     "PyTorch allows it; funcgrad does not, because no tape graph is recorded inside a "
