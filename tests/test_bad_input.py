@@ -313,13 +313,15 @@ def test_tensors_on_two_devices_in_one_op_raise_pytorchs_error():
 
 def _message_constants():
     """Message constants: all of errors.py, and the UPPER_CASE texts of the modules that
-    keep their own (functional, jit, optim)."""
+    keep their own (functional, jit, optim, func, nn.stateless)."""
     from funcgrad import functional
     from funcgrad.tape import compile as jit_module
+    from funcgrad.tape.func import _messages as func_messages
+    from funcgrad.tape.nn import stateless
     from funcgrad.tape.optim import lbfgs, optimizer
 
     found = {}
-    for module in (errors, functional, jit_module, optimizer, lbfgs):
+    for module in (errors, functional, jit_module, optimizer, lbfgs, func_messages, stateless):
         for name, value in vars(module).items():
             if name.isupper() and isinstance(value, str) and len(value) > 20:
                 found[f"{module.__name__.split('.')[-1]}.{name}"] = value
