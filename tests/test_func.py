@@ -418,6 +418,27 @@ def test_transforms_run_under_tape_jit_and_match_eager():
     assert compiled.trace_count <= 2  # the first call has no .grad yet: one retrace at most
 
 
+def test_a_vmapped_model_trains_under_tape_jit_like_the_plain_model():
+    tape.manual_seed(0)
+    model = linear(tape)
+    optimizer = tape.optim.SGD(model.parameters(), lr=0.1)
+    x = tape.tensor(arr(5, 3, seed=3))
+
+    def step(forward):
+        optimizer.zero_grad()
+        loss = (forward(x) ** 2).mean()
+        loss.backward()  # through the vmap's FuncTransformBackward0 node, in the program
+        optimizer.step()
+        return loss
+
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    plain = [step(model).item() for _ in range(3)]
+    model.load_state_dict(state)
+    compiled = tape.jit(lambda: step(tape.func.vmap(model)))
+    vmapped = [compiled().item() for _ in range(3)]
+    np.testing.assert_allclose(vmapped, plain, rtol=1e-5)
+
+
 def test_vjp_and_random_vmap_under_tape_jit():
     def uses_vjp(z):
         _, vjp_fn = tape.func.vjp(lambda a: a.sin() * a, z)
@@ -678,6 +699,44 @@ def test_autograd_grad_inside_a_transform_raises_funcgrads_error():
 
     with pytest.raises(RuntimeError, match="torch.autograd.grad was called inside a torch.func"):
         tape.func.grad(inner)(tape.tensor(arr(3)))
+
+
+def test_custom_autograd_function_inside_a_transform_is_refused():
+    def prog(lib):
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
+
+        x = t(lib, 3)
+        return raises(lib.func.grad(lambda a: Square.apply(a).sum()), x), raises(
+            lib.func.vmap(Square.apply), x
+        )
+
+    twin(prog)
+
+    class WithSetup(tape.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x * x
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    with pytest.raises(NotImplementedError, match="custom autograd.Function WithSetup"):
+        tape.func.grad(lambda a: WithSetup.apply(a).sum())(tape.tensor(arr(3)))
 
 
 def test_jacfwd_randomness_different_is_refused():

@@ -89,6 +89,8 @@ class Function:
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         custom_setup = cls.setup_context is not Function.setup_context
+        if Tensor._func_transforms is not None:  # inside torch.func: refused, see func/
+            Tensor._func_transforms.custom_function(cls.__name__, custom_setup)
         with no_grad():
             out = (
                 cls.forward(*args, **kwargs) if custom_setup else cls.forward(ctx, *args, **kwargs)

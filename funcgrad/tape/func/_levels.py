@@ -191,6 +191,15 @@ class _Hooks:
             raise RuntimeError(msg.BACKWARD_INSIDE + msg.BACKWARD_INSIDE_HINT)
         raise RuntimeError(msg.AUTOGRAD_GRAD_INSIDE)
 
+    def custom_function(self, name: str, has_setup_context: bool) -> None:
+        """An `autograd.Function` inside a transform: PyTorch's error without
+        `setup_context`; with it PyTorch would use its backward, which funcgrad cannot."""
+        if not stack():
+            return
+        if not has_setup_context:
+            raise RuntimeError(msg.FUNCTION_SETUP_CONTEXT)
+        raise NotImplementedError(msg.CUSTOM_FUNCTION_INSIDE.format(name=name))
+
     def random_draw(self) -> None:
         if any(level.randomness == "error" for level in stack()):
             raise RuntimeError(msg.RANDOM_IN_VMAP)

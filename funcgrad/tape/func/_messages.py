@@ -30,6 +30,18 @@ AUTOGRAD_GRAD_INSIDE = (
     "transform (JAX differentiates the whole function).\n[funcgrad] Take the inner gradient "
     "with torch.func.grad or torch.func.vjp instead."
 )
+FUNCTION_SETUP_CONTEXT = (
+    "In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, "
+    "jacrev, ...), it must override the setup_context staticmethod. For more details, please "
+    "see https://pytorch.org/docs/main/notes/extending.func.html"
+)
+CUSTOM_FUNCTION_INSIDE = (
+    "funcgrad.tape.func: the custom autograd.Function {name} was called inside a torch.func "
+    "transform. PyTorch would use its backward (and its vmap rule); funcgrad runs transforms "
+    "in JAX, which would differentiate its forward instead, so it refuses.\n[funcgrad] "
+    "Write the function with tape ops (JAX then differentiates it), or call it outside the "
+    "transform."
+)
 VMAP_ITEM = (
     "vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
     "calling .item() on a Tensor, please try to rewrite what you're doing with other "
