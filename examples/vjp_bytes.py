@@ -11,18 +11,32 @@ them: `torch_func.py` imports `torch_vjp_bytes`, `tape_func.py` imports `tape_vj
 - The tape: the `vjp_fn` holds a JAX pullback, whose leaves are its residuals:
   `funcgrad.functional.residual_bytes`.
 
+`torch_vjp_count` and `tape_vjp_count` return the same count with how it was made, as
+`funcgrad compare` reads it from a workload's `graph_bytes`.
+
 The two counts need not be equal: the nodes PyTorch records and the residuals JAX keeps
 differ (the examples' READMEs and tests compare each side with its own reference).
 """
 
 from __future__ import annotations
 
+from funcgrad.functional import residual_bytes
+
 
 def tape_vjp_bytes(vjp_fn) -> int:
     """Bytes of the residuals a funcgrad.tape.func `vjp_fn` keeps alive."""
-    from funcgrad.functional import residual_bytes
-
     return residual_bytes(vjp_fn)
+
+
+def tape_vjp_count(vjp_fn) -> tuple[int, str]:
+    """(bytes, how) for `funcgrad compare`: `tape_vjp_bytes` of a kept `vjp_fn`."""
+    return tape_vjp_bytes(vjp_fn), "the kept vjp_fn's pullback residuals (residual_bytes)"
+
+
+def torch_vjp_count(vjp_fn) -> tuple[int, str]:
+    """(bytes, how) for `funcgrad compare`: `torch_vjp_bytes` of a kept `vjp_fn`."""
+    how = "the tensors saved by the graph the kept vjp_fn holds (its nodes' _saved_*)"
+    return torch_vjp_bytes(vjp_fn), how
 
 
 def torch_vjp_bytes(vjp_fn) -> int:

@@ -22,6 +22,7 @@ from torch_twin import Raised, arr, raises, twin
 
 import funcgrad.tape as tape
 from funcgrad.functional import residual_bytes
+from funcgrad.tape import observe
 from funcgrad.tape.func import _levels
 
 PROGRAMS = Path(__file__).parent / "func_programs"
@@ -461,10 +462,10 @@ def test_item_inside_a_transform_inside_tape_jit_raises_the_jit_error():
 
 # ---------------------------------------------------------------- the hooks
 def test_hooks_are_installed_only_while_a_transform_runs_even_after_errors():
-    assert tape.Tensor._func_transforms is None
+    assert observe.transforms is None
     with pytest.raises(RuntimeError):
         tape.func.grad(lambda z: z * 2)(tape.tensor(arr(3)))
-    assert tape.Tensor._func_transforms is None and not _levels.stack()
+    assert observe.transforms is None and observe.active == 0 and not _levels.stack()
     x = tape.tensor(arr(3), requires_grad=True)
     assert (x * 2).grad_fn is not None  # the tape records again
 

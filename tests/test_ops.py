@@ -29,7 +29,8 @@ from jax.test_util import check_grads
 
 import funcgrad.tape as tape
 from funcgrad.tape import autograd
-from funcgrad.tape.ops import OPS, apply
+from funcgrad.tape.ops import OPS
+from funcgrad.tape.tensor import apply
 
 DIFFERENTIABLE = [op for op in OPS.values() if op.differentiable]
 NON_DIFFERENTIABLE = [op for op in OPS.values() if not op.differentiable]

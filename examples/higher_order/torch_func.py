@@ -8,17 +8,18 @@ python -m examples.higher_order.torch_func --steps 20
 import sys
 
 import torch
-from torch.func import grad, grad_and_value, jvp
+from torch.func import grad, grad_and_value, jvp, vjp
 
 from examples.common import parser, progress, report
 from examples.higher_order.data import LEARNING_RATE, PENALTY_WEIGHT, problem
+from examples.vjp_bytes import torch_vjp_count as vjp_count
 
 NAMES = ("W1", "b1", "W2", "b2")
 
 
-def run(seed: int = 0, steps: int = 5) -> dict:
+def critic_and_loss(data: dict):
+    """The critic's parameters (a dict) and its penalised loss, a function of them."""
     # ---- inputs: the critic's parameters and the data
-    data = problem(seed)
     params = {n: torch.tensor(data[n]) for n in NAMES}
     real, fake, eps = (torch.tensor(data[k]) for k in ("real", "fake", "eps"))
 
@@ -31,6 +32,13 @@ def run(seed: int = 0, steps: int = 5) -> dict:
         g = grad(lambda x: critic(params, x).sum())(x_hat)
         penalty = ((g.norm(2, dim=1) - 1) ** 2).mean()
         return critic(params, fake).mean() - critic(params, real).mean() + PENALTY_WEIGHT * penalty
+
+    return params, critic_loss
+
+
+def run(seed: int = 0, steps: int = 5) -> dict:
+    data = problem(seed)
+    params, critic_loss = critic_and_loss(data)
 
     # ---- Hessian-vector product at the initial parameters: jvp of the gradient
     v = {n: torch.tensor(data["v"][n]) for n in NAMES}
@@ -58,6 +66,21 @@ def run(seed: int = 0, steps: int = 5) -> dict:
         ),
         **{f"final_{n}": params[n].numpy() for n in NAMES},
     }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is the critic's loss
+    with its gradient penalty (`grad` inside), its gradient by `grad_and_value`, and SGD."""
+    params, critic_loss = critic_and_loss(problem(seed))
+
+    def step():
+        grads, loss = grad_and_value(critic_loss)(params)
+        params.update({n: p - LEARNING_RATE * grads[n] for n, p in params.items()})
+        return loss
+
+    return {"unit": "penalised critic loss, backward, SGD update",
+            "grads": lambda: grad(critic_loss)(params), "step": step,
+            "graph": lambda: vjp(critic_loss, params)[1], "graph_bytes": vjp_count}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import funcgrad.tape as torch
 from examples.common import parser, progress, report
 from examples.multitask.data import FEATURES, batches, digits, initial_state
-from examples.vjp_bytes import tape_vjp_bytes as vjp_bytes
+from examples.vjp_bytes import tape_vjp_bytes as vjp_bytes, tape_vjp_count as vjp_count
 from funcgrad.tape import nn
 from funcgrad.tape.func import functional_call, grad, grad_and_value, vjp
 
@@ -40,6 +40,37 @@ class MultiTaskNet(nn.Module):
         return self.even_head(features), self.big_head(features)
 
 
+def weights(model, part):  # the current weights of model.trunk / a head, as a dict
+    return {n: p.detach() for n, p in getattr(model, part).named_parameters()}
+
+
+def shared_trunk_grads(model, loss_fn, x, y_even, y_big, summed=False):
+    """Both heads' losses, all gradients by parameter name, and the trunk's `vjp_fn`:
+    applied to each head's cotangent in turn, or once to their sum when `summed`."""
+    features, trunk_vjp = vjp(
+        lambda w: functional_call(model.trunk, w, (x,)), weights(model, "trunk")
+    )
+
+    def head_loss(head, head_weights, features, labels):
+        return loss_fn(functional_call(head, head_weights, (features,)), labels)
+
+    losses, grads, cotangents = [], {}, []
+    for head, labels in (("even_head", y_even.long()), ("big_head", y_big.long())):
+        (head_grads, features_grad), loss = grad_and_value(head_loss, argnums=(1, 2))(
+            getattr(model, head), weights(model, head), features, labels
+        )
+        cotangents.append(features_grad)
+        grads.update({f"{head}.{n}": g for n, g in head_grads.items()})
+        losses.append(loss)
+    if summed:  # one pullback of the summed cotangents, as (loss1 + loss2).backward()
+        trunk_grads = [trunk_vjp(cotangents[0] + cotangents[1])[0]]
+    else:  # the same vjp_fn, twice
+        trunk_grads = [trunk_vjp(ct)[0] for ct in cotangents]
+    for n in trunk_grads[0]:
+        grads[f"trunk.{n}"] = sum(g[n] for g in trunk_grads)
+    return losses, grads, trunk_vjp
+
+
 def run(seed: int = 0, steps: int = 300, batch_size: int = 64) -> dict:
     # ---- data and the model, from the shared initial weights
     data = digits(seed)
@@ -49,26 +80,9 @@ def run(seed: int = 0, steps: int = 300, batch_size: int = 64) -> dict:
     loss_fn = nn.CrossEntropyLoss()
     train = [torch.tensor(data[k]) for k in ("train_x", "train_even", "train_big")]
 
-    def weights(part):  # the current weights of model.trunk / a head, as a dict
-        return {n: p.detach() for n, p in getattr(model, part).named_parameters()}
-
-    def head_loss(head, head_weights, features, labels):
-        return loss_fn(functional_call(head, head_weights, (features,)), labels)
-
     # ---- the two losses of one batch share the trunk's vjp_fn
     def grads_of(idx):
-        x, y_even, y_big = (t[idx] for t in train)
-        features, trunk_vjp = vjp(lambda w: functional_call(model.trunk, w, (x,)), weights("trunk"))
-        losses, grads, trunk_grads = [], {}, []
-        for head, labels in (("even_head", y_even.long()), ("big_head", y_big.long())):
-            (head_grads, features_grad), loss = grad_and_value(head_loss, argnums=(1, 2))(
-                getattr(model, head), weights(head), features, labels
-            )
-            trunk_grads.append(trunk_vjp(features_grad)[0])  # the same vjp_fn, twice
-            grads.update({f"{head}.{n}": g for n, g in head_grads.items()})
-            losses.append(loss)
-        for n in trunk_grads[0]:
-            grads[f"trunk.{n}"] = trunk_grads[0][n] + trunk_grads[1][n]
+        losses, grads, trunk_vjp = shared_trunk_grads(model, loss_fn, *(t[idx] for t in train))
         return losses, grads, vjp_bytes(trunk_vjp)
 
     # ---- the same gradients as grad of the summed loss
@@ -105,6 +119,31 @@ def run(seed: int = 0, steps: int = 300, batch_size: int = 64) -> dict:
         "accuracy_big": float((out_big.argmax(1).numpy() == data["test_big"]).mean()),
         "final_state": {n: p.detach().numpy() for n, p in model.named_parameters()},
     }
+
+
+def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is Adam on one batch,
+    the trunk's `vjp_fn` applied once to both heads' summed cotangents: the work of
+    tape.py's `(loss1 + loss2).backward()` and of the functional step."""
+    data = digits(seed)
+    model = MultiTaskNet()
+    model.load_state_dict({k: torch.tensor(v) for k, v in initial_state(seed).items()})
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    idx = next(batches(len(data["train_x"]), batch_size, 1, seed))
+    batch = [torch.tensor(data[k][idx]) for k in ("train_x", "train_even", "train_big")]
+
+    def step():
+        losses, grads, _ = shared_trunk_grads(model, loss_fn, *batch, summed=True)
+        for n, p in model.named_parameters():
+            p.grad = grads[n]
+        optimizer.step()
+        return losses[0] + losses[1]
+
+    return {"unit": f"Adam step, batch {batch_size}, one trunk vjp_fn of both heads",
+            "grads": lambda: shared_trunk_grads(model, loss_fn, *batch, summed=True)[1],
+            "step": step, "graph": lambda: shared_trunk_grads(model, loss_fn, *batch)[2],
+            "graph_bytes": vjp_count}  # fmt: skip
 
 
 def main(argv=None) -> None:

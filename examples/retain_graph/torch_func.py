@@ -11,7 +11,7 @@ from torch.func import vjp
 
 from examples.common import parser, report
 from examples.retain_graph.data import initial_a
-from examples.vjp_bytes import torch_vjp_bytes as vjp_bytes
+from examples.vjp_bytes import torch_vjp_bytes as vjp_bytes, torch_vjp_count as vjp_count
 
 
 def f(a):
@@ -51,6 +51,26 @@ def run(seed: int = 0, steps: int = 1) -> dict:
         "retained_bytes": retained_bytes,
         "error_on_last_backward": error,
     }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is the forward under
+    `vjp` and its one `vjp_fn` applied to the cotangents of d and then e (freed after e),
+    the work of tape.py's forward, `d.backward(retain_graph=True)` and `e.backward()`."""
+    a = torch.tensor(initial_a(seed))
+
+    def graph():  # the forward alone: the vjp_fn keeps what the backwards run through
+        return vjp(f, a)[1]
+
+    def grads_and_loss():
+        c, vjp_fn = vjp(f, a)
+        (grad_d,) = vjp_fn(torch.ones_like(c) / c.numel())
+        (grad_e,) = vjp_fn(torch.ones_like(c), retain_graph=False)
+        return {"a": grad_d + grad_e}, c.sum()  # a.grad after both; e = c.sum()
+
+    return {"unit": "forward, vjp_fn(d cotangent), vjp_fn(e cotangent)",
+            "grads": lambda: grads_and_loss()[0], "step": lambda: grads_and_loss()[1],
+            "graph": graph, "graph_bytes": vjp_count}  # fmt: skip
 
 
 def main(argv=None) -> None:

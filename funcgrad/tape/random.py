@@ -11,13 +11,13 @@ import threading
 
 import jax
 
+from . import observe
+
+__all__ = ["default_generator", "Generator", "manual_seed"]
+
 
 class Generator:
     """Holds a PRNG key; `next_key()` returns a fresh subkey and advances the state."""
-
-    # Called before every draw while a funcgrad.tape.func transform runs (it raises for
-    # vmap(randomness='error')); None otherwise.
-    _draw_hook = None
 
     def __init__(self, seed: int = 0):
         self._lock = threading.Lock()
@@ -30,8 +30,8 @@ class Generator:
         return self
 
     def next_key(self):
-        if Generator._draw_hook is not None:
-            Generator._draw_hook()
+        if observe.transforms is not None:  # torch.func: vmap(randomness='error') raises
+            observe.transforms.random_draw()
         with self._lock:
             self.key, sub = jax.random.split(self.key)
         return sub

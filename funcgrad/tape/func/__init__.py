@@ -35,15 +35,17 @@ Example:
 """
 
 from ..nn.stateless import functional_call as functional_call
-from ._autodiff import VJPFunction as VJPFunction
-from ._autodiff import grad as grad
-from ._autodiff import grad_and_value as grad_and_value
-from ._autodiff import hessian as hessian
-from ._autodiff import jacfwd as jacfwd
-from ._autodiff import jacrev as jacrev
-from ._autodiff import jvp as jvp
-from ._autodiff import linearize as linearize
-from ._autodiff import vjp as vjp
+from ._autodiff import (
+    VJPFunction as VJPFunction,
+    grad as grad,
+    grad_and_value as grad_and_value,
+    hessian as hessian,
+    jacfwd as jacfwd,
+    jacrev as jacrev,
+    jvp as jvp,
+    linearize as linearize,
+    vjp as vjp,
+)
 from ._modules import stack_module_state as stack_module_state
 from ._vmap import vmap as vmap
 

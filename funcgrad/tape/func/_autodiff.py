@@ -19,8 +19,7 @@ import numpy as np
 from ...functional import residual_bytes
 from .. import errors
 from ..tensor import Tensor
-from . import _messages as msg
-from . import _pytree
+from . import _messages as msg, _pytree
 from ._call import TapeCall, outputs_of, positions_of, split_aux, wrap
 from ._levels import Level, check_randomness
 from ._tape_link import guard, linked, with_sources

@@ -18,8 +18,7 @@ import jax.numpy as jnp
 from .. import errors
 from ..saved_hooks import saved_hooks_active
 from ..tensor import Tensor
-from . import _messages as msg
-from . import _pytree
+from . import _messages as msg, _pytree
 from ._levels import Level, entered
 
 

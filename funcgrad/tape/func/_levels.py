@@ -2,8 +2,8 @@
 
 Each transform calls the user's function inside a JAX transform (`jax.vjp`, `jax.jvp`,
 `jax.vmap`, ...) on tensors that wrap JAX tracers. While it runs, a `Level` is on this
-thread's stack, and the tape's hooks (`Tensor._func_transforms`, `Generator._draw_hook`)
-consult it, so that the tape behaves as PyTorch's functorch does:
+thread's stack, and the tape's hooks (`HOOKS`, installed as `observe.transforms` through
+`observe.transforming`) consult it, so that the tape behaves as PyTorch's functorch does:
 
 - no tape graph is recorded (JAX differentiates), and an op run under `no_grad` or a
   `detach()` stops JAX's gradient, as they stop torch.func's;
@@ -14,7 +14,7 @@ consult it, so that the tape behaves as PyTorch's functorch does:
 - random ops under `vmap(randomness='error')` raise.
 
 The hooks are installed only while some thread runs a transform, so plain tape code pays
-one class-attribute check per op. This module does not run transforms (see `_autodiff`,
+one module-attribute check per op. This module does not run transforms (see `_autodiff`,
 `_vmap`) and holds no JAX math.
 """
 
@@ -27,15 +27,12 @@ import threading
 import jax
 import jax.extend.core as jax_core
 
-from .. import errors
+from .. import errors, observe
 from ..grad_mode import enable_grad, is_grad_enabled
-from ..random import Generator
 from ..tensor import Tensor
 from . import _messages as msg
 
 _local = threading.local()
-_install_lock = threading.Lock()
-_installed = 0  # transforms running, in all threads
 
 
 @dataclasses.dataclass(eq=False)
@@ -74,23 +71,16 @@ def stack() -> list:
 def entered(level: Level):
     """Runs the body as `level`: pushed on the stack, the tape's hooks installed, and grad
     mode enabled for grad-like transforms (they ignore an outer `no_grad`, as PyTorch's)."""
-    global _installed
-    with _install_lock:
-        _installed += 1
-        Tensor._func_transforms = HOOKS
-        Generator._draw_hook = HOOKS.random_draw
     levels = stack()
     levels.append(level)
     try:
-        with enable_grad() if level.differentiates else contextlib.nullcontext():
+        with (
+            observe.transforming(HOOKS),
+            enable_grad() if level.differentiates else contextlib.nullcontext(),
+        ):
             yield level
     finally:
         levels.pop()
-        with _install_lock:
-            _installed -= 1
-            if _installed == 0:
-                Tensor._func_transforms = None
-                Generator._draw_hook = None
 
 
 @contextlib.contextmanager
@@ -153,7 +143,7 @@ _VMAP_INPLACE_NAME = {"fill": "fill_", "fill_scalar": "fill_", "index_put": "ind
 
 
 class _Hooks:
-    """What the tape asks while a transform runs (installed as `Tensor._func_transforms`).
+    """What the tape asks while a transform runs (installed as `observe.transforms`).
     Each method is a no-op in a thread that runs no transform."""
 
     # ------------------------------------------------------------ tensors and ops

@@ -24,11 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ...functional import SavedPullback
 from ..engine import node_class
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from . import _levels, _pytree
-from . import _messages as msg
+from . import _levels, _messages as msg, _pytree
 
 
 def _requiring(tree) -> list:
@@ -91,13 +91,16 @@ def _attach(found, arrays, pullback, sources):
     residuals, treedef = jax.tree_util.tree_flatten(pullback)
     types = [(a.shape, a.dtype) for a in arrays]
 
-    def run(node, saved, grads, create_graph):
+    def rule(saved, cts):  # jax.vjp's pullback, rebuilt from the residuals the node keeps
+        return list(jax.tree_util.tree_unflatten(treedef, saved)(cts))
+
+    def run(node, grads, create_graph):
         if create_graph:
             raise NotImplementedError(msg.TAPE_LINK_CREATE_GRAPH)
         cts = [_zero_or(g, shape, dtype) for g, (shape, dtype) in zip(grads, types)]
-        return list(jax.tree_util.tree_unflatten(treedef, saved)(cts))
+        return node.pullback(cts)
 
-    _record(sources, tensors, run, residuals)
+    _record(sources, tensors, run, SavedPullback(rule, residuals))
     return _pytree.unflatten(found["spec"], leaves)
 
 
@@ -107,13 +110,12 @@ def _zero_or(grad, shape, dtype):
     return jnp.zeros(shape, dtype) if grad is None else jnp.asarray(grad, dtype)
 
 
-def _record(sources, outputs, run, saved) -> None:
+def _record(sources, outputs, run, pullback) -> None:
     """One node from the outputs back to the sources (version-checked like saved tensors)."""
     name = "FuncTransformBackward0"
     checks = [(t._version, t._version.value, _check_info(t)) for t in sources]
-    node = node_class(name)(
-        name, [t._edge() for t in sources], run, saved, checks, len(outputs), saves_tensors=True
-    )
+    edges = [t._edge() for t in sources]
+    node = node_class(name)(name, edges, run, pullback, checks, len(outputs), saves_tensors=True)
     for i, t in enumerate(outputs):
         if jnp.issubdtype(t.dtype, jnp.inexact):
             t._grad_fn, t._output_nr, t._requires_grad = node, i, True
@@ -144,8 +146,8 @@ def guard(tree, sources, api: str):
         return tree
     tensors = [x for x in _pytree.flatten(tree)[0] if isinstance(x, Tensor)]
 
-    def run(node, saved, grads, create_graph):
+    def run(node, grads, create_graph):
         raise RuntimeError(msg.TAPE_LINK.format(api=api))
 
-    _record(sources, tensors, run, ())
+    _record(sources, tensors, run, None)
     return tree

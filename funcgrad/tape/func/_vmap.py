@@ -22,8 +22,7 @@ import jax.numpy as jnp
 
 from ..random import default_generator
 from ..tensor import Tensor
-from . import _messages as msg
-from . import _pytree
+from . import _messages as msg, _pytree
 from ._levels import Level, batched_at, check_randomness, entered
 from ._tape_link import linked
 

@@ -3,8 +3,7 @@
 `Module` and `Parameter`, the layers and losses PyTorch scripts use most, `functional`
 (F), `init`, weight conversion to and from Flax (`convert`), and the bridge between the
 paradigms: `from_flax` (a Flax module as a tape module) and `functional_call` (a tape
-module as a function of its weights: PyTorch's `torch.func.functional_call`, also usable
-inside `jax.grad` / `jax.jit`).
+module as a pure function for `jax.grad` / `jax.jit`).
 
 Example:
     >>> import funcgrad.tape as torch
@@ -16,38 +15,76 @@ Example:
     torch.Size([8, 4])
 """
 
-from . import convert as convert
-from . import functional as functional
-from . import init as init
-from .containers import ModuleDict as ModuleDict
-from .containers import ModuleList as ModuleList
-from .containers import Sequential as Sequential
-from .flax_bridge import FlaxModule as FlaxModule
-from .flax_bridge import from_flax as from_flax
-from .layers import GELU as GELU
-from .layers import AdaptiveAvgPool2d as AdaptiveAvgPool2d
-from .layers import AvgPool2d as AvgPool2d
-from .layers import BatchNorm1d as BatchNorm1d
-from .layers import BatchNorm2d as BatchNorm2d
-from .layers import Conv2d as Conv2d
-from .layers import Dropout as Dropout
-from .layers import Embedding as Embedding
-from .layers import Flatten as Flatten
-from .layers import Identity as Identity
-from .layers import LeakyReLU as LeakyReLU
-from .layers import Linear as Linear
-from .layers import LogSoftmax as LogSoftmax
-from .layers import MaxPool2d as MaxPool2d
-from .layers import ReLU as ReLU
-from .layers import Sigmoid as Sigmoid
-from .layers import SiLU as SiLU
-from .layers import Softmax as Softmax
-from .layers import Tanh as Tanh
-from .losses import BCEWithLogitsLoss as BCEWithLogitsLoss
-from .losses import CrossEntropyLoss as CrossEntropyLoss
-from .losses import MSELoss as MSELoss
-from .losses import NLLLoss as NLLLoss
+from ..hooks import RemovableHandle as RemovableHandle
+from . import convert as convert, functional as functional, init as init
+from .activations import (
+    GELU as GELU,
+    LeakyReLU as LeakyReLU,
+    LogSoftmax as LogSoftmax,
+    ReLU as ReLU,
+    Sigmoid as Sigmoid,
+    SiLU as SiLU,
+    Softmax as Softmax,
+    Tanh as Tanh,
+)
+from .containers import ModuleDict as ModuleDict, ModuleList as ModuleList, Sequential as Sequential
+from .flax_bridge import FlaxModule as FlaxModule, from_flax as from_flax
+from .layers import (
+    AdaptiveAvgPool2d as AdaptiveAvgPool2d,
+    AvgPool2d as AvgPool2d,
+    Conv2d as Conv2d,
+    Dropout as Dropout,
+    Embedding as Embedding,
+    Flatten as Flatten,
+    Identity as Identity,
+    Linear as Linear,
+    MaxPool2d as MaxPool2d,
+)
+from .losses import (
+    BCEWithLogitsLoss as BCEWithLogitsLoss,
+    CrossEntropyLoss as CrossEntropyLoss,
+    MSELoss as MSELoss,
+    NLLLoss as NLLLoss,
+)
 from .module import Module as Module
-from .module import RemovableHandle as RemovableHandle
+from .normalization import BatchNorm1d as BatchNorm1d, BatchNorm2d as BatchNorm2d
 from .parameter import Parameter as Parameter
 from .stateless import functional_call as functional_call
+
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BCEWithLogitsLoss",
+    "Conv2d",
+    "convert",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "FlaxModule",
+    "from_flax",
+    "functional",
+    "functional_call",
+    "GELU",
+    "Identity",
+    "init",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MaxPool2d",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MSELoss",
+    "NLLLoss",
+    "Parameter",
+    "ReLU",
+    "RemovableHandle",
+    "Sequential",
+    "Sigmoid",
+    "SiLU",
+    "Softmax",
+    "Tanh",
+]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .._op import Op
 from ..creation import as_tensor
-from ..ops import Op, apply
-from ..tensor import Tensor
+from ..tensor import Tensor, apply
 from .module import Module
 from .parameter import Parameter
+
+__all__ = ["FlaxModule", "from_flax"]
 
 
 class _Scope(Module):
@@ -144,3 +146,4 @@ def from_flax(module, variables, **apply_kwargs) -> FlaxModule:
         [('bias', (2,)), ('kernel', (3, 2))]
     """
     return FlaxModule(module, variables, **apply_kwargs)
+

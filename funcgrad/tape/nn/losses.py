@@ -5,9 +5,16 @@ As in PyTorch, class weights (`weight`, `pos_weight`) are registered as buffers.
 
 from __future__ import annotations
 
-from .functional import _reduction as _legacy_reduction
-from .functional import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+from .loss_functions import (
+    _reduction as _legacy_reduction,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
 from .module import Module
+
+__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
 
 
 class _Loss(Module):

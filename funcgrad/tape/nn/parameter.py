@@ -7,9 +7,13 @@ PyTorch's does. Ops on it return plain Tensors.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
-from ..creation import _to_array
+from .._convert import canonical_dtype, to_array
+from ..creation import tensor
 from ..tensor import Tensor
+
+__all__ = ["Parameter"]
 
 
 class Parameter(Tensor):
@@ -32,10 +36,8 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
             array = jnp.zeros((0,), jnp.float32)
-        elif isinstance(data, Tensor):
-            array = data._data
         else:
-            array = _to_array(data, None)
+            array = to_array(data)
         self._init(array)
         if requires_grad:
             self.requires_grad_(True)
@@ -49,3 +51,13 @@ class Parameter(Tensor):
             out._grad = Tensor._wrap(self._grad._data)
         memo[id(self)] = out
         return out
+
+
+def _zeros(*shape, device=None, dtype=None) -> Tensor:
+    """Host zeros moved to the device: no per-shape compilation at model construction."""
+    dtype = canonical_dtype(dtype) or jnp.float32
+    return tensor(np.zeros(shape, dtype), dtype=dtype, device=device)
+
+
+def _empty(*shape, device=None, dtype=None) -> Parameter:
+    return Parameter(_zeros(*shape, device=device, dtype=dtype))

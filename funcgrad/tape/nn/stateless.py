@@ -24,24 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import errors, state
 from ..grad_mode import no_grad
 from ..random import default_generator
 from ..tensor import Tensor
 from .module import Module
 
-MULTIPLE_DICTS = (
-    "{keys} appeared in multiple dictionaries; behavior of functional call is ambiguous"
-)
-NOT_DICTS = (
-    "Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got {type}"
-)
-NOT_ALL_DICTS = "Expected all elements of parameter_and_buffer_dicts to be dictionaries"
-TIED_VALUES = (
-    "functional_call got multiple values for keys {keys}, which are tied. Consider using "
-    "tie_weights=False"
-)
-NOT_A_TENSOR = "{value} is not an instance of torch.Tensor"
-STRICT_KEYS = "Error(s) in reparametrizing for {module}:\n\t{errors}"
+__all__ = ["functional_call"]
 
 
 def functional_call(
@@ -89,7 +78,7 @@ def functional_call(
     arrays_mode = _is_jax_call(values, args, kwargs)
     for name, value in values.items():
         if not isinstance(value, (Tensor, jax.Array, np.ndarray)):
-            raise TypeError(NOT_A_TENSOR.format(value=value))
+            raise TypeError(errors.FUNCTIONAL_CALL_NOT_A_TENSOR.format(value=value))
         if not isinstance(value, Tensor):
             values[name] = Tensor._wrap(jnp.asarray(value))
     if tie_weights:
@@ -105,16 +94,16 @@ def _merged(dicts) -> dict:
     if isinstance(dicts, dict):
         return dict(dicts)
     if not isinstance(dicts, Sequence) or isinstance(dicts, str):
-        raise ValueError(NOT_DICTS.format(type=type(dicts)))
+        raise ValueError(errors.FUNCTIONAL_CALL_NOT_DICTS.format(type=type(dicts)))
     if not all(isinstance(d, dict) for d in dicts):
-        raise ValueError(NOT_ALL_DICTS)
+        raise ValueError(errors.FUNCTIONAL_CALL_NOT_ALL_DICTS)
     counts: dict = {}
     for d in dicts:
         for k in d:
             counts[k] = counts.get(k, 0) + 1
     repeated = [k for k, n in counts.items() if n > 1]
     if repeated:
-        raise ValueError(MULTIPLE_DICTS.format(keys=repeated))
+        raise ValueError(errors.FUNCTIONAL_CALL_MULTIPLE_DICTS.format(keys=repeated))
     return {k: v for d in dicts for k, v in d.items()}
 
 
@@ -146,7 +135,7 @@ def _untied(module: Module, values: dict) -> dict:
         names = tied[name]
         chosen = {id(values[n]) for n in names if n in values}
         if len(chosen) != 1:
-            raise ValueError(TIED_VALUES.format(keys=sorted(names)))
+            raise ValueError(errors.FUNCTIONAL_CALL_TIED_VALUES.format(keys=sorted(names)))
         for other in names:
             out[other] = values[name]
     return out
@@ -162,7 +151,9 @@ def _check_keys(module: Module, values: dict) -> None:
         problems.append(f"Missing key(s): {', '.join(map(repr, missing))}.")
     if problems:
         raise RuntimeError(
-            STRICT_KEYS.format(module=module._get_name(), errors="\n\t".join(problems))
+            errors.FUNCTIONAL_CALL_STRICT_KEYS.format(
+                module=module._get_name(), errors="\n\t".join(problems)
+            )
         )
 
 
@@ -199,18 +190,15 @@ def _call_on_arrays(module: Module, values: dict, args, kwargs):
     """The JAX form: nothing recorded, outputs as arrays, the module's own tensors and the
     random key restored (a traced value must not outlive the jax transform)."""
     own = list(_named_tensors(module).values())
-    saved = [(t, t._data, t._version.value) for t in own]
     key = default_generator.key
     args, kwargs = jax.tree_util.tree_map(
         lambda a: Tensor._wrap(jnp.asarray(a)) if isinstance(a, (jax.Array, np.ndarray)) else a,
         (args, kwargs),
     )
     try:
-        with no_grad():
+        with state.bound(own, [t._data for t in own]), no_grad():
             out = _call(module, values, args, kwargs)
     finally:
-        for t, data, version in saved:
-            t._data, t._version.value = data, version
         if isinstance(default_generator.key, jax.core.Tracer):
             default_generator.key = key
     return jax.tree_util.tree_map(
