@@ -350,3 +350,14 @@ def test_tape_form_is_the_pytorch_program_with_only_its_imports_and_banner_chang
     assert len(tape) == len(pytorch), f"{example}: tape.py has other top-level statements"
     for i, (a, b) in enumerate(zip(pytorch, tape)):
         assert a == b, f"{example}: statement {i} of tape.py differs from torch_ref.py"
+
+
+@pytest.mark.parametrize("example", FUNC_EXAMPLES)
+def test_tape_func_form_is_the_torch_func_program_with_only_its_imports_and_banner_changed(
+    example,
+):
+    folder = ROOT / "examples" / example
+    torch_func, tape_func = _program(folder / "torch_func.py"), _program(folder / "tape_func.py")
+    assert len(tape_func) == len(torch_func), f"{example}: other top-level statements"
+    for i, (a, b) in enumerate(zip(torch_func, tape_func)):
+        assert a == b, f"{example}: statement {i} of tape_func.py differs from torch_func.py"
