@@ -146,4 +146,3 @@ def from_flax(module, variables, **apply_kwargs) -> FlaxModule:
         [('bias', (2,)), ('kernel', (3, 2))]
     """
     return FlaxModule(module, variables, **apply_kwargs)
-
