@@ -108,6 +108,11 @@ LAYERS = (
             "funcgrad.tape.optim",
             "funcgrad.tape.utils",
             "funcgrad.tape.serialization",
+            # torch.func (it calls modules through nn.functional_call), and
+            # torch.autograd.functional, built on it
+            "funcgrad.tape.func",
+            "funcgrad.tape.autograd.functional",
+            "funcgrad.tape.autograd._strict",
         ),
     ),
     ("jit", ("funcgrad.tape.compile",)),

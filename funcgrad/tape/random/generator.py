@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import errors
+from .. import errors, observe
 from .._base import TensorBase
 from .mt19937 import HostEngine, N, TracedEngine, init_genrand
 
@@ -186,11 +186,39 @@ class Generator:
 
     def _words(self, n: int, consume=None):
         """The next n raw 32-bit words (numpy, or JAX arrays while traced)."""
+        if observe.transforms is not None:  # torch.func: vmap(randomness='error') raises
+            observe.transforms.random_draw()
         if self._traced_engine is not None:
             return self._traced_engine.words(n, consume)
         if n:
             self._fresh = False
         return self._host.words(n)
+
+    # ------------------------------------------------------------------ JAX keys (torch.func)
+    @property
+    def key(self):
+        """A JAX key the draws come from instead of the mt19937 stream, or None (the
+        stream). torch.func's `vmap(randomness='different')` installs one key per batch
+        element, so each element draws differently (not PyTorch's values: JAX's bits)."""
+        return getattr(self, "_key", None)
+
+    @key.setter
+    def key(self, value) -> None:
+        with self._lock:
+            if value is None:
+                if self.key is not None:  # back to the stream, as it was
+                    self._traced_engine, self._normal_cache = self._stream_state
+                self._key = None
+                return
+            if self.key is None:
+                self._stream_state = (self._traced_engine, self._normal_cache)
+            self._key = value
+            self._traced_engine = _KeyedWords(value)
+            self._normal_cache = (jnp.zeros((), jnp.float32), jnp.asarray(False))
+
+    def next_key(self):
+        """A fresh JAX key made from the next two words of the stream."""
+        return jax.random.wrap_key_data(jnp.asarray(self._words(2)).astype(jnp.uint32))
 
     # ------------------------------------------------------------------ state for tape.jit
     def _state_arrays(self) -> dict:
@@ -229,6 +257,17 @@ class Generator:
                 self._normal_cache
             ) != np.float32(tree["normal"]):
                 self._normal_cache = float(tree["normal"])  # a traced draw made it
+
+
+class _KeyedWords:
+    """Words from a JAX key (split at every draw), in the traced engine's interface."""
+
+    def __init__(self, key):
+        self.key = key
+
+    def words(self, n: int, consume=None):
+        self.key, sub = jax.random.split(self.key)
+        return jax.random.bits(sub, (n,), jnp.uint32)
 
 
 default_generator = Generator()
