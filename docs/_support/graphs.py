@@ -11,6 +11,8 @@ from __future__ import annotations
 import pathlib
 import tempfile
 
+import numpy as np
+
 import funcgrad.tape as torch
 
 
@@ -33,7 +35,6 @@ class GraphMoments:
         """The drawings in a grid, `columns` wide, each padded to the largest one's size
         (white, at its bottom and right) so that their titles line up."""
         import matplotlib.pyplot as plt
-        import numpy as np
 
         images = [plt.imread(path) for path in self.paths]
         height = max(image.shape[0] for image in images)
