@@ -37,6 +37,11 @@ def glue_figure(name: str, fig) -> None:
     glue(name, Image(data=buffer.getvalue(), format="png"), display=False)
 
 
+def glue_image_file(name: str, path) -> None:
+    """A PNG file (one a funcgrad tool wrote), shown like a glued figure."""
+    glue(name, Image(filename=str(path)), display=False)
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
