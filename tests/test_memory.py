@@ -16,6 +16,11 @@ keeps PyTorch's bytes minus those of its integer saved tensors.
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +29,8 @@ import torch
 import funcgrad.tape as tape
 from funcgrad.tape._op import result_rule
 from funcgrad.tape.ops import OPS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def torch_saved(build):
@@ -170,3 +177,23 @@ def test_in_place_change_of_a_kept_result_fails_backward_like_pytorch():
     with pytest.raises(RuntimeError) as got:
         change(tape)
     assert str(got.value).startswith(str(want.value).split("Hint")[0].strip()[:120])
+
+
+# ---------------------------------------------------------------- benchmarks/retained_memory.py
+def test_retained_memory_benchmark_runs_and_counts_like_these_tests(tmp_path):
+    out = tmp_path / "memory.json"
+    command = [sys.executable, "benchmarks/retained_memory.py", "--quick", "--json", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's funcgrad
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr  # includes its output parity checks
+    assert "not judged (--quick)" in result.stdout
+    payload = json.loads(out.read_text())
+    for name, r in payload["results"].items():
+        counted = r["bytes"]
+        assert r["ratio_vs_pytorch"]["pytorch"] == 1.0 and r["tape_bytes_after_backward"] == 0
+        assert counted["jax.vjp + saving_output"] < counted["jax.vjp"]
+        if name == "mlp":  # no integer saved tensors: the tape keeps exactly PyTorch's bytes
+            assert counted["tape"] == counted["pytorch"]
+        else:
+            assert counted["tape"] < counted["pytorch"]
