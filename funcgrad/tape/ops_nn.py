@@ -46,7 +46,8 @@ def _conv2d(x, weight, *bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
     return y[0] if unbatched else y
 
 
-register("linear", _linear, "AddmmBackward0", (0, 1), sample=S((4, 3), (2, 3), (2,)))
+# addmm saves x for the weight's gradient and the weight for x's (a first layer: x only).
+register("linear", _linear, "AddmmBackward0", "cross", sample=S((4, 3), (2, 3), (2,)))
 register(
     "conv2d",
     _conv2d,
