@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedPullback, input_type
-from . import errors
+from . import errors, views
 from ._convert import dtype_category
 from ._op import Op, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
@@ -75,7 +75,7 @@ def apply(cls, name, *inputs, **static):
     arrays, requires = [], []
     for x in inputs:
         if isinstance(x, cls):
-            arrays.append(x._data if x._base is None else x._value())
+            arrays.append(x._data if x._view_version == x._vc.value else x._value())
             requires.append(x._requires_grad)
         else:
             arrays.append(x)
@@ -94,17 +94,29 @@ def apply(cls, name, *inputs, **static):
     if op.differentiable and True in requires and is_grad_enabled():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
-        base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-        for r in results:
-            r._version, r._base, r._view_version = base._version, base, base._version.value
-        if requires[0] and results[0]._grad_fn is None and not is_inference_mode_enabled():
-            for r in results:  # PyTorch: a view made under no_grad requires grad, as a
-                r._requires_grad, r._accumulator = True, no_edge  # leaf without a grad edge
+        _mark_views(inputs[0], op, key, requires[0], results)
     if not op.multi:
         return results[0]
     if op.name in ("max_dim", "min_dim"):
         return ReturnTypes(*results)
     return tuple(results)
+
+
+def _mark_views(source, op, key, requires, results):
+    """Makes the results of view op `op` views of `source`'s base (views.py): they share
+    its version counter and keep the chain of view ops that recomputes them from it."""
+    base = source._base if source._base is not None else source
+    # PyTorch: a view made under no_grad requires grad, as a leaf without a grad edge.
+    no_grad = requires and results[0]._grad_fn is None and not is_inference_mode_enabled()
+    meta = views.creation_meta(source._view_meta, op, no_grad)
+    for nr, r in enumerate(results):
+        r._vc, r._base, r._view_version = base._vc, base, base._vc.value
+        r._view_chain = source._view_chain + (views.step(op, key, nr),)
+        r._inference = r._inference or source._inference  # a view of an inference tensor is one
+        if meta is not None:
+            r._view_meta = meta
+        if no_grad:
+            r._requires_grad, r._accumulator = True, no_edge
 
 
 # ---------------------------------------------------------------- PyTorch's input rules
@@ -236,7 +248,7 @@ def _version_check(tensor, owner=None):
     grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
     ref = None if owner else weakref.ref(tensor)
     info = (tensor._data.dtype, tensor._data.shape, grad_fn, tensor._output_nr, ref)
-    return tensor._version, tensor._version.value, info
+    return tensor._vc, tensor._vc.value, info
 
 
 # ---------------------------------------------------------------- running a node
@@ -277,7 +289,9 @@ def _backward_as_op(cls, plan, node, kept, grads):
     constant = name in _SELECTING_BACKWARD or (name == "pow" and _is_zero(kept[-1]))
     saved_tensors = []
     for i, value in zip(plan.rule.keep, kept):
-        edge_node, nr = (None, 0) if constant else node.next_functions[i]
+        # (CopySlices lists no edge for its trailing non-differentiable inputs.)
+        edges = node.next_functions
+        edge_node, nr = (None, 0) if constant or i >= len(edges) else edges[i]
         if isinstance(edge_node, AccumulateGrad):
             # The saved value, on the leaf's edge: the leaf itself may have changed since
             # (in place under no_grad, legal when PyTorch saved only the result).

@@ -57,12 +57,18 @@ def test_detach_of_a_detached_tensor_sees_and_makes_in_place_changes():
     twin(prog)
 
 
-def test_in_place_on_a_detached_view_is_refused_instead_of_lost():
-    """Was: the write reached the view's array only, not its base (silently lost)."""
-    x = tape.tensor(arr(2, 3))
-    d = x[0].detach()
-    with pytest.raises(NotImplementedError, match="in-place modification of a view"):
+def test_in_place_on_a_detached_view_reaches_its_base():
+    """Was: the write reached the view's array only, not its base (silently lost); then it
+    was refused. Now the detached view shares the base's storage, as in PyTorch."""
+
+    def prog(lib):
+        x = lib.tensor(arr(2, 3))
+        v = x[1]
+        d = x[0].detach()
         d.add_(1)
+        return x, d, v, x._version, v._version
+
+    twin(prog)
 
 
 def test_flatten_of_one_dim_returns_the_tensor_itself():

@@ -404,6 +404,5 @@ def batch_norm(
 
 def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
-    old = buffer._data
-    buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
-    buffer._version.value += 1
+    old = buffer._value()
+    buffer._write((old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype))
