@@ -245,3 +245,15 @@ def test_version_reads_as_an_int_shared_by_views():
         return x._version, v._version, t._version, type(x._version).__name__, x, v, t
 
     twin(prog)
+
+
+def test_increment_version_invalidates_saved_tensors_and_views():
+    def prog(lib):
+        a, y = leaf_and_base(lib)
+        v = y[0]
+        q = y.sin()  # saves y
+        lib.autograd.graph.increment_version(y)
+        lib.autograd.graph.increment_version([a])
+        return y._version, v._version, graph(v, depth=1), raises(q.sum().backward), a._version
+
+    twin(prog)

@@ -328,7 +328,9 @@ class Tensor(TensorMethods):
                     fresh = apply(views.AS_STRIDED, base, chain=self._view_chain)
                 self._data, self._grad_fn, self._output_nr = fresh._data, fresh._grad_fn, 0
                 self._requires_grad = fresh._requires_grad
-                self._retains_grad = False
+                if self._retains_grad:  # moves to the new grad_fn, as in PyTorch
+                    self._retains_grad = False
+                    self.retain_grad()
             else:
                 self._data = views.replay(base._value(), self._view_chain)
         elif self._storage is not None:
