@@ -257,3 +257,15 @@ def test_increment_version_invalidates_saved_tensors_and_views():
         return y._version, v._version, graph(v, depth=1), raises(q.sum().backward), a._version
 
     twin(prog)
+
+
+def test_backward_with_empty_inputs_raises_pytorchs_text():
+    def prog(lib):
+        x = lib.ones(2, requires_grad=True)
+        return (
+            raises(lambda: (x * 2).sum().backward(inputs=[])),
+            raises(lambda: lib.autograd.backward([(x * 2).sum()], inputs=[])),
+            raises(lambda: lib.autograd.grad((x * 2).sum(), [])),
+        )
+
+    twin(prog)

@@ -187,9 +187,11 @@ class _Plan:
 
     __slots__ = ("op", "key", "requires", "torch_saved", "saves_result", "rule", "run")
 
-    def __init__(self, cls, op, key, requires, inputs, outputs):
+    def __init__(self, cls, op, key, requires, inputs, outputs, edged):
         self.op, self.key, self.requires = op, key, requires
-        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), requires)
+        # PyTorch saves what the gradients of inputs with a grad edge need (`edged`: a view
+        # made under no_grad requires grad but has none).
+        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), edged)
         # Python scalars cost nothing to keep, and the VJP may need them (x ** 3).
         keep = tuple(
             i for i, kind in enumerate(inputs) if i in self.torch_saved or kind[0] == "scalar"
@@ -203,10 +205,18 @@ class _Plan:
 def _record(cls, op, key, inputs, arrays, requires, results):
     input_types = tuple(map(input_type, arrays))
     output_types = tuple((r._data.shape, r._data.dtype) for r in results)
-    spec = (op, key, requires, input_types, output_types)
+    edged = requires
+    for x in inputs:
+        if isinstance(x, cls) and x._accumulator is no_edge:
+            edged = tuple(
+                r and not (isinstance(y, cls) and y._accumulator is no_edge)
+                for y, r in zip(inputs, requires)
+            )
+            break
+    spec = (op, key, requires, input_types, output_types, edged)
     plan = _plans.get(spec)
     if plan is None:
-        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types)
+        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types, edged)
     checks = []
     if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
         for i in plan.torch_saved:

@@ -549,3 +549,35 @@ def test_fuzz_program_backward_through_a_view_made_under_no_grad():
         )
     )
     assert_same(run(torch, program), run(tape, program), **FUZZ_TOLERANCE, path="program")
+
+
+def test_a_no_grad_view_without_a_grad_edge_does_not_make_mul_save_the_other_input():
+    """Was: mul saved its other input for the gradient of a no_grad view (which has no grad
+    edge), so an in-place change of that input failed a backward PyTorch runs."""
+
+    def prog(lib):
+        a = lib.tensor(arr(2, 3), requires_grad=True)
+        with lib.no_grad():
+            v = a.squeeze(0)
+        y = a + 2
+        z = y * v
+        y.add_(1)
+        z.backward(lib.ones(2, 3))
+        return a.grad, z
+
+    twin(prog)
+
+
+def test_retain_grad_of_a_view_survives_a_write_of_its_base():
+    """Was: the view's grad_fn was rebuilt (AsStridedBackward0) and retains_grad lost."""
+
+    def prog(lib):
+        a = lib.tensor(arr(2, 3), requires_grad=True)
+        y = a * 2
+        v = y.t()
+        v.retain_grad()
+        y[0] = 1.0
+        (v * v).sum().backward()
+        return v.retains_grad, v.grad, a.grad
+
+    twin(prog)
