@@ -22,7 +22,7 @@ from .tensor import Tensor
 __all__ = ["Function", "FunctionCtx", "backward", "grad", "graph"]
 
 
-def increment_version(tensor) -> None:
+def _increment_version(tensor) -> None:
     """Bumps the version counter of a tensor (or of each tensor in a list or tuple), as an
     in-place write would: graphs that saved it then fail their backward, and its views are
     recomputed (PyTorch's `torch.autograd.graph.increment_version`).
@@ -39,7 +39,7 @@ def increment_version(tensor) -> None:
 
 
 graph = types.SimpleNamespace(
-    saved_tensors_hooks=saved_tensors_hooks, increment_version=increment_version
+    saved_tensors_hooks=saved_tensors_hooks, increment_version=_increment_version
 )
 
 
