@@ -310,6 +310,11 @@ class Tensor(TensorMethods):
 
     def _value(self):
         if self._view_version != self._vc.value:
+            base = self._base
+            if self._view_meta is not None and base is not None and base._requires_grad:
+                # A restricted view whose base was written: its values may be read (under
+                # no_grad), its history not (grad_fn raises PyTorch's error), as in PyTorch.
+                return views.replay(base._value(), self._view_chain)
             self._sync()
         return self._data
 

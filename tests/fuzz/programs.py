@@ -778,10 +778,14 @@ def run(lib, program: Program) -> list:
     log: list = []
     record: list = []
 
+    def leaf_grad(t):
+        try:
+            return _observe(_grad_of(t), names=False) if _live(t) and t.is_leaf else None
+        except RuntimeError as e:  # a no_grad view whose base was written: is_leaf raises
+            return Raised(type(e).__name__, str(e))
+
     def leaf_grads():
-        return [
-            _observe(_grad_of(t), names=False) if _live(t) and t.is_leaf else None for t in slots
-        ]
+        return [leaf_grad(t) for t in slots]
 
     for n, ins in enumerate(program.instructions):
         start = len(slots)

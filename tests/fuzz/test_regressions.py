@@ -581,3 +581,18 @@ def test_retain_grad_of_a_view_survives_a_write_of_its_base():
         return v.retains_grad, v.grad, a.grad
 
     twin(prog)
+
+
+def test_a_no_grad_view_of_a_written_base_is_readable_under_no_grad_only():
+    """Was: reading the values of such a view raised; PyTorch raises only for its history
+    (grad_fn, is_leaf, an op that records it)."""
+
+    def prog(lib):
+        a = lib.tensor(arr(2, 3), requires_grad=True)
+        with lib.no_grad():
+            v = a.reshape(6)
+            a.add_(2.0)
+            c = lib.cat([v], 0)
+        return c, raises(lambda: v.is_leaf), raises(lambda: v * 2)
+
+    twin(prog)
