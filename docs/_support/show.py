@@ -46,7 +46,12 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 # ---------------------------------------------------------------- synced paradigm tabs
 # The columns of every side-by-side view: sync id -> tab label. A new paradigm (torch.func,
 # issue 13) is one entry here plus its code files; every page's tab sets pick it up.
-PARADIGMS = {"pytorch": "PyTorch", "tape": "funcgrad.tape", "functional": "functional JAX"}
+PARADIGMS = {
+    "pytorch": "PyTorch",
+    "tape": "funcgrad.tape",
+    "functional": "functional JAX",
+    "torch_func": "torch.func",
+}
 FENCE = "`" * 3  # written out, a fence inside a page's code cell would end the cell
 
 

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedPullback, input_type
-from . import errors, views
+from . import errors, observe, views
 from ._convert import dtype_category
 from ._op import Op, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
@@ -91,7 +91,9 @@ def apply(cls, name, *inputs, **static):
     if is_inference_mode_enabled():
         for r in results:
             r._inference = True
-    if op.differentiable and True in requires and is_grad_enabled():
+    if observe.transforms is not None and observe.transforms.inside():
+        observe.transforms.ran_op(inputs, results)  # torch.func: no node, JAX's gradient
+    elif op.differentiable and True in requires and is_grad_enabled():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
         _mark_views(inputs[0], op, key, requires[0], results)

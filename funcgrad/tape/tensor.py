@@ -266,7 +266,10 @@ class Tensor(TensorMethods):
     def detach(self) -> Tensor:
         """A tensor with the same values, cut from the graph. It shares this tensor's
         storage and version counter, as in PyTorch: a write to one is seen by the other."""
-        out = Tensor._wrap(self._value())
+        value = self._value()
+        if observe.transforms is not None:  # inside torch.func.grad: a JAX constant too
+            value = observe.transforms.detached(value)
+        out = Tensor._wrap(value)
         out._vc, out._view_version = self._vc, self._vc.value
         out._storage = (self._root(), self._root_chain())
         return out

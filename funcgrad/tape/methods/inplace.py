@@ -34,6 +34,8 @@ class InplaceMixin(TensorBase):
         """Runs op `name` out of place, then rebinds this tensor to the result and bumps its
         version, so nodes that saved the old value fail their backward like PyTorch's."""
         observe.writing(self, f"ran the in-place op {name!r} on")
+        if observe.transforms is not None:  # functorch's refusals inside torch.func
+            observe.transforms.writing(self._root(), name, args)  # a view writes its base
         if self._inference and not is_inference_mode_enabled():
             raise RuntimeError(errors.INFERENCE_INPLACE)
         if self._base is not None:
