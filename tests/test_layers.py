@@ -77,6 +77,7 @@ LAYERS = (
             "funcgrad.tape.ops_nn",
             "funcgrad.tape.saved_hooks",
             "funcgrad.tape.engine",
+            "funcgrad.tape.views",
             "funcgrad.tape.dispatch",
             "funcgrad.tape.backward",
             "funcgrad.tape.observe",

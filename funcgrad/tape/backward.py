@@ -111,7 +111,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         inputs = as_tensors(inputs, "inputs")
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
     grads = root_grads(outputs, grad_tensors, create_graph)
     if inputs is not None:  # checked after the outputs, in PyTorch's order

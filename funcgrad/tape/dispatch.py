@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
-from . import errors, observe
+from . import errors, observe, views
 from ._convert import dtype_category
 from ._op import Op, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
@@ -75,7 +75,7 @@ def apply(cls, name, *inputs, **static):
     arrays, requires = [], []
     for x in inputs:
         if isinstance(x, cls):
-            arrays.append(x._data if x._base is None else x._value())
+            arrays.append(x._data if x._view_version == x._vc.value else x._value())
             requires.append(x._requires_grad)
         else:
             arrays.append(x)
@@ -96,17 +96,29 @@ def apply(cls, name, *inputs, **static):
     elif op.differentiable and True in requires and is_grad_enabled():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
-        base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-        for r in results:
-            r._version, r._base, r._view_version = base._version, base, base._version.value
-        if requires[0] and results[0]._grad_fn is None and not is_inference_mode_enabled():
-            for r in results:  # PyTorch: a view made under no_grad requires grad, as a
-                r._requires_grad, r._accumulator = True, no_edge  # leaf without a grad edge
+        _mark_views(inputs[0], op, key, requires[0], results)
     if not op.multi:
         return results[0]
     if op.name in ("max_dim", "min_dim"):
         return ReturnTypes(*results)
     return tuple(results)
+
+
+def _mark_views(source, op, key, requires, results):
+    """Makes the results of view op `op` views of `source`'s base (views.py): they share
+    its version counter and keep the chain of view ops that recomputes them from it."""
+    base = source._base if source._base is not None else source
+    # PyTorch: a view made under no_grad requires grad, as a leaf without a grad edge.
+    no_grad = requires and results[0]._grad_fn is None and not is_inference_mode_enabled()
+    meta = views.creation_meta(source._view_meta, op, no_grad)
+    for nr, r in enumerate(results):
+        r._vc, r._base, r._view_version = base._vc, base, base._vc.value
+        r._view_chain = source._view_chain + (views.step(op, key, nr),)
+        r._inference = r._inference or source._inference  # a view of an inference tensor is one
+        if meta is not None:
+            r._view_meta = meta
+        if no_grad:
+            r._requires_grad, r._accumulator = True, no_edge
 
 
 # ---------------------------------------------------------------- PyTorch's input rules
@@ -183,9 +195,11 @@ class _Plan:
         "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output"
     )  # fmt: skip
 
-    def __init__(self, cls, op, key, requires, inputs, outputs):
+    def __init__(self, cls, op, key, requires, inputs, outputs, edged):
         self.op, self.key, self.requires = op, key, requires
-        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), requires)
+        # PyTorch saves what the gradients of inputs with a grad edge need (`edged`: a view
+        # made under no_grad requires grad but has none).
+        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), edged)
         from_output = result_rule(op, key)
         self.keeps_output = from_output is not None
         if self.keeps_output:
@@ -204,10 +218,18 @@ class _Plan:
 def _record(cls, op, key, inputs, arrays, requires, results):
     input_types = tuple(map(input_type, arrays))
     output_types = tuple((r._data.shape, r._data.dtype) for r in results)
-    spec = (op, key, requires, input_types, output_types)
+    edged = requires
+    for x in inputs:
+        if isinstance(x, cls) and x._accumulator is no_edge:
+            edged = tuple(
+                r and not (isinstance(y, cls) and y._accumulator is no_edge)
+                for y, r in zip(inputs, requires)
+            )
+            break
+    spec = (op, key, requires, input_types, output_types, edged)
     plan = _plans.get(spec)
     if plan is None:
-        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types)
+        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types, edged)
     checks = []
     if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
         for i in plan.torch_saved:
@@ -252,7 +274,7 @@ def _version_check(tensor, owner=None):
     grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
     ref = None if owner else weakref.ref(tensor)
     info = (tensor._data.dtype, tensor._data.shape, grad_fn, tensor._output_nr, ref)
-    return tensor._version, tensor._version.value, info
+    return tensor._vc, tensor._vc.value, info
 
 
 # ---------------------------------------------------------------- running a node
@@ -294,8 +316,9 @@ def _backward_as_op(cls, plan, node, kept, grads):
     saved_tensors = []
     if plan.keeps_output:  # the kept result is this node's output: its grads flow back here
         edges = ((node, 0),)
-    else:
-        edges = tuple(node.next_functions[i] for i in plan.rule.keep)
+    else:  # (CopySlices lists no edge for its trailing non-differentiable inputs.)
+        listed = node.next_functions
+        edges = tuple(listed[i] if i < len(listed) else (None, 0) for i in plan.rule.keep)
     for (edge_node, nr), value in zip(edges, kept):
         if constant:
             edge_node, nr = None, 0

@@ -51,6 +51,7 @@ __all__ = [
     "IMPLICIT_GRAD_HINT",
     "IMPLICIT_GRAD_NON_SCALAR",
     "INDEX_TOO_NEGATIVE",
+    "INFERENCE_INPLACE",
     "INFERENCE_SAVED",
     "INPLACE_DTYPE",
     "INPLACE_HINT",
@@ -63,6 +64,13 @@ __all__ = [
     "LEAF_INPLACE",
     "LEAF_INPLACE_HINT",
     "LEAF_VIEW_INPLACE",
+    "MULTI_OUTPUT_VIEW_INPLACE",
+    "MULTI_OUTPUT_VIEW_TAIL",
+    "NO_GRAD_VIEW_TAIL",
+    "VIEW_OF_VIEW",
+    "VIEW_REBASE_INDIRECT",
+    "INTERNAL_OVERLAP",
+    "INTERNAL_OVERLAP_HINT",
     "LEAKED_TENSOR",
     "MSE_TARGET_SIZE",
     "MUTUALLY_EXCLUSIVE",
@@ -70,6 +78,8 @@ __all__ = [
     "NO_GRAD_FN_HINT",
     "NO_GRAD_VIEW_INPLACE",
     "NO_INITIAL_LR",
+    "node_word",
+    "view_rebase",
     "NON_LEAF_GRAD_WARNING",
     "NON_LEAF_REQUIRES_GRAD",
     "NOT_IMPLEMENTED_GETITEM",
@@ -107,7 +117,6 @@ __all__ = [
     "VERSION_HINT",
     "VERSION_MISMATCH",
     "version_mismatch",
-    "VIEW_INPLACE",
 ]
 
 # ---------------------------------------------------------------- backward and autograd.grad
@@ -169,6 +178,11 @@ VERSION_HINT = (
     "(e.g. y = y + 1 instead of y.add_(1)) so the saved value stays valid."
 )
 
+INFERENCE_INPLACE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details."
+)
 INFERENCE_SAVED = (
     "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
     "inference mode in computation tracked by autograd. To work around this, you can make a "
@@ -191,10 +205,13 @@ GRAD_DTYPE = (
     "gradient may break downstream systems that assume they match."
 )
 
-VIEW_INPLACE = (
-    "funcgrad.tape does not support in-place modification of {what}: JAX arrays are "
-    "immutable, so a view cannot share memory with its base and the change would be lost "
-    "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
+INTERNAL_OVERLAP = (
+    "unsupported operation: more than one element of the written-to tensor refers to a "
+    "single memory location. Please clone() the tensor before performing the operation."
+)
+INTERNAL_OVERLAP_HINT = (
+    "\n[funcgrad] The tensor is an expanded view: several of its elements are one element of "
+    "its base. Write to the base, or to x.expand(...).clone()."
 )
 
 NO_GRAD_VIEW_INPLACE = (
@@ -204,6 +221,16 @@ NO_GRAD_VIEW_INPLACE = (
     "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
     "want the inplace to be tracked)."
 )
+# The parts of PyTorch's handle_view_on_rebase text (view_rebase() puts them together).
+NO_GRAD_VIEW_TAIL = NO_GRAD_VIEW_INPLACE[NO_GRAD_VIEW_INPLACE.index(" Given") :]
+MULTI_OUTPUT_VIEW_TAIL = (
+    " This view is the output of a function that returns multiple views. Such functions do "
+    "not allow the output views to be modified inplace. You should replace the inplace "
+    "operation by an out-of-place one."
+)
+VIEW_OF_VIEW = "Output {nr} of {op} is a view of a view which was created in"
+MULTI_OUTPUT_VIEW_INPLACE = "Output {nr} of {op} is a view and {modified} modified inplace."
+VIEW_REBASE_INDIRECT = "its base or another view of its base has been"
 
 
 # ---------------------------------------------------------------- bad input to ops
@@ -592,15 +619,31 @@ def version_mismatch(info, now, saved) -> str:
     dtype, shape, grad_fn, output_nr, ref = info
     tensor = ref() if ref is not None else None
     if tensor is not None:  # a saved input: PyTorch names its grad_fn as it is now
-        grad_fn = tensor._grad_fn._name if tensor._grad_fn is not None else None
+        node = tensor.grad_fn  # a stale view's, as PyTorch rebuilds it: AsStridedBackward0
+        grad_fn = node._name if node is not None else None
         output_nr = tensor._output_nr
-    origin = f", which is output {output_nr} of {_node_word(grad_fn)}," if grad_fn else ""
+    origin = f", which is output {output_nr} of {node_word(grad_fn)}," if grad_fn else ""
     return VERSION_MISMATCH.format(
         tensor_type=torch_type_name(dtype),
         shape=short_shape(shape),
         origin=origin,
         now=now,
         saved=saved,
+    )
+
+
+def view_rebase(no_grad: bool, nr: int, node, indirect: bool) -> str:
+    """PyTorch's text for writing a restricted view in place (or, `indirect`, reading one
+    whose base was written): a view made under no_grad (`no_grad`) or by a multi-output
+    op; `node` is the view's grad_fn name (None under no_grad)."""
+    modified = VIEW_REBASE_INDIRECT if indirect else "is being"
+    op = node_word(node).split("::")[-1] if node else None
+    if no_grad or node is None:
+        prefix = VIEW_OF_VIEW.format(nr=nr, op=op) if node else "A view was created in"
+        message = f"{prefix} no_grad mode and {modified} modified inplace with grad mode enabled."
+        return message + NO_GRAD_VIEW_TAIL
+    return MULTI_OUTPUT_VIEW_INPLACE.format(nr=nr, op=op, modified=modified) + (
+        MULTI_OUTPUT_VIEW_TAIL
     )
 
 
@@ -619,7 +662,7 @@ def broadcast_mismatch(shapes) -> str | None:
     return None
 
 
-def _node_word(grad_fn: str) -> str:
+def node_word(grad_fn: str) -> str:
     """How PyTorch names a node in that text: 'AddBackward0' -> 'Add', 'SumBackward1' ->
     'Sum1', 'SqBackward' -> 'Sq'; its C++ nodes by their qualified name."""
     if grad_fn in ("CopySlices", "CopyBackwards"):

@@ -36,6 +36,7 @@ __all__ = [
     "concatenate",
     "cos",
     "cumsum",
+    "diagonal",
     "div",
     "divide",
     "dot",
@@ -189,6 +190,7 @@ var = _method("var")
 std = _method("std")
 norm = _method("norm")
 cumsum = _method("cumsum")
+diagonal = _method("diagonal")
 all = _method("all")
 any = _method("any")
 numel = _method("numel")

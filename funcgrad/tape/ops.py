@@ -287,6 +287,13 @@ register(
     view=True,
     sample=S((2, 3, 4), dims=(1, 2, 0)),
 )
+register(
+    "diagonal",
+    lambda x, offset, dim1, dim2: jnp.diagonal(x, offset, dim1, dim2),
+    "DiagonalBackward0",
+    view=True,
+    sample=S((3, 4), offset=1, dim1=0, dim2=1),
+)
 register("squeeze", lambda x: jnp.squeeze(x), "SqueezeBackward0", view=True, sample=S((2, 1, 3)))
 register(
     "squeeze_dim",
@@ -329,14 +336,19 @@ register(
 register(
     "stack", lambda *xs, dim=0: jnp.stack(xs, dim), "StackBackward0", sample=S((3,), (3,), dim=1)
 )
-register(
-    "split",
-    lambda x, sections, dim: tuple(jnp.split(x, sections, dim)),
-    "SplitBackward0",
-    multi=True,
-    view=True,
-    sample=S((5, 2), sections=(2, 4), dim=0),
-)
+# split(int) and split(list of sizes): one function, PyTorch's two node names.
+for _name, _node, _sections in (
+    ("split", "SplitBackward0", (2, 4)),
+    ("split_with_sizes", "SplitWithSizesBackward0", (1, 3)),
+):
+    register(
+        _name,
+        lambda x, sections, dim: tuple(jnp.split(x, sections, dim)),
+        _node,
+        multi=True,
+        view=True,
+        sample=S((5, 2), sections=_sections, dim=0),
+    )
 register(
     "unbind",
     lambda x, dim: tuple(jnp.moveaxis(x, dim, 0)),

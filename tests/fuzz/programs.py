@@ -20,9 +20,10 @@ Known, intentional differences (not generated or not compared, each on purpose):
 - Integer results: JAX without x64 computes int32 where PyTorch has int64, so integer
   dtypes compare as "integer" only. (Ops are drawn on float tensors only; integer leaves
   are drawn to check that they cannot require grad.)
-- In-place on views: funcgrad raises NotImplementedError (a JAX array cannot share memory
-  with its base), so no in-place op is drawn on a tensor that is, or has, a view. `detach()`
-  aliases are not views: in-place through them is drawn (funcgrad writes through).
+- In-place through views is drawn (in-place ops on views, of bases with views, and index
+  assignment through chains of views); a write through a view whose base has another
+  view of it as the op's other operand is not (the operand always comes from another
+  storage group). Multi-output views (split, unbind) are not drawn.
 - Strides: funcgrad has no memory layout, so `.view()` is drawn only on tensors that are
   contiguous in PyTorch. A `reshape` (or `flatten`) of a non-contiguous tensor is a copy
   in PyTorch (CloneBackward0 + UnsafeViewBackward0) and a view in funcgrad: its `grad_fn`
@@ -314,6 +315,11 @@ INPLACE = {
     "pow_": lambda x, a: x.pow_(a),
     "copy_": lambda x, a: x.copy_(a),
     "setitem": lambda x, a: x.__setitem__(0, a),
+    # through views (x[0][0] = a is PyTorch's chained index assignment)
+    "setitem_chain": lambda x, a: x[0].__setitem__(0, a),
+    "select_mul_": lambda x, a: x.select(-1, 0).mul_(a),
+    "transpose_add_": lambda x, a: x.transpose(0, -1).add_(a),
+    "slice_fill_": lambda x, a: x[..., :1].fill_(a),
 }
 
 # Leaf shapes: few, so funcgrad's per-shape compiles are shared by many programs.
@@ -336,7 +342,6 @@ class _Slot:
 class _State:
     def __init__(self):
         self.slots: list[_Slot] = []
-        self.groups_with_views: set[int] = set()
         self.no_inplace_groups: set[int] = set()
         self.created_graph = False  # a backward with create_graph=True has been drawn
         self.nonleaf_hooked = False  # a non-leaf has a hook or retains its grad
@@ -529,8 +534,6 @@ def _call(draw, state):
     group = slots[0].group if view or same or op == "detach_op" else state.new_group()
     if op == "matmul" and max(s.ndim for s in shadows) >= 3:
         state.no_inplace_groups.add(group)  # PyTorch's result may be a view of its own
-    if view:
-        state.groups_with_views.add(group)
     n_out = n_outputs(Call(op, ()))
     for o in outs or (None,) * n_out:
         state.slots.append(
@@ -632,11 +635,7 @@ def _grad(draw, state):
 
 def _inplace_ok(state, i) -> bool:
     s = state.slots[i]
-    return (
-        _float(s)
-        and s.group not in state.groups_with_views
-        and s.group not in state.no_inplace_groups
-    )
+    return _float(s) and s.group not in state.no_inplace_groups
 
 
 @st.composite
@@ -670,6 +669,14 @@ def _inplace(draw, state):
         if not shape or not shape[0]:
             return None
         arg = 1.5
+    elif op == "setitem_chain":
+        if len(shape) < 2 or not shape[0] or not shape[1]:
+            return None
+        arg = -0.5
+    elif op in ("select_mul_", "transpose_add_", "slice_fill_"):
+        if not shape or (op == "select_mul_" and not shape[-1]):
+            return None
+        arg = draw(st.sampled_from([2.0, -1.0, 0.5]))
     no_grad = draw(st.integers(0, 2)) == 0
     s = state.slots[t]
     if isinstance(arg, Ref) and state.slots[arg.slot].requires_grad and not no_grad:
@@ -771,10 +778,14 @@ def run(lib, program: Program) -> list:
     log: list = []
     record: list = []
 
+    def leaf_grad(t):
+        try:
+            return _observe(_grad_of(t), names=False) if _live(t) and t.is_leaf else None
+        except RuntimeError as e:  # a no_grad view whose base was written: is_leaf raises
+            return Raised(type(e).__name__, str(e))
+
     def leaf_grads():
-        return [
-            _observe(_grad_of(t), names=False) if _live(t) and t.is_leaf else None for t in slots
-        ]
+        return [leaf_grad(t) for t in slots]
 
     for n, ins in enumerate(program.instructions):
         start = len(slots)

@@ -24,7 +24,26 @@ from ..tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx", "backward", "functional", "grad", "graph"]
 
-graph = types.SimpleNamespace(saved_tensors_hooks=saved_tensors_hooks)
+
+def _increment_version(tensor) -> None:
+    """Bumps the version counter of a tensor (or of each tensor in a list or tuple), as an
+    in-place write would: graphs that saved it then fail their backward, and its views are
+    recomputed (PyTorch's `torch.autograd.graph.increment_version`).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> x = torch.ones(2)
+        >>> torch.autograd.graph.increment_version(x)
+        >>> x._version
+        1
+    """
+    for t in tensor if isinstance(tensor, (list, tuple)) else (tensor,):
+        t._vc.value += 1
+
+
+graph = types.SimpleNamespace(
+    saved_tensors_hooks=saved_tensors_hooks, increment_version=_increment_version
+)
 
 
 def _check_inputs(inputs):

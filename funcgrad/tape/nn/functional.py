@@ -409,6 +409,5 @@ def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
     if observe.transforms is not None:  # functorch's refusals inside torch.func
         observe.transforms.writing(buffer, "add", (batch_stat,), batch_norm=True)
-    old = buffer._data
-    buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
-    buffer._version.value += 1
+    old = buffer._value()
+    buffer._write((old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype))

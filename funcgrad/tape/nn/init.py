@@ -40,8 +40,7 @@ __all__ = [
 def _fill(tensor: Tensor, array) -> Tensor:
     if isinstance(array, np.ndarray):  # cast on the host, then one transfer
         array = array.astype(np.dtype(tensor.dtype))
-    tensor._data = jnp.asarray(array, tensor.dtype)
-    tensor._version.value += 1
+    tensor._write(jnp.asarray(array, tensor.dtype))
     return tensor
 
 

@@ -329,7 +329,7 @@ class Optimizer:
         """Sets a parameter's values in place and off the tape, as `p.copy_(x)` under
         no_grad: its version is bumped, so a graph that saved the old value fails its
         backward with PyTorch's "modified by an inplace operation" error."""
-        p._write(array, what="a view (as a parameter)")
+        p._write(array)
 
     def _step_hyperparams(self, index: int) -> dict:
         if self._bound_hyperparams is not None:
