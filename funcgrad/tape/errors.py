@@ -28,6 +28,7 @@ __all__ = [
     "DETACH_VIEW_INPLACE",
     "DEVICE_HINT",
     "DEVICE_MISMATCH",
+    "TYPE_NAMES",
     "DIFFERENTIABLE_OPTIMIZER",
     "DUPLICATE_PARAMS",
     "EXPAND_SIZE",
@@ -387,7 +388,7 @@ def _node_word(grad_fn: str) -> str:
     return grad_fn.replace("Backward0", "").replace("Backward", "")
 
 
-_TYPE_NAMES = {
+TYPE_NAMES = {
     "float32": "torch.FloatTensor",
     "float64": "torch.DoubleTensor",
     "float16": "torch.HalfTensor",
@@ -403,7 +404,7 @@ _TYPE_NAMES = {
 
 def torch_type_name(dtype) -> str:
     """PyTorch's legacy type name for a dtype, e.g. float32 -> 'torch.FloatTensor'."""
-    return _TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
+    return TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
 
 
 def torch_size(shape) -> str:

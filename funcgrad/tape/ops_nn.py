@@ -231,7 +231,8 @@ def _dropout(x, key_data, p=0.5):
     """Zeroes each element with probability p, scales the rest by 1 / (1 - p). The mask
     comes from `key_data` (a raw PRNG key), so the node keeps the key, not the mask."""
     key = jax.random.wrap_key_data(jnp.asarray(key_data).astype(jnp.uint32))
-    keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
+    # The keep probability in x's dtype: the mask is the same in JAX's 64-bit mode.
+    keep = jax.random.bernoulli(key, jnp.asarray(1.0 - p, x.dtype), x.shape)
     return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
 
 

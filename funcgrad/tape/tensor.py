@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from . import dispatch, errors, observe, printing
-from ._convert import to_array
+from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
 from .grad_mode import is_inference_mode_enabled
@@ -56,8 +56,11 @@ class Tensor(TensorMethods):
 
     __array_priority__ = 100  # numpy scalars defer to our reflected operators
 
-    def __init__(self, data=None, *, requires_grad: bool = False):
-        self._init(to_array(data if data is not None else []))
+    def __init__(self, *args, requires_grad: bool = False, device=None):
+        # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
+        self._init(legacy_array(args, Defaults.float))
+        if device is not None:
+            self._data = self.to(device)._data
         if requires_grad:
             self.requires_grad_(True)
 
@@ -220,7 +223,8 @@ class Tensor(TensorMethods):
             self._grad = Tensor._wrap(grad)
         else:
             # In place, like PyTorch: a reference to the old .grad sees the new value.
-            self._grad._write(jnp.add(self._grad._data, grad))
+            with x64(is_wide(grad.dtype)):
+                self._grad._write(jnp.add(self._grad._data, grad))
         if self._post_accumulate_hooks:
             for hook in list(self._post_accumulate_hooks.values()):
                 hook(self)
@@ -397,6 +401,10 @@ def _retain_hook(tensor):
         if isinstance(grad, Tensor):  # create_graph: the retained grad stays differentiable
             t._grad = grad if old is None else old + grad
         else:
-            t._grad = Tensor._wrap(grad if old is None else jnp.add(old._data, grad))
+            if old is None:
+                t._grad = Tensor._wrap(grad)
+            else:
+                with x64(is_wide(grad.dtype)):
+                    t._grad = Tensor._wrap(jnp.add(old._data, grad))
 
     return retain

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import errors
 from .._base import TensorBase
 from .._convert import dtype_name, parse_device, to_arguments
 
@@ -30,6 +31,20 @@ class ConvertMixin(TensorBase):
             if target != out.device:
                 out = self._apply("to_device", out, device=target, source=out.device)
         return out
+
+    def type(self, dtype=None, non_blocking=False):
+        """`x.type()` is PyTorch's type name ('torch.FloatTensor'); `x.type(torch.float64)`
+        or `x.type('torch.DoubleTensor')` converts, as `x.to(dtype)`."""
+        if dtype is None:
+            return errors.torch_type_name(self._data.dtype)
+        if isinstance(dtype, str) and dtype.startswith("torch."):
+            names = {v: k for k, v in errors.TYPE_NAMES.items()}
+            if dtype not in names:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = names[dtype]
+        elif hasattr(dtype, "dtype") and isinstance(dtype.dtype, np.dtype):
+            dtype = dtype.dtype  # a legacy type (torch.LongTensor) or a tape dtype
+        return self.to(dtype)
 
     def type_as(self, other):
         return self.to(other.dtype)

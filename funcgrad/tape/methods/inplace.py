@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import errors, observe
 from .._base import TensorBase
-from .._convert import dtype_category
+from .._convert import dtype_category, is_wide, x64
 from ..engine import no_edge
 from ..grad_mode import is_grad_enabled
 
@@ -133,4 +133,5 @@ def _keep_shape_and_dtype(x, out) -> None:
             )
             + errors.INPLACE_HINT
         )
-    out._data = out._data.astype(x.dtype)
+    with x64(is_wide(x.dtype)):
+        out._data = out._data.astype(x.dtype)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import errors
+from .. import dtypes, errors
 from .._base import TensorBase
 
 __all__ = ["Size", "ValuesMixin"]
@@ -42,7 +42,7 @@ class ValuesMixin(TensorBase):
 
     @property
     def dtype(self):
-        return self._data.dtype
+        return dtypes.of(self._data.dtype)
 
     @property
     def ndim(self) -> int:

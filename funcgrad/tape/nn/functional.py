@@ -21,6 +21,7 @@ import warnings
 import jax
 
 from .. import errors
+from .._convert import is_wide, x64
 from ..creation import as_tensor
 from ..random import default_generator
 from ..tensor import Tensor, apply
@@ -398,12 +399,14 @@ def batch_norm(
     if running_mean is not None:
         _update(running_mean, mean._data, momentum)
     if running_var is not None:
-        _update(running_var, var._data * (n / (n - 1)), momentum)
+        with x64(is_wide(var._data.dtype)):
+            _update(running_var, var._data * (n / (n - 1)), momentum)
     return y
 
 
 def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
     old = buffer._data
-    buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
+    with x64(is_wide(old.dtype)):
+        buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
     buffer._version.value += 1

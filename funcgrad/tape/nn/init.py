@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._convert import is_wide, x64
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -39,7 +40,8 @@ __all__ = [
 def _fill(tensor: Tensor, array) -> Tensor:
     if isinstance(array, np.ndarray):  # cast on the host, then one transfer
         array = array.astype(np.dtype(tensor.dtype))
-    tensor._data = jnp.asarray(array, tensor.dtype)
+    with x64(is_wide(tensor.dtype)):
+        tensor._data = jnp.asarray(array, tensor.dtype)
     tensor._version.value += 1
     return tensor
 
