@@ -275,3 +275,107 @@ def test_plain_jax_keeps_its_dtypes_after_64_bit_tape_work():
     assert not jax.config.jax_enable_x64
     assert jnp.ones(3).dtype == np.float32 and jnp.arange(3).dtype == np.int32
     assert (jnp.ones(3) * 2.0).dtype == np.float32
+
+
+# ---------------------------------------------------------------- dtype objects
+def test_dtypes_print_and_describe_themselves_as_pytorchs():
+    for d in DTYPES + ["double", "long", "half", "float", "int", "short"]:
+        t, f = getattr(torch, d), getattr(tape, d)
+        assert (str(f), repr(f)) == (str(t), repr(t))
+        assert (f.is_floating_point, f.is_complex, f.is_signed, f.itemsize) == (
+            t.is_floating_point,
+            t.is_complex,
+            t.is_signed,
+            t.itemsize,
+        )
+        assert isinstance(f, tape.dtype) and isinstance(t, torch.dtype)
+
+
+def test_tensor_dtype_prints_as_in_pytorch_and_numpy_and_jax_accept_it():
+    for lib in (torch, tape):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64)
+        assert str(x.dtype) == "torch.float64" and repr(x) == repr(
+            torch.tensor([1.0, 2.0]).double()
+        )
+        assert str(lib.tensor([1]).dtype) == "torch.int64"
+        assert str(lib.get_default_dtype()) == "torch.float32"
+    assert np.dtype(tape.float64) == np.float64 and np.dtype(tape.bfloat16).name == "bfloat16"
+    assert jnp.zeros(2, dtype=tape.float16).dtype == np.float16
+    assert tape.ones(2).dtype == jnp.float32 and tape.ones(2).dtype != tape.float64
+
+
+def test_finfo_and_iinfo_match_pytorch():
+    for d in ["float16", "bfloat16", "float32", "float64"]:
+        t, f = torch.finfo(getattr(torch, d)), tape.finfo(getattr(tape, d))
+        for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+            assert getattr(f, attr) == getattr(t, attr), (d, attr)
+    assert tape.finfo().eps == torch.finfo().eps
+    for d in ["uint8", "int8", "int16", "int32", "int64"]:
+        t, f = torch.iinfo(getattr(torch, d)), tape.iinfo(getattr(tape, d))
+        assert (f.bits, f.max, f.min, f.dtype) == (t.bits, t.max, t.min, t.dtype)
+    for lib in (torch, tape):
+        with pytest.raises(TypeError, match="requires a floating point input type"):
+            lib.finfo(lib.int64)
+        with pytest.raises(TypeError, match="requires an integer input type"):
+            lib.iinfo(lib.float32)
+        with pytest.raises(TypeError, match="torch.bool is not supported by torch.iinfo"):
+            lib.iinfo(lib.bool)
+
+
+# ---------------------------------------------------------------- legacy constructors
+LEGACY = {
+    "Tensor(list)": lambda l: l.Tensor([1, 2]),
+    "Tensor(shape)": lambda l: l.Tensor(2, 3).zero_(),
+    "Tensor()": lambda l: l.Tensor(),
+    "Tensor(numpy float64)": lambda l: l.Tensor(np.linspace(0, 1, 3)),
+    "FloatTensor": lambda l: l.FloatTensor([1, 2]),
+    "DoubleTensor": lambda l: l.DoubleTensor([1.5]),
+    "LongTensor": lambda l: l.LongTensor([1, 2]),
+    "LongTensor(shape)": lambda l: l.LongTensor(3).zero_(),
+    "IntTensor": lambda l: l.IntTensor([1, 2]),
+    "BoolTensor": lambda l: l.BoolTensor([1, 0]),
+    "type(float64)": lambda l: l.ones(2).type(l.float64),
+    "type(name)": lambda l: l.ones(2).type("torch.LongTensor"),
+    "type(legacy type)": lambda l: l.ones(2).type(l.IntTensor),
+    "Variable": lambda l: l.autograd.Variable(l.ones(2), requires_grad=True) * 2,
+}
+
+
+@pytest.mark.parametrize("case", list(LEGACY), ids=list(LEGACY))
+def test_legacy_constructors_and_type_conversions_match_pytorch(case):
+    (t_dtype, t_values), (f_dtype, f_values) = run_both(LEGACY[case])
+    assert f_dtype == t_dtype
+    np.testing.assert_array_equal(f_values, t_values)
+
+
+def test_legacy_types_isinstance_type_names_and_variable_match_pytorch():
+    def prog(lib):
+        x, n = lib.ones(2), lib.tensor([1, 2])
+        v = lib.autograd.Variable(x, requires_grad=True)
+        (v * 3).sum().backward()
+        return (
+            [isinstance(x, lib.FloatTensor), isinstance(x, lib.LongTensor)],
+            [isinstance(n, lib.LongTensor), isinstance(x, lib.autograd.Variable)],
+            [x.type(), n.type(), n.bool().type(), x.double().type(), repr(lib.FloatTensor)],
+            [x.requires_grad, v.requires_grad, v.is_leaf, v.grad.tolist()],
+        )
+
+    assert prog(tape) == prog(torch)
+
+
+BAD_LEGACY = {
+    "Tensor(2, 'a')": lambda l: l.Tensor(2, "a"),
+    "LongTensor('a')": lambda l: l.LongTensor("a"),
+    "Variable(list)": lambda l: l.autograd.Variable([1.0]),
+    "type('torch.Foo')": lambda l: l.ones(1).type("torch.Foo"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LEGACY), ids=list(BAD_LEGACY))
+def test_bad_legacy_arguments_raise_pytorchs_errors(case):
+    errors = []
+    for lib in (torch, tape):
+        with pytest.raises((TypeError, ValueError, RuntimeError)) as info:
+            BAD_LEGACY[case](lib)
+        errors.append((type(info.value), str(info.value).split("\n")[0]))
+    assert errors[1] == errors[0]

@@ -138,7 +138,7 @@ class finfo:  # noqa: N801 - PyTorch's name
         self.max = builtins.float(info.max)
         self.min = builtins.float(info.min)
         self.tiny = self.smallest_normal = builtins.float(info.tiny)
-        self.resolution = builtins.float(info.resolution)
+        self.resolution = 10.0 ** -builtins.int(info.precision)  # as PyTorch computes it
         self.dtype = d.name
 
     def __repr__(self) -> str:
