@@ -63,6 +63,7 @@ LAYERS = (
             "funcgrad.tape.random",
             "funcgrad.tape.hooks",
             "funcgrad.tape._base",
+            "funcgrad.tape.devices",
             "funcgrad.tape._convert",
             "funcgrad.tape.promotion",
             "funcgrad.tape.indexing",

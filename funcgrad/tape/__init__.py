@@ -36,6 +36,12 @@ from .creation import (
     zeros as zeros,
     zeros_like as zeros_like,
 )
+from .devices import (
+    accelerator as accelerator,
+    backends as backends,
+    cuda as cuda,
+    device as device,
+)
 from .draw import draw_graph as draw_graph
 from .dtypes import (
     bfloat16 as bfloat16,
@@ -205,6 +211,7 @@ __all__ = [
     "Tensor",
     "abs",
     "absolute",
+    "accelerator",
     "add",
     "all",
     "allclose",
@@ -217,6 +224,7 @@ __all__ = [
     "as_tensor",
     "atan2",
     "autograd",
+    "backends",
     "bfloat16",
     "bmm",
     "bool",
@@ -230,8 +238,10 @@ __all__ = [
     "concat",
     "concatenate",
     "cos",
+    "cuda",
     "cumsum",
     "default_generator",
+    "device",
     "div",
     "divide",
     "dot",

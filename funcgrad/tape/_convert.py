@@ -3,8 +3,7 @@
 - `to_array`: THE converter from anything array-like (a tape tensor, a jax or numpy array,
   a torch tensor, a nested list, a Python number) to a jax.Array;
 - `canonical_dtype`, `is_dtype_like`, `dtype_name`, `to_arguments`: dtype (and device)
-  arguments as PyTorch accepts them;
-- `parse_device`: 'cpu', 'cuda:1', ... to a jax.Device;
+  arguments as PyTorch accepts them (devices themselves: devices.py);
 - `dtype_category`: PyTorch's order of dtype kinds (bool < integer < float < complex);
 - `get_default_dtype` / `set_default_dtype`: PyTorch's default floating point dtype;
 - `is_wide`, `x64`: 64-bit dtypes, and JAX's 64-bit mode scoped to the code that uses them.
@@ -126,22 +125,6 @@ def to_arguments(args, kwargs) -> tuple:
         else:
             device = a
     return dtype, device
-
-
-def parse_device(device) -> jax.Device:
-    """'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu' or a jax.Device -> a jax.Device."""
-    if isinstance(device, jax.Device):
-        return device
-    name, _, index = str(device).partition(":")
-    platform = {"cuda": "gpu"}.get(name, name)
-    try:
-        devices = jax.devices(platform)
-    except RuntimeError as e:
-        raise RuntimeError(
-            f"device {device!r} is not available: JAX sees {jax.devices()}. "
-            "Install the JAX build for that accelerator, or use 'cpu'."
-        ) from e
-    return devices[int(index or 0)]
 
 
 def to_array(value, dtype=None) -> jax.Array:

@@ -68,7 +68,11 @@ def root_grads(outputs, grad_outputs, create_graph) -> list:
                         expected=errors.torch_size(out.shape),
                     )
                 )
-            g = g if create_graph else g._data.astype(out.dtype)
+            if create_graph:  # PyTorch casts a gradient to its output's dtype
+                g = g if g._data.dtype == out._data.dtype else g.to(out._data.dtype)
+            else:
+                with x64(is_wide(out._data.dtype)):
+                    g = g._data.astype(out._data.dtype)
         if create_graph and not isinstance(g, TensorBase):
             g = out._wrap(g)
         grads.append(g)

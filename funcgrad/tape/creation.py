@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import errors
-from ._convert import Defaults, canonical_dtype, is_wide, parse_device, to_array, x64
+from ._convert import Defaults, canonical_dtype, is_wide, to_array, x64
+from .devices import parse_device
 from .grad_mode import is_inference_mode_enabled
 from .random import default_generator
 from .tensor import Tensor

@@ -28,6 +28,11 @@ __all__ = [
     "DETACH_VIEW_INPLACE",
     "DEVICE_HINT",
     "DEVICE_MISMATCH",
+    "DEVICE_ORDINAL",
+    "DEVICE_TYPE",
+    "NO_CUDA",
+    "NO_DEVICE",
+    "NO_DEVICE_HINT",
     "TYPE_NAMES",
     "DIFFERENTIABLE_OPTIMIZER",
     "DUPLICATE_PARAMS",
@@ -193,6 +198,18 @@ INPLACE_HINT = (
     "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
     "(y = x + v) to get the broadcast or promoted result."
 )
+DEVICE_TYPE = (
+    "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, "
+    "xla, lazy, vulkan, mps, meta, hpu, mtia, privateuseone device type at start of device "
+    "string: {type}"
+)
+NO_CUDA = "Torch not compiled with CUDA enabled"
+NO_DEVICE = "device '{device}' is not available"
+NO_DEVICE_HINT = (
+    "\n[funcgrad] JAX sees no {kind}: 'cuda' is JAX's GPU, available when the JAX build for it "
+    "is installed (jax[cuda12]); pick the device with torch.cuda.is_available()."
+)
+DEVICE_ORDINAL = "CUDA error: invalid device ordinal"
 DEVICE_MISMATCH = (
     "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
 )

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import errors
 from .._base import TensorBase
-from .._convert import dtype_name, parse_device, to_arguments
+from .._convert import dtype_name, to_arguments
+from ..devices import parse_device
 
 __all__ = ["ConvertMixin"]
 
@@ -27,9 +28,11 @@ class ConvertMixin(TensorBase):
         if dtype is not None and dtype_name(dtype) != np.dtype(self.dtype).name:
             out = self._apply("to_dtype", out, dtype=dtype_name(dtype))
         if device is not None:
-            target = parse_device(device)
-            if target != out.device:
-                out = self._apply("to_device", out, device=target, source=out.device)
+            target, source = parse_device(device), out._jax_device()
+            if target != source:
+                out = self._apply("to_device", out, device=target, source=source)
+        if kwargs.get("copy") and out is self:
+            out = self.clone()
         return out
 
     def type(self, dtype=None, non_blocking=False):

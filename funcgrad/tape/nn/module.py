@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 
 from .. import errors
-from .._convert import parse_device, to_arguments, x64
+from .._convert import to_arguments, x64
 from ..backward_hooks import BackwardHook
+from ..devices import parse_device
 from ..hooks import RemovableHandle, add_hook
 from ..tensor import Tensor
 from .parameter import Parameter
