@@ -12,13 +12,12 @@ What it does not do: move arrays (the recorded `to_device` op, methods/convert.p
 from __future__ import annotations
 
 import builtins
-import types
 
 import jax
 
 from . import errors
 
-__all__ = ["accelerator", "backends", "cuda", "device", "of", "parse_device"]
+__all__ = ["Namespace", "accelerator", "backends", "cuda", "device", "of", "parse_device"]
 
 _TYPES = ("cpu", "cuda", "tpu", "mps", "meta", "xla")
 _PLATFORM = {"cpu": "cpu", "cuda": "gpu", "tpu": "tpu", "gpu": "gpu"}
@@ -116,6 +115,17 @@ def of(jax_device) -> device:
     return device(kind, _jax_devices(kind).index(jax_device))
 
 
+class Namespace:
+    """A namespace of PyTorch's functions and flags (`torch.cuda`, `torch.backends.cudnn`):
+    its attributes may be set (`torch.backends.cudnn.benchmark = True`)."""
+
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+    def __repr__(self) -> str:
+        return f"Namespace({', '.join(sorted(self.__dict__))})"
+
+
 # ---------------------------------------------------------------- torch.cuda
 def _is_available() -> bool:
     return bool(_jax_devices("cuda"))
@@ -152,7 +162,7 @@ def _manual_seed(seed) -> None:
     return None
 
 
-cuda = types.SimpleNamespace(
+cuda = Namespace(
     is_available=_is_available,
     device_count=lambda: len(_jax_devices("cuda")),
     current_device=_current_device,
@@ -173,7 +183,7 @@ def _current_accelerator(check_available: bool = False):
     return None
 
 
-accelerator = types.SimpleNamespace(
+accelerator = Namespace(
     current_accelerator=_current_accelerator,
     is_available=lambda: _current_accelerator() is not None,
     device_count=lambda: (
@@ -183,12 +193,8 @@ accelerator = types.SimpleNamespace(
 
 
 # ---------------------------------------------------------------- torch.backends
-backends = types.SimpleNamespace(
-    cuda=types.SimpleNamespace(
-        is_built=_is_available, matmul=types.SimpleNamespace(allow_tf32=False)
-    ),
-    cudnn=types.SimpleNamespace(
-        is_available=_is_available, enabled=True, benchmark=False, deterministic=False
-    ),
-    mps=types.SimpleNamespace(is_available=lambda: False, is_built=lambda: False),
+backends = Namespace(
+    cuda=Namespace(is_built=_is_available, matmul=Namespace(allow_tf32=False)),
+    cudnn=Namespace(is_available=_is_available, enabled=True, benchmark=False, deterministic=False),
+    mps=Namespace(is_available=lambda: False, is_built=lambda: False),
 )
