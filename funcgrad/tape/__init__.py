@@ -13,7 +13,8 @@ Example:
     tensor([[4., 8.]])
 """
 
-from . import autograd as autograd, nn as nn, optim as optim
+from . import autograd as autograd, func as func, nn as nn, optim as optim
+from .autograd import functional as _autograd_functional  # noqa: F401 - torch.autograd.functional
 from .compile import jit as jit
 from .creation import (
     arange as arange,
@@ -267,6 +268,7 @@ __all__ = [
     "from_numpy",
     "full",
     "full_like",
+    "func",
     "gather",
     "ge",
     "get_default_dtype",

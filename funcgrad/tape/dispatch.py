@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedPullback, input_type
-from . import errors
+from . import errors, observe
 from ._convert import Defaults, dtype_category, is_wide
 from ._op import Op, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
@@ -116,7 +116,9 @@ def _apply(cls, op, key, inputs, wide):
     if is_inference_mode_enabled():
         for r in results:
             r._inference = True
-    if op.differentiable and True in requires and is_grad_enabled():
+    if observe.transforms is not None and observe.transforms.inside():
+        observe.transforms.ran_op(inputs, results)  # torch.func: no node, JAX's gradient
+    elif op.differentiable and True in requires and is_grad_enabled():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
         base = inputs[0] if inputs[0]._base is None else inputs[0]._base

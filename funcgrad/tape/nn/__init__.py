@@ -28,11 +28,7 @@ from .activations import (
     Tanh as Tanh,
 )
 from .containers import ModuleDict as ModuleDict, ModuleList as ModuleList, Sequential as Sequential
-from .flax_bridge import (
-    FlaxModule as FlaxModule,
-    from_flax as from_flax,
-    functional_call as functional_call,
-)
+from .flax_bridge import FlaxModule as FlaxModule, from_flax as from_flax
 from .layers import (
     AdaptiveAvgPool2d as AdaptiveAvgPool2d,
     AvgPool2d as AvgPool2d,
@@ -53,6 +49,7 @@ from .losses import (
 from .module import Module as Module
 from .normalization import BatchNorm1d as BatchNorm1d, BatchNorm2d as BatchNorm2d
 from .parameter import Parameter as Parameter
+from .stateless import functional_call as functional_call
 
 __all__ = [
     "AdaptiveAvgPool2d",

@@ -20,7 +20,7 @@ import warnings
 
 import jax
 
-from .. import errors
+from .. import errors, observe
 from .._convert import is_wide, x64
 from ..creation import as_tensor
 from ..random import default_generator
@@ -406,6 +406,8 @@ def batch_norm(
 
 def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
+    if observe.transforms is not None:  # functorch's refusals inside torch.func
+        observe.transforms.writing(buffer, "add", (batch_stat,), batch_norm=True)
     old = buffer._data
     with x64(is_wide(old.dtype)):
         buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
