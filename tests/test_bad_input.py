@@ -273,7 +273,8 @@ TWO_DEVICES = textwrap.dedent(
             print(name, "|", str(e).splitlines()[0])
     y = ((a * 2).to("cpu:1") * b).sum()  # moving first is fine, and the grad moves back
     y.backward()
-    print("moved", str(y.device), str(a.grad.device), str(b.grad.device), a.grad.tolist())
+    where = [str(t._jax_device()) for t in (y, a.grad, b.grad)]  # JAX's names: cpu:1
+    print("moved", *where, a.grad.tolist())
     """
 )
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, observe, views
-from ._convert import dtype_category
+from ._convert import Defaults, dtype_category, is_wide
 from ._op import Op, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
@@ -70,6 +70,29 @@ def apply(cls, name, *inputs, **static):
     """
     op = name if isinstance(name, Op) else OPS[name]
     key = tuple(sorted(static.items())) if static else ()
+    wide = op.wide or Defaults.wide
+    if not wide:  # the float32 path: one dtype read per tensor input
+        int_widening = op.name in _INT_WIDENING
+        for x in inputs:
+            if isinstance(x, cls):
+                dtype = x._data.dtype
+            elif isinstance(x, jax.Array):  # index arrays
+                dtype = x.dtype
+            else:
+                continue
+            if dtype.itemsize >= 8 or (int_widening and dtype.kind in "biu"):
+                wide = True
+                break
+        else:
+            wide = bool(static) and is_wide(static.get("dtype"))
+        if not wide:
+            return _apply(cls, op, key, inputs, False)
+    with jax.enable_x64(True):
+        return _apply(cls, op, key, inputs, True)
+
+
+def _apply(cls, op, key, inputs, wide):
+    """`apply` after the choice of JAX's 64-bit mode (`wide`: entered by the caller)."""
     if op.name in _PROMOTING and len(inputs) > 1:
         inputs = _promote_zero_dim(cls, op, inputs)
     arrays, requires = [], []
@@ -86,6 +109,8 @@ def apply(cls, name, *inputs, **static):
         out = _forward(op, key)(*arrays)
     except (TypeError, ValueError) as e:
         raise _input_error(op, arrays, e) from e
+    if wide and True not in requires:
+        out = _default_float(op, key, arrays, out)
     outs = out if op.multi else (out,)
     results = [cls._wrap(o) for o in outs]
     if is_inference_mode_enabled():
@@ -122,6 +147,28 @@ def _mark_views(source, op, key, requires, results):
 
 
 # ---------------------------------------------------------------- PyTorch's input rules
+# Ops whose integer and bool inputs give int64 in PyTorch (sums; bool + int), where JAX
+# without its 64-bit mode gives int32.
+_INT_WIDENING = frozenset(
+    "sum sum_dim prod cumsum add sub rsub mul floor_divide remainder pow maximum minimum".split()
+)
+
+
+def _default_float(op, key, arrays, out):
+    """In 64-bit mode, JAX makes float64 from integers (`int64 / int64`, `int64 * 1.5`,
+    `sqrt` of an int64 tensor) where PyTorch makes its default dtype (float32): unless an
+    input (or the asked dtype) is float64, float64 outputs are cast to the default dtype."""
+    outs = out if op.multi else (out,)
+    if not any(getattr(o, "dtype", None) == np.float64 for o in outs):
+        return out
+    if any(getattr(a, "dtype", None) == np.float64 for a in arrays):
+        return out
+    if any(k == "dtype" and np.dtype(v) == np.float64 for k, v in key):
+        return out
+    fixed = tuple(o.astype(Defaults.float) if o.dtype == np.float64 else o for o in outs)
+    return fixed if op.multi else fixed[0]
+
+
 # Elementwise ops whose tensor inputs follow PyTorch's type promotion (where: inputs 1, 2).
 _PROMOTING = frozenset(
     "add sub rsub mul div rdiv pow_tensor maximum minimum atan2 remainder where eq ne lt le "
@@ -192,7 +239,8 @@ class _Plan:
     the result is one buffer with the next op's input, and the graph holds it once."""
 
     __slots__ = (
-        "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output"
+        "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output",
+        "wide",
     )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs, edged):
@@ -213,6 +261,12 @@ class _Plan:
             fn = functools.partial(op.fn, **dict(key))
             self.rule = SavedInputVJP(fn, inputs, keep, diff, outputs, multi=op.multi)
         self.run = functools.partial(_run, cls, self)
+        # A 64-bit signature runs its backward in JAX's 64-bit mode too.
+        self.wide = (
+            op.wide
+            or any(is_wide(t[2]) for t in inputs if t[0] == "array")
+            or any(is_wide(dtype) for _, dtype in outputs)
+        )
 
 
 def _record(cls, op, key, inputs, arrays, requires, results):
@@ -279,6 +333,13 @@ def _version_check(tensor, owner=None):
 
 # ---------------------------------------------------------------- running a node
 def _run(cls, plan, node, grads, create_graph):
+    if plan.wide:
+        with jax.enable_x64(True):
+            return _run_node(cls, plan, node, grads, create_graph)
+    return _run_node(cls, plan, node, grads, create_graph)
+
+
+def _run_node(cls, plan, node, grads, create_graph):
     pullback = node._pullback
     if pullback.is_freed:
         # Freed, and saves no tensor (only Python scalars the gradient ignores).

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 
 from ..functional import residual_bytes
 from . import errors
+from ._convert import x64
 from .hooks import add_hook
 
 __all__ = ["AccumulateGrad", "live_graph_bytes", "no_edge", "Node", "node_class", "run_backward"]
@@ -352,7 +353,10 @@ def _add_to_buffer(buffers, node, nr, g):
 
 
 def _add(a, b):
-    return a + b if hasattr(a, "grad_fn") else jnp.add(a, b)
+    if hasattr(a, "grad_fn"):
+        return a + b
+    with x64(a.dtype.itemsize >= 8):
+        return jnp.add(a, b)
 
 
 def _run_tensor_hooks(node, grads):

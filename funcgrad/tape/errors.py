@@ -32,6 +32,12 @@ __all__ = [
     "DETACH_VIEW_INPLACE",
     "DEVICE_HINT",
     "DEVICE_MISMATCH",
+    "DEVICE_ORDINAL",
+    "DEVICE_TYPE",
+    "NO_CUDA",
+    "NO_DEVICE",
+    "NO_DEVICE_HINT",
+    "TYPE_NAMES",
     "DIFFERENTIABLE_OPTIMIZER",
     "DUPLICATE_PARAMS",
     "EMPTY_CONCAT",
@@ -249,6 +255,18 @@ INPLACE_HINT = (
     "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
     "(y = x + v) to get the broadcast or promoted result."
 )
+DEVICE_TYPE = (
+    "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, "
+    "xla, lazy, vulkan, mps, meta, hpu, mtia, privateuseone device type at start of device "
+    "string: {type}"
+)
+NO_CUDA = "Torch not compiled with CUDA enabled"
+NO_DEVICE = "device '{device}' is not available"
+NO_DEVICE_HINT = (
+    "\n[funcgrad] JAX sees no {kind}: 'cuda' is JAX's GPU, available when the JAX build for it "
+    "is installed (jax[cuda12]); pick the device with torch.cuda.is_available()."
+)
+DEVICE_ORDINAL = "CUDA error: invalid device ordinal"
 DEVICE_MISMATCH = (
     "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
 )
@@ -670,7 +688,7 @@ def node_word(grad_fn: str) -> str:
     return grad_fn.replace("Backward0", "").replace("Backward", "")
 
 
-_TYPE_NAMES = {
+TYPE_NAMES = {
     "float32": "torch.FloatTensor",
     "float64": "torch.DoubleTensor",
     "float16": "torch.HalfTensor",
@@ -686,7 +704,7 @@ _TYPE_NAMES = {
 
 def torch_type_name(dtype) -> str:
     """PyTorch's legacy type name for a dtype, e.g. float32 -> 'torch.FloatTensor'."""
-    return _TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
+    return TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
 
 
 def torch_size(shape) -> str:

@@ -32,8 +32,19 @@ from .indexing import decode as decode_index
 __all__ = ["Op", "OPS"]
 
 # ---------------------------------------------------------------- elementwise arithmetic
-register("add", lambda x, y, alpha=1: x + alpha * y, "AddBackward0", sample=S((3, 4), (4,)))
-register("sub", lambda x, y, alpha=1: x - alpha * y, "SubBackward0", sample=S((3, 4), (3, 1)))
+# (alpha is static: without one, y keeps its dtype, so bool + bool stays bool as in PyTorch)
+register(
+    "add",
+    lambda x, y, alpha=1: x + (y if alpha == 1 else alpha * y),
+    "AddBackward0",
+    sample=S((3, 4), (4,)),
+)
+register(
+    "sub",
+    lambda x, y, alpha=1: x - (y if alpha == 1 else alpha * y),
+    "SubBackward0",
+    sample=S((3, 4), (3, 1)),
+)
 register("rsub", lambda x, y, alpha=1: y - alpha * x, "RsubBackward1", sample=S((3,), 2.0))
 register("mul", jnp.multiply, "MulBackward0", "cross", sample=S((2, 3), (2, 3)))
 register("div", jnp.true_divide, "DivBackward0", "div", sample=S((2, 3), (3,), positive=True))
@@ -75,7 +86,14 @@ register("sin", jnp.sin, "SinBackward0", "all", sample=S((3,)))
 register("cos", jnp.cos, "CosBackward0", "all", sample=S((3,)))
 register("tan", jnp.tan, "TanBackward0", "result", sample=S((3,)))
 register("tanh", jnp.tanh, "TanhBackward0", "result", sample=S((3,)))
-register("sigmoid", jax.nn.sigmoid, "SigmoidBackward0", "result", sample=S((3,)))
+register(
+    "sigmoid",
+    # An integer input gives a float, as PyTorch's (float: the mode's float, see dispatch).
+    lambda x: jax.nn.sigmoid(x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(float)),
+    "SigmoidBackward0",
+    "result",
+    sample=S((3,)),
+)
 register("relu", jax.nn.relu, "ReluBackward0", "result", sample=S((6,)))
 register("sqrt", jnp.sqrt, "SqrtBackward0", "result", sample=S((3,), positive=True))
 register("rsqrt", jax.lax.rsqrt, "RsqrtBackward0", "result", sample=S((3,), positive=True))
@@ -159,7 +177,7 @@ register("matmul_tc", jnp.matmul, "CloneBackward0", "cross", sample=S((2, 3), (2
 # ---------------------------------------------------------------- reductions
 def _max_dim(x, dim, keepdim=False, *, pick=jnp.argmax):
     if x.ndim == 0:  # PyTorch: a 0-d tensor is its own max along dim 0, at index 0
-        return x, jnp.zeros((), jnp.int32)
+        return x, jnp.zeros((), jnp.int64)
     idx = jnp.expand_dims(pick(x, axis=dim), dim)
     values = jnp.take_along_axis(x, idx, axis=dim)
     if not keepdim:
@@ -196,13 +214,16 @@ register(
 register("max", jnp.max, "MaxBackward1", "all+result", sample=S((2, 3)))
 register("min", jnp.min, "MinBackward1", "all+result", sample=S((2, 3)))
 # PyTorch saves only the indices (an in-place change of the input does not fail backward).
-register("max_dim", _max_dim, "MaxBackward0", "indices", multi=True, sample=S((3, 4), dim=1))
+register(
+    "max_dim", _max_dim, "MaxBackward0", "indices", multi=True, wide=True, sample=S((3, 4), dim=1)
+)
 register(
     "min_dim",
     functools.partial(_max_dim, pick=jnp.argmin),
     "MinBackward0",
     "indices",
     multi=True,
+    wide=True,
     sample=S((3, 4), dim=0, keepdim=True),
 )
 register(
@@ -461,12 +482,14 @@ register(
     lambda x, dim=None, keepdim=False: jnp.argmax(x, dim, keepdims=keepdim),
     "",
     differentiable=False,
+    wide=True,
 )
 register(
     "argmin",
     lambda x, dim=None, keepdim=False: jnp.argmin(x, dim, keepdims=keepdim),
     "",
     differentiable=False,
+    wide=True,
 )
 register("all", lambda x, dim=None: jnp.all(x, dim), "", differentiable=False)
 register("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from . import dispatch, errors, observe, printing, views
-from ._convert import to_array
+from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
 from .grad_mode import enable_grad, is_inference_mode_enabled
@@ -63,8 +63,11 @@ class Tensor(TensorMethods):
     _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
     _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
 
-    def __init__(self, data=None, *, requires_grad: bool = False):
-        self._init(to_array(data if data is not None else []))
+    def __init__(self, *args, requires_grad: bool = False, device=None):
+        # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
+        self._init(legacy_array(args, Defaults.float))
+        if device is not None:
+            self._data = self.to(device)._data
         if requires_grad:
             self.requires_grad_(True)
 
@@ -237,7 +240,8 @@ class Tensor(TensorMethods):
             self._grad = Tensor._wrap(grad)
         else:
             # In place, like PyTorch: a reference to the old .grad sees the new value.
-            self._grad._write(jnp.add(self._grad._data, grad))
+            with x64(is_wide(grad.dtype)):
+                self._grad._write(jnp.add(self._grad._data, grad))
         if self._post_accumulate_hooks:
             for hook in list(self._post_accumulate_hooks.values()):
                 hook(self)
@@ -463,6 +467,10 @@ def _retain_hook(tensor):
         if isinstance(grad, Tensor):  # create_graph: the retained grad stays differentiable
             t._grad = grad if old is None else old + grad
         else:
-            t._grad = Tensor._wrap(grad if old is None else jnp.add(old._data, grad))
+            if old is None:
+                t._grad = Tensor._wrap(grad)
+            else:
+                with x64(is_wide(grad.dtype)):
+                    t._grad = Tensor._wrap(jnp.add(old._data, grad))
 
     return retain

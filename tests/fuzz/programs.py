@@ -17,9 +17,10 @@ that funcgrad's per-shape jit compiles are cached across programs.
 
 Known, intentional differences (not generated or not compared, each on purpose):
 
-- Integer results: JAX without x64 computes int32 where PyTorch has int64, so integer
-  dtypes compare as "integer" only. (Ops are drawn on float tensors only; integer leaves
-  are drawn to check that they cannot require grad.)
+- Dtypes: leaves are float32, float64, int32 or int64 (PyTorch's default for integer
+  data), and every dtype is compared exactly. Ops take float inputs first; the second
+  operand of a binary op is sometimes an integer tensor (mixed-dtype promotion). Integer
+  leaves are also drawn with requires_grad=True, to check that they cannot require grad.
 - In-place through views is drawn (in-place ops on views, of bases with views, and index
   assignment through chains of views); a write through a view whose base has another
   view of it as the op's other operand is not (the operand always comes from another
@@ -80,7 +81,8 @@ from funcgrad.tape import indexing
 @dataclasses.dataclass(frozen=True)
 class Leaf:
     """`v = lib.tensor(data(shape, seed, kind), requires_grad=...)`; kind "u": uniform in
-    (-1, 1); "i": small integers as floats (zeros and ties); "int": an integer tensor."""
+    (-1, 1); "i": small integers as floats (zeros and ties); "d": uniform, float64; "int":
+    an int32 tensor; "long": an int64 tensor."""
 
     shape: tuple
     seed: int
@@ -190,7 +192,9 @@ def data(shape, seed, kind="u") -> np.ndarray:
         return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
     if kind == "i":
         return rng.integers(-2, 3, shape).astype(np.float32)
-    return rng.integers(-3, 4, shape).astype(np.int32)
+    if kind == "d":
+        return rng.uniform(-1.0, 1.0, shape)  # float64
+    return rng.integers(-3, 4, shape).astype(np.int64 if kind == "long" else np.int32)
 
 
 def mask(shape, seed) -> np.ndarray:
@@ -466,7 +470,9 @@ def _pick_inputs(draw, state, op):
     if op in UNARY or op in REDUCE or op in SHAPE:
         return (a,)
     if op in BINARY:
-        ok = [i for i in floats if _broadcastable(sa, tuple(state.slots[i].shadow.shape))]
+        # sometimes an integer second operand: PyTorch's promotion of mixed dtypes
+        others = state.live(lambda s: True) if draw(st.integers(0, 3)) == 0 else floats
+        ok = [i for i in others if _broadcastable(sa, tuple(state.slots[i].shadow.shape))]
         pool = ok if ok and draw(st.integers(0, 19)) else floats  # sometimes an invalid pair
         return (a, draw(st.sampled_from(pool)))
     if op == "matmul":
@@ -552,11 +558,12 @@ def _call(draw, state):
 @st.composite
 def _leaf(draw, state):
     shape = draw(st.sampled_from(SHAPES))
-    kind = draw(st.sampled_from(["u", "u", "u", "i", "int"]))
-    rg = draw(st.integers(0, 4)) > 0 if kind != "int" else draw(st.integers(0, 9)) == 0
+    kind = draw(st.sampled_from(["u", "u", "u", "i", "d", "int", "long"]))
+    integer = kind in ("int", "long")
+    rg = draw(st.integers(0, 4)) > 0 if not integer else draw(st.integers(0, 9)) == 0
     seed = draw(st.integers(0, 2**16))
     shadow = torch.tensor(data(shape, seed, kind))
-    ok = not (rg and kind == "int")
+    ok = not (rg and integer)
     state.slots.append(
         _Slot(shadow if ok else None, rg, True, state.new_group(), False, True, True)
     )

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import errors, observe, views
 from .._base import TensorBase
-from .._convert import dtype_category
+from .._convert import dtype_category, is_wide, x64
 from ..grad_mode import is_grad_enabled, is_inference_mode_enabled
 from ..ops import OPS
 
@@ -186,7 +186,8 @@ def _keep_shape_and_dtype(x, out) -> None:
     larger shape, or of a kind x cannot hold (float into int, int into bool), is an error;
     another dtype of the same kind (float32 into float16) is cast back."""
     _check_result_type(x, out.shape, out.dtype)
-    out._data = out._data.astype(x.dtype)
+    with x64(is_wide(x.dtype)):
+        out._data = out._data.astype(x.dtype)
 
 
 def _check_result_type(x, shape, dtype) -> None:

@@ -21,6 +21,7 @@ import warnings
 import jax.numpy as jnp
 
 from .. import errors, observe
+from .._convert import is_wide, x64
 from ..creation import as_tensor
 from ..random import default_generator, sampling
 from ..tensor import Tensor, apply
@@ -401,7 +402,8 @@ def batch_norm(
     if running_mean is not None:
         _update(running_mean, mean._data, momentum)
     if running_var is not None:
-        _update(running_var, var._data * (n / (n - 1)), momentum)
+        with x64(is_wide(var._data.dtype)):
+            _update(running_var, var._data * (n / (n - 1)), momentum)
     return y
 
 
@@ -410,4 +412,6 @@ def _update(buffer: Tensor, batch_stat, momentum) -> None:
     if observe.transforms is not None:  # functorch's refusals inside torch.func
         observe.transforms.writing(buffer, "add", (batch_stat,), batch_norm=True)
     old = buffer._value()
-    buffer._write((old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype))
+    with x64(is_wide(old.dtype)):
+        new = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
+    buffer._write(new)

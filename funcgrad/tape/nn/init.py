@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import errors
+from .._convert import is_wide, x64
 from ..creation import zeros_like
 from ..functions import where
 from ..grad_mode import no_grad
@@ -40,7 +41,9 @@ __all__ = [
 def _fill(tensor: Tensor, array) -> Tensor:
     if isinstance(array, np.ndarray):  # cast on the host, then one transfer
         array = array.astype(np.dtype(tensor.dtype))
-    tensor._write(jnp.asarray(array, tensor.dtype))
+    with x64(is_wide(tensor.dtype)):
+        array = jnp.asarray(array, tensor.dtype)
+    tensor._write(array)
     return tensor
 
 
