@@ -29,6 +29,7 @@ def docs_url(built_docs):
         yield url
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs), every test of the
     built site goes to one worker, so the site is built once while the other worker runs the
