@@ -17,6 +17,11 @@ import numpy as np
 from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
 __all__ = [
+    "GRADCHECK_UNSUPPORTED",
+    "GRADCHECK_NOT_REENTRANT",
+    "GRADCHECK_NO_INPUT",
+    "GRADCHECK_NOT_DOUBLE",
+    "ONCE_DIFFERENTIABLE",
     "BACKWARD_TWICE",
     "BACKWARD_TWICE_HINT",
     "BOOLEAN_MASK_INDEX",
@@ -317,6 +322,31 @@ PERMUTE_DIMS = (
 FUNCTION_GRAD_SHAPE = (
     "Function {name}Backward returned an invalid gradient at index {index} - got {got} but "
     "expected shape compatible with {expected}"
+)
+
+ONCE_DIFFERENTIABLE = (
+    "trying to differentiate twice a function that was marked with @once_differentiable"
+)
+
+# ---------------------------------------------------------------- gradcheck
+GRADCHECK_NOT_DOUBLE = (
+    "Input #{index} requires gradient and is not a double precision floating point or "
+    "complex. This check will likely fail if all the inputs are not of double precision "
+    "floating point or complex. "
+)
+GRADCHECK_NO_INPUT = (
+    "gradcheck expects at least one input tensor to require gradient, but none of them "
+    "have requires_grad=True."
+)
+GRADCHECK_NOT_REENTRANT = (
+    "Backward is not reentrant, i.e., running backward with same input and grad_output "
+    "multiple times gives different values, although analytical gradient matches numerical "
+    "gradient.The tolerance for nondeterminism was {tol}."
+)
+GRADCHECK_UNSUPPORTED = (
+    "gradcheck({option}=True) is not supported by funcgrad.tape: it checks reverse-mode "
+    "gradients element by element only; check forward mode and batching with "
+    "torch.func.jvp / torch.func.vmap against the same function instead"
 )
 
 # ---------------------------------------------------------------- nn
