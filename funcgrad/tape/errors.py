@@ -17,6 +17,9 @@ import numpy as np
 from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
 __all__ = [
+    "DIRTY_VIEW",
+    "DIRTY_LEAF",
+    "DIRTY_NOT_RETURNED",
     "GRADCHECK_UNSUPPORTED",
     "GRADCHECK_NOT_REENTRANT",
     "GRADCHECK_NO_INPUT",
@@ -324,6 +327,16 @@ FUNCTION_GRAD_SHAPE = (
     "expected shape compatible with {expected}"
 )
 
+DIRTY_NOT_RETURNED = (
+    "Some elements marked as dirty during the forward method were not returned as output. "
+    "The inputs that are modified inplace must all be outputs of the Function."
+)
+DIRTY_LEAF = "a leaf Variable that requires grad has been used in an in-place operation."
+DIRTY_VIEW = (
+    "ctx.mark_dirty on a view is not supported by funcgrad.tape (PyTorch rewrites the "
+    "base's history as CopySlices around the custom node); mark_dirty the base itself, or "
+    "write the view with tape in-place ops outside the Function"
+)
 ONCE_DIFFERENTIABLE = (
     "trying to differentiate twice a function that was marked with @once_differentiable"
 )

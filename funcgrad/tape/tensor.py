@@ -301,8 +301,8 @@ class Tensor(TensorMethods):
         """The underlying jax.Array (read-only; use the tape ops to change it)."""
         return self._value()
 
-    @property
     def _is_view(self) -> bool:
+        """Whether this tensor is a view of another (PyTorch's `_is_view()`)."""
         return self._base is not None
 
     def _root(self) -> Tensor:
