@@ -31,7 +31,7 @@ import numpy as np
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, observe, views
 from ._convert import Defaults, dtype_category, is_wide
-from ._op import Op, result_rule, saved_positions
+from ._op import Op, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .ops import OPS  # the table, complete once ops.py is imported
@@ -303,7 +303,8 @@ def _record(cls, op, key, inputs, arrays, requires, results):
         saved = tuple(arrays[i] for i in plan.rule.keep)
     unpack = None
     if saved_hooks_active():
-        saved, unpack = pack_all(saved, tensors), unpack_all
+        order = None if plan.keeps_output else pack_order(op, plan.rule.keep)
+        saved, unpack = pack_all(saved, tensors, order), unpack_all
     edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
     node = node_class(op.node)(
         op.node,
