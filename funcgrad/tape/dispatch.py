@@ -35,6 +35,7 @@ from ._op import Op, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .ops import OPS  # the table, complete once ops.py is imported
+from .saved_attrs import SavedInfo
 from .saved_hooks import pack_all, saved_hooks_active, unpack_all
 
 __all__ = ["apply", "ReturnTypes"]
@@ -316,6 +317,7 @@ def _record(cls, op, key, inputs, arrays, requires, results):
         # PyTorch's CopySlices drops its view function when freed: a second backward fails.
         saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
     )
+    node._attrs_spec = (SavedInfo, (cls, plan, input_types))
     for i, r in enumerate(results):
         if plan.rule.diff_out[i]:
             r._grad_fn, r._output_nr, r._requires_grad = node, i, True

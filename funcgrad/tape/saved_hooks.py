@@ -14,7 +14,14 @@ import jax
 
 from ._base import TensorBase
 
-__all__ = ["pack_all", "saved_hooks_active", "saved_tensors_hooks", "unpack_all"]
+__all__ = [
+    "pack_all",
+    "pack_with",
+    "saved_hooks_active",
+    "saved_tensors_hooks",
+    "unpack_all",
+    "unpack_value",
+]
 
 _state = threading.local()
 
@@ -117,6 +124,16 @@ def unpack_all(saved: tuple) -> tuple:
                 out[i] = _unpack(saved[i])
             return tuple(out)
     return saved
+
+
+def pack_with(tensor, pack_hook, unpack_hook):
+    """One saved value packed with a given pair of hooks (a SavedTensor's register_hooks)."""
+    return _Packed(pack_hook(tensor), unpack_hook)
+
+
+def unpack_value(s):
+    """One saved value as the rule reads it (its unpack hook run if it was packed)."""
+    return _unpack(s)
 
 
 def _unpack(s):
