@@ -33,7 +33,7 @@ from . import errors, observe, views
 from ._convert import Defaults, dtype_category, is_wide
 from ._op import Op, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
-from .grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .grad_mode import is_inference_mode_enabled, is_recording
 from .ops import OPS  # the table, complete once ops.py is imported
 from .saved_attrs import SavedInfo
 from .saved_hooks import pack_all, saved_hooks_active, unpack_all
@@ -119,7 +119,7 @@ def _apply(cls, op, key, inputs, wide):
             r._inference = True
     if observe.transforms is not None and observe.transforms.inside():
         observe.transforms.ran_op(inputs, results)  # torch.func: no node, JAX's gradient
-    elif op.differentiable and True in requires and is_grad_enabled():
+    elif op.differentiable and True in requires and is_recording():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
         _mark_views(inputs[0], op, key, requires[0], results)

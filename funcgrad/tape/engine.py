@@ -145,6 +145,9 @@ class Node:
                 errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name)
             )
         for counter, version, info in self._checks:
+            saved = info[4]() if info[4] is not None else None
+            if saved is not None and info[2] is not None and saved._grad_fn is None:
+                raise RuntimeError(errors.DETACHED_SAVED)  # a non-leaf detach_()ed since
             if counter.value != version:
                 raise RuntimeError(
                     errors.version_mismatch(info, counter.value, version)

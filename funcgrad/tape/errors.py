@@ -17,6 +17,11 @@ import numpy as np
 from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
 __all__ = [
+    "DATA_NOT_FLOAT",
+    "DETACHED_SAVED",
+    "POST_ACCUMULATE_HOOK_RETURN",
+    "CREATE_GRAPH_CYCLE",
+    "CLASS_DECORATION",
     "DIRTY_VIEW",
     "DIRTY_LEAF",
     "DIRTY_NOT_RETURNED",
@@ -336,6 +341,26 @@ DIRTY_VIEW = (
     "ctx.mark_dirty on a view is not supported by funcgrad.tape (PyTorch rewrites the "
     "base's history as CopySlices around the custom node); mark_dirty the base itself, or "
     "write the view with tape in-place ops outside the Function"
+)
+CLASS_DECORATION = (
+    "Decorating classes is deprecated and will be disabled in future versions. You should "
+    "only decorate functions or methods. To preserve the current behavior of class "
+    "decoration, you can directly decorate the `__init__` method and nothing else."
+)
+CREATE_GRAPH_CYCLE = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak."
+)
+POST_ACCUMULATE_HOOK_RETURN = "Tensor post accumulate grad hooks should return None."
+DETACHED_SAVED = (
+    "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_()."
+    "This is not supported, please use out-of-place `.detach()` instead"
+)
+DATA_NOT_FLOAT = (
+    "data set to a tensor that requires gradients must be floating point or complex dtype"
 )
 ONCE_DIFFERENTIABLE = (
     "trying to differentiate twice a function that was marked with @once_differentiable"

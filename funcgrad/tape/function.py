@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from ..functional import SavedPullback
 from . import errors, observe
 from .engine import node_class
-from .grad_mode import is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import is_grad_enabled, is_recording, no_grad, set_grad_enabled
 from .tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -108,7 +108,7 @@ class Function:
         if custom_setup:
             cls.setup_context(ctx, args, out)
         outs = out if isinstance(out, tuple) else (out,)
-        record = is_grad_enabled() and any(ctx.needs_input_grad)
+        record = is_recording() and any(ctx.needs_input_grad)
         _check_dirty(ctx.dirty_tensors, outs, record)
         # An input returned unchanged comes back as a new tensor (a view of it when grad
         # mode is on), never as the input itself; one marked dirty comes back as itself.
