@@ -78,6 +78,7 @@ LAYERS = (
             "funcgrad.tape.ops",
             "funcgrad.tape.ops_nn",
             "funcgrad.tape.saved_hooks",
+            "funcgrad.tape.saved_attrs",
             "funcgrad.tape.engine",
             "funcgrad.tape.views",
             "funcgrad.tape.dispatch",

@@ -43,6 +43,8 @@ from .devices import (
     backends as backends,
     cuda as cuda,
     device as device,
+    get_default_device as get_default_device,
+    set_default_device as set_default_device,
 )
 from .draw import draw_graph as draw_graph
 from .dtypes import (
@@ -268,6 +270,7 @@ __all__ = [
     "diagonal",
     "default_generator",
     "device",
+    "get_default_device",
     "div",
     "divide",
     "dot",
@@ -373,6 +376,7 @@ __all__ = [
     "seed",
     "select",
     "set_default_dtype",
+    "set_default_device",
     "set_grad_enabled",
     "set_rng_state",
     "short",

@@ -9,6 +9,8 @@ the outputs' own class.
 
 from __future__ import annotations
 
+import warnings
+
 import jax.numpy as jnp
 
 from . import errors, observe
@@ -126,6 +128,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             # not require grad raises here.
             t.retain_grad()
         capture = [t._edge() for t in inputs]
+    if create_graph:
+        _warn_reference_cycle()
     with set_grad_enabled(create_graph):
         run_backward(
             roots,
@@ -135,3 +139,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             capture=capture,
             accumulate=True,
         )
+
+
+_warned = []  # PyTorch gives the reference-cycle warning once per process
+
+
+def _warn_reference_cycle() -> None:
+    if not _warned:
+        _warned.append(True)
+        warnings.warn(errors.CREATE_GRAPH_CYCLE, UserWarning, stacklevel=3)

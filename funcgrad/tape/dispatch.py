@@ -31,10 +31,11 @@ import numpy as np
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, observe, views
 from ._convert import Defaults, dtype_category, is_wide
-from ._op import Op, result_rule, saved_positions
+from ._op import Op, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
-from .grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .grad_mode import is_inference_mode_enabled, is_recording
 from .ops import OPS  # the table, complete once ops.py is imported
+from .saved_attrs import SavedInfo
 from .saved_hooks import pack_all, saved_hooks_active, unpack_all
 
 __all__ = ["apply", "ReturnTypes"]
@@ -118,7 +119,7 @@ def _apply(cls, op, key, inputs, wide):
             r._inference = True
     if observe.transforms is not None and observe.transforms.inside():
         observe.transforms.ran_op(inputs, results)  # torch.func: no node, JAX's gradient
-    elif op.differentiable and True in requires and is_grad_enabled():
+    elif op.differentiable and True in requires and is_recording():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
         _mark_views(inputs[0], op, key, requires[0], results)
@@ -303,7 +304,8 @@ def _record(cls, op, key, inputs, arrays, requires, results):
         saved = tuple(arrays[i] for i in plan.rule.keep)
     unpack = None
     if saved_hooks_active():
-        saved, unpack = pack_all(saved, tensors), unpack_all
+        order = None if plan.keeps_output else pack_order(op, plan.rule.keep)
+        saved, unpack = pack_all(saved, tensors, order), unpack_all
     edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
     node = node_class(op.node)(
         op.node,
@@ -315,6 +317,7 @@ def _record(cls, op, key, inputs, arrays, requires, results):
         # PyTorch's CopySlices drops its view function when freed: a second backward fails.
         saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
     )
+    node._attrs_spec = (SavedInfo, (cls, plan, input_types))
     for i, r in enumerate(results):
         if plan.rule.diff_out[i]:
             r._grad_fn, r._output_nr, r._requires_grad = node, i, True

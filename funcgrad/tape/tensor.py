@@ -244,7 +244,8 @@ class Tensor(TensorMethods):
                 self._grad._write(jnp.add(self._grad._data, grad))
         if self._post_accumulate_hooks:
             for hook in list(self._post_accumulate_hooks.values()):
-                hook(self)
+                if hook(self) is not None:
+                    raise RuntimeError(errors.POST_ACCUMULATE_HOOK_RETURN)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Computes the gradient of this tensor w.r.t. graph leaves; see autograd.backward.
@@ -294,15 +295,18 @@ class Tensor(TensorMethods):
     @data.setter
     def data(self, value) -> None:
         observe.writing(self, "assigned .data of")
-        self._data = to_array(value)
+        array = to_array(value)
+        if self._requires_grad and not jnp.issubdtype(array.dtype, jnp.inexact):
+            raise RuntimeError(errors.DATA_NOT_FLOAT)
+        self._data = array
 
     @property
     def array(self) -> jax.Array:
         """The underlying jax.Array (read-only; use the tape ops to change it)."""
         return self._value()
 
-    @property
     def _is_view(self) -> bool:
+        """Whether this tensor is a view of another (PyTorch's `_is_view()`)."""
         return self._base is not None
 
     def _root(self) -> Tensor:
