@@ -79,6 +79,7 @@ LAYERS = (
             "funcgrad.tape.ops_nn",
             "funcgrad.tape.saved_hooks",
             "funcgrad.tape.engine",
+            "funcgrad.tape.lazy",
             "funcgrad.tape.views",
             "funcgrad.tape.dispatch",
             "funcgrad.tape.backward",
