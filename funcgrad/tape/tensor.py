@@ -62,7 +62,7 @@ class Tensor(TensorMethods):
     _view_chain: tuple = ()  # the view ops from `_base` to this tensor (views.py)
     _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
     _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
-    _pending = None  # a lazy result not yet run: (its record, output_nr) (funcgrad.tape.lazy)
+    _pending = None  # a lazy result not yet run: its record (funcgrad.tape.lazy)
 
     def __init__(self, *args, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
@@ -106,7 +106,7 @@ class Tensor(TensorMethods):
         # Only reached for a missing attribute: `_data` is missing while a lazy result is
         # pending, and reading it runs the pending segment (a flush point).
         if name == "_data" and self.__dict__.get("_pending") is not None:
-            lazy.materialize(self._pending[0].segment)
+            lazy.materialize(self._pending.segment)
             return self.__dict__["_data"]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 

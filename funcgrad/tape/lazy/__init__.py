@@ -13,7 +13,14 @@ shows; everything it does not cover falls back to the eager path.
 
 from __future__ import annotations
 
-from .program import backward, cache_info, clear_cache, compile_first_sight, set_cache_size
+from .program import (
+    backward,
+    cache_info,
+    clear_cache,
+    compile_first_sight,
+    first_sight,
+    set_cache_size,
+)
 from .segment import PendingPullback, materialize, record, use_forward
 from .switch import is_lazy, lazy_segments, set_lazy
 
@@ -23,6 +30,7 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "compile_first_sight",
+    "first_sight",
     "is_lazy",
     "lazy_segments",
     "materialize",

@@ -20,6 +20,7 @@ warning.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import threading
 import time
@@ -36,6 +37,7 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "compile_first_sight",
+    "first_sight",
     "set_cache_size",
 ]
 
@@ -79,6 +81,32 @@ def clear_cache() -> None:
     _seen.clear()
     _stats.update(hits=0, misses=0, compiles=0, compile_seconds=0.0, op_by_op=0)
     _compiles_without_hit, _warned = 0, False
+
+
+@contextlib.contextmanager
+def first_sight():
+    """Inside the `with`, the cache of compiled segments and the record of structures
+    seen are set aside (empty), so every backward runs as at first sight; they are put
+    back after it. The counters keep counting. For benchmarks of a graph seen once.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> with torch.lazy.first_sight():
+        ...     torch.lazy.cache_info()["size"]
+        0
+    """
+    with lock:
+        cache, seen = _cache.copy(), _seen.copy()
+        _cache.clear()
+        _seen.clear()
+    try:
+        yield
+    finally:
+        with lock:
+            _cache.clear()
+            _seen.clear()
+            _cache.update(cache)
+            _seen.update(seen)
 
 
 def compile_first_sight(enabled: bool) -> None:

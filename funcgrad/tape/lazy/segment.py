@@ -64,6 +64,9 @@ _records: dict = {}
 _INTERNED_MAX = 200_000
 _ids = itertools.count(1)
 _SCALARS = (bool, int, float)
+# A segment that grows this long without a flush (a loop that records and never reads a
+# value or calls backward) is run op by op, so that it cannot grow without end.
+MAX_RECORDS = 5000
 
 
 def _intern(previous: int, record: tuple) -> int:
@@ -147,13 +150,16 @@ def record(cls, op, key, inputs, record_node):
 
 def _record(cls, op, key, inputs, record_node):
     seg = current()
+    if len(seg.entries) >= MAX_RECORDS:
+        _run(seg)
+        seg = current()
     refs, values, requires, new_leaves = [], [], [], None
     key_now, n_scalars = seg.key, len(seg.scalars)
     for x in inputs:
         if isinstance(x, cls):
             pending = x._pending
             if pending is not None:
-                entry = pending[0]
+                entry = pending
                 if entry.segment is not seg:
                     return None  # another thread's segment
                 values.append(entry.aval)
@@ -187,21 +193,21 @@ def _record(cls, op, key, inputs, record_node):
     rec = (op, key, tuple(refs))
     known = _records.get((key_now, rec))
     if known is None:
-        known = _first_sight(op, key, values, requires)
+        known = _first_sight(op, key, values, requires, rec[2])
         if len(_records) >= _INTERNED_MAX:
             _records.clear()
         _records[(key_now, rec)] = known
     if known is False:
         return None
-    next_key, aval, plan = known
-    entry = Entry(op, key, rec[2], aval, seg)
+    next_key, aval, plan, refs = known  # (the stored refs: fewer objects kept per op)
+    entry = Entry(op, key, refs, aval, seg)
     result = cls._wrap(None)
     del result._data
-    result._pending = (entry, 0)
+    result._pending = entry
     requires = tuple(requires)
     plan = record_node(cls, op, key, inputs, values, requires, [result], (aval,), plan, True)
     if known[2] is None:
-        _records[(key_now, rec)] = (next_key, aval, plan)
+        _records[(key_now, rec)] = (next_key, aval, plan, refs)
     node = result._grad_fn
     entry.plan, entry.node, entry.out = plan, weakref.ref(node), weakref.ref(result)
     node._pullback = PendingPullback(entry)
@@ -216,7 +222,7 @@ def _record(cls, op, key, inputs, record_node):
                 seg.slots[id(x)] = len(seg.leaves)
                 seg.leaves.append((x, x._data))
                 seg.accumulators.append(edges[i][0] if requires[i] else None)
-    for r, x in zip(rec[2], inputs):
+    for r, x in zip(refs, inputs):
         if r[0] == "s":
             seg.scalars.append(x)
     seg.entries.append(entry)
@@ -224,8 +230,8 @@ def _record(cls, op, key, inputs, record_node):
     return result
 
 
-def _first_sight(op, key, values, requires):
-    """(structure key, output abstract value, None) for a record not seen before, or
+def _first_sight(op, key, values, requires, refs):
+    """(structure key, output abstract value, None, refs) for a record not seen before, or
     False when it cannot be deferred exactly (its inputs' dtypes, or shapes that do not
     fit: the eager path then raises PyTorch's error at this op)."""
     if True not in requires:
@@ -246,7 +252,7 @@ def _first_sight(op, key, values, requires):
         return False
     if not isinstance(out, jax.ShapeDtypeStruct) or out.dtype.kind != "f":
         return False
-    return next(_ids), out, None
+    return next(_ids), out, None, refs
 
 
 class PendingPullback(PullbackBase):

@@ -38,7 +38,7 @@ class ValuesMixin(TensorBase):
         """The array, or for a pending lazy result (funcgrad.tape.lazy) its abstract value:
         metadata reads do not run pending ops."""
         pending = self._pending
-        return self._data if pending is None else pending[0].aval
+        return self._data if pending is None else pending.aval
 
     @property
     def shape(self) -> Size:
