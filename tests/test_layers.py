@@ -80,6 +80,7 @@ LAYERS = (
             "funcgrad.tape.saved_hooks",
             "funcgrad.tape.saved_attrs",
             "funcgrad.tape.engine",
+            "funcgrad.tape.lazy",
             "funcgrad.tape.views",
             "funcgrad.tape.dispatch",
             "funcgrad.tape.backward",

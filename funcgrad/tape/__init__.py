@@ -16,6 +16,7 @@ Example:
 from . import (
     autograd as autograd,
     func as func,
+    lazy as lazy,
     nn as nn,
     optim as optim,
     random as random,
@@ -178,6 +179,7 @@ from .grad_mode import (
     no_grad as no_grad,
     set_grad_enabled as set_grad_enabled,
 )
+from .lazy import is_lazy as is_lazy, set_lazy as set_lazy
 from .legacy import (
     BFloat16Tensor as BFloat16Tensor,
     BoolTensor as BoolTensor,
@@ -314,9 +316,11 @@ __all__ = [
     "int8",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "is_lazy",
     "is_tensor",
     "isnan",
     "jit",
+    "lazy",
     "le",
     "linspace",
     "live_graph_bytes",
@@ -378,6 +382,7 @@ __all__ = [
     "set_default_dtype",
     "set_default_device",
     "set_grad_enabled",
+    "set_lazy",
     "set_rng_state",
     "short",
     "sigmoid",

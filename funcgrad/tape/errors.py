@@ -693,6 +693,23 @@ MUTUALLY_EXCLUSIVE = (
 # ---------------------------------------------------------------- torch.save / torch.load
 EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_module is specified"
 
+# Lazy segments (funcgrad.tape.lazy): funcgrad's own texts, PyTorch has no lazy mode.
+LAZY_ENV = (
+    "[funcgrad] FUNCGRAD_LAZY must be 0 or 1, got {value!r}: it turns the tape's lazy "
+    "segments off (0, the default) or on (1)."
+)
+LAZY_RECOMPILES = (
+    "[funcgrad] lazy segments: {n} segment programs compiled in a row without a cache hit; "
+    "the graph's structure (ops, shapes, dtypes) seems to change every step, so each "
+    "backward pays a compile. Keep shapes fixed (pad batches), or turn lazy segments off "
+    "with funcgrad.tape.set_lazy(False)."
+)
+LAZY_NOT_RUN = (
+    "[funcgrad] lazy segments: a pending node was not run with its segment; this is a bug "
+    "in funcgrad.tape.lazy, please report it (set_lazy(False) works around it)."
+)
+LAZY_CACHE_SIZE = "[funcgrad] the lazy segment cache size must be at least 1, got {size}"
+
 
 # ---------------------------------------------------------------- filling in the texts
 def traced_value_error(what: str) -> RuntimeError:

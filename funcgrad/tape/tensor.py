@@ -24,7 +24,7 @@ import weakref
 import jax
 import jax.numpy as jnp
 
-from . import dispatch, errors, observe, printing, views
+from . import dispatch, errors, lazy, observe, printing, views
 from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
@@ -62,6 +62,7 @@ class Tensor(TensorMethods):
     _view_chain: tuple = ()  # the view ops from `_base` to this tensor (views.py)
     _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
     _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
+    _pending = None  # a lazy result not yet run: its record (funcgrad.tape.lazy)
 
     def __init__(self, *args, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
@@ -100,6 +101,14 @@ class Tensor(TensorMethods):
         t = Tensor._wrap(to_array(value))
         t._inference = is_inference_mode_enabled()
         return t
+
+    def __getattr__(self, name):
+        # Only reached for a missing attribute: `_data` is missing while a lazy result is
+        # pending, and reading it runs the pending segment (a flush point).
+        if name == "_data" and self.__dict__.get("_pending") is not None:
+            lazy.materialize(self._pending.segment)
+            return self.__dict__["_data"]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ------------------------------------------------------------ autograd state
     @property
@@ -370,7 +379,7 @@ class Tensor(TensorMethods):
             root, chain = self._storage
             root._write(views.scatter(root._value(), array, chain))
         else:
-            self._data = array
+            self._data, self._pending = array, None  # a pending value is replaced
             self._vc.value += 1
             self._view_version = self._vc.value
             return
