@@ -1,5 +1,6 @@
 """Fixtures shared by test files: the documentation site, built once per test session, and
-`--lazy`: the run with funcgrad.tape's lazy segments on (`funcgrad.tape.set_lazy`)."""
+`--lazy`: the run with funcgrad.tape's lazy segments on (`funcgrad.tape.set_lazy`). Also
+pins hypothesis's example generation to the tests' own strategies (below)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,21 @@ import subprocess
 
 import docs_site
 import pytest
+from hypothesis.internal.conjecture import providers as hypothesis_providers
 
 import funcgrad.tape as tape
+
+# Hypothesis (6.131 and later) mixes into its draws "local constants": the literals of
+# every non-test module loaded in the process. Which funcgrad modules a pytest worker has
+# loaded depends on what it collected, and their literals change with any edit of the
+# library, so the derandomized fuzzers (tests/fuzz, test_lazy) drew other programs in a
+# full run than alone, and would draw others after each unrelated change. Keeping that
+# pool empty (it is filled only by `_get_local_constants`) makes a fuzz run the same
+# programs wherever and however it runs; its global constants (0, 1, -1, inf, ...) stay.
+# A private name: if hypothesis renames it, collection fails here rather than quietly.
+if not callable(getattr(hypothesis_providers, "_get_local_constants", None)):
+    raise RuntimeError("hypothesis has no providers._get_local_constants: see tests/conftest.py")
+hypothesis_providers._get_local_constants = lambda: hypothesis_providers._local_constants
 
 
 def pytest_addoption(parser):
