@@ -13,8 +13,9 @@ leaky_relu, elu, sign and clamp(-0.5, 0.5); the jumps of floor, ceil, round and 
 and all float values of one op (across all its inputs) differ by at least `0.6 * h`: no
 ties for max, min, maximum, minimum, amax, amin, max_pool2d. With h = 0.05 both margins are
 an order of magnitude above the numerical check's eps (1e-3). The range also keeps tan away
-from its poles. `positive=True` samples are uniform in (0.5, 2). Integer index inputs are
-drawn without replacement when there are enough values (a scatter with duplicate indices
+from its poles. `positive=True` samples are uniform in (0.5, 2), `positive=(low, high)` ones
+in that interval (for ops defined on one: asin, atanh, erfinv, logit, acosh). Integer index
+inputs are drawn without replacement when there are enough values (a scatter with duplicate indices
 has no well-defined gradient); boolean masks are uniform.
 """
 
@@ -62,8 +63,9 @@ def _sample(op, seed=0):
         i for i, s in enumerate(specs) if isinstance(s, tuple) and (not s or isinstance(s[0], int))
     ]
     sizes = [int(np.prod(specs[i], dtype=np.int64)) for i in float_positions]
-    if positive:
-        flat = rng.uniform(0.5, 2.0, size=sum(sizes))
+    if positive:  # True: (0.5, 2); a (low, high) pair: that interval (asin, erfinv, ...)
+        low, high = positive if isinstance(positive, tuple) else (0.5, 2.0)
+        flat = rng.uniform(low, high, size=sum(sizes))
     else:
         flat = _kink_free_floats(rng, sum(sizes))
     chunks = iter(np.split(flat, np.cumsum(sizes)[:-1]))
@@ -247,6 +249,14 @@ _NON_DIFFERENTIABLE_ARITY = {
     "argmin": 1,
     "all": 1,
     "any": 1,
+    "isinf": 1,
+    "isfinite": 1,
+    "isposinf": 1,
+    "isneginf": 1,
+    "signbit": 1,
+    "logical_xor": 2,
+    "isclose": 2,
+    "count_nonzero": 1,
 }
 
 

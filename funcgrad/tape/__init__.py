@@ -14,6 +14,7 @@ Example:
 """
 
 from . import autograd as autograd
+from . import linalg as linalg
 from . import nn as nn
 from . import optim as optim
 from .autograd import grad as _grad  # noqa: F401 - keeps autograd.grad importable early
@@ -146,6 +147,7 @@ from .functions import (
 from .functions import (
     where as where,
 )
+from .functions_more import *  # noqa: F403 - the explicit list in functions_more._METHODS
 from .grad_mode import (
     enable_grad as enable_grad,
 )

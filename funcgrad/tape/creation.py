@@ -200,9 +200,10 @@ def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
 
 
 def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None):
-    """Random integers in [low, high). Example: `torch.randint(0, 10, (3,))`."""
-    if high is None:
-        low, high = 0, low
+    """Random integers in [low, high). Example: `torch.randint(0, 10, (3,))`, or with
+    low = 0: `torch.randint(10, (3,))`."""
+    if high is None or (isinstance(high, (tuple, list)) and size == ()):  # randint(high, size)
+        low, high, size = 0, low, (size if high is None else high)
     key = (generator or default_generator).next_key()
     array = jax.random.randint(key, tuple(size), low, high, _canonical_dtype(dtype) or jnp.int32)
     return _finish(array, False, device)

@@ -222,3 +222,62 @@ GRAD_DTYPE = (
     "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its "
     "gradient may break downstream systems that assume they match."
 )
+
+# ---------------------------------------------------------------- ops, layers and losses of the
+# wider PyTorch surface (tensor_methods_more.py, nn/recurrent.py, nn/functional_*.py)
+DATA_DEPENDENT_SHAPE = (
+    "{op}() inside funcgrad.tape.jit: the size of its result depends on the values of its "
+    "input, which are not known while the step is traced."
+    "\n[funcgrad] Call it outside the compiled step, or give the result a fixed size (e.g. "
+    "torch.where with a mask instead of masked_select)."
+)
+UNSUPPORTED = (
+    "{what} is not supported by funcgrad.tape."
+    "\n[funcgrad] See the README's list of what is supported; open an issue if you need it."
+)
+CROSS_DIM_WARNING = (
+    "Using torch.cross without specifying the dim arg is deprecated.\n"
+    "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
+    "The default value of dim will change to agree with that of linalg.cross in a future "
+    "release."
+)
+MESHGRID_WARNING = (
+    "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
+    "argument."
+)
+PAD_SIZE = (
+    "Padding size {size} is not supported for {ndim}D input tensor.\n"
+    "Supported combinations for non-constant padding:\n"
+    "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+    "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+    "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+)
+DROPOUT1D_DIMS = (
+    "dropout1d: Expected 2D or 3D input, but received a {ndim}D input. Note that dropout1d "
+    "exists to provide channel-wise dropout on inputs with 1 spatial dimension, a channel "
+    "dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
+)
+DROPOUT2D_DIMS_WARNING = (
+    "dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and will result "
+    "in an error in a future release. To retain the behavior and silence this warning, please "
+    "use dropout instead. Note that dropout2d exists to provide channel-wise dropout on "
+    "inputs with 2 spatial dimensions, a channel dimension, and an optional batch dimension "
+    "(i.e. 3D or 4D inputs)."
+)
+DROPOUT2D_3D_WARNING = (
+    "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+    "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+    "dim. This behavior will change in a future release to interpret the input as one "
+    "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+    "dropout behavior, please switch to using dropout1d instead."
+)
+KL_DIV_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release."
+)
+BCE_INPUT_RANGE = "all elements of input should be between 0 and 1"
+BCE_TARGET_SIZE = (
+    "Using a target size ({target}) that is different to the input size ({input}) is "
+    "deprecated. Please ensure they have the same size."
+)

@@ -70,6 +70,42 @@ def S(*inputs, positive=False, **static):
     return {"inputs": inputs, "static": static, "positive": positive}
 
 
+
+@jax.custom_jvp
+def _pow_tensor(x, y):
+    return jnp.power(x, y)
+
+
+@_pow_tensor.defjvp
+def _pow_tensor_jvp(primals, tangents):
+    """PyTorch's pow_backward_self / pow_backward_exponent at a zero base, where JAX's
+    derivatives are nan: no gradient to x where y == 0, none to y where x == 0 and y >= 0,
+    and result * log(x) elsewhere (-inf, not nan, for 0 ** negative)."""
+    x, y = primals
+    dx, dy = tangents
+    out = jnp.power(x, y)
+    zero = jnp.zeros((), out.dtype)
+    d_x = jnp.where(y == 0, zero, y * jnp.power(x, y - 1))
+    d_y = jnp.where((x == 0) & (y >= 0), zero, out * jnp.log(x))
+    return out, d_x * dx + d_y * dy
+
+
+@jax.custom_jvp
+def _rpow(x, base):
+    return jnp.power(base, x)
+
+
+@_rpow.defjvp
+def _rpow_jvp(primals, tangents):
+    """PyTorch's gradient of base ** x: result * log(base), but 0 where base == 0 and
+    x >= 0 (JAX's is nan there)."""
+    x, base = primals
+    dx, _ = tangents
+    out = jnp.power(base, x)
+    d_x = jnp.where((base == 0) & (x >= 0), jnp.zeros((), out.dtype), out * jnp.log(base))
+    return out, d_x * dx
+
+
 # ---------------------------------------------------------------- elementwise arithmetic
 _op("add", lambda x, y, alpha=1: x + alpha * y, "AddBackward0", sample=S((3, 4), (4,)))
 _op("sub", lambda x, y, alpha=1: x - alpha * y, "SubBackward0", sample=S((3, 4), (3, 1)))
@@ -81,8 +117,8 @@ _op("div", jnp.true_divide, "DivBackward0", "div", sample=S((2, 3), (3,), positi
 _op("rdiv", lambda x, y: y / x, "MulBackward0", "hidden", sample=S((4,), 3.0, positive=True))
 _op("neg", jnp.negative, "NegBackward0", sample=S((3,)))
 _op("pow", lambda x, e: jnp.power(x, e), "PowBackward0", (0,), sample=S((3,), 3.0))
-_op("pow_tensor", jnp.power, "PowBackward1", "all+result", sample=S((3,), (3,), positive=True))
-_op("rpow", lambda x, b: jnp.power(b, x), "PowBackward2", "result", sample=S((3,), 2.0))
+_op("pow_tensor", _pow_tensor, "PowBackward1", "all+result", sample=S((3,), (3,), positive=True))
+_op("rpow", _rpow, "PowBackward2", "result", sample=S((3,), 2.0))
 _op("maximum", jnp.maximum, "MaximumBackward0", "all", sample=S((5,), (5,)))
 _op("minimum", jnp.minimum, "MinimumBackward0", "all", sample=S((5,), (5,)))
 _op("atan2", jnp.arctan2, "Atan2Backward0", "all", sample=S((4,), (4,), positive=True))
@@ -501,8 +537,12 @@ _op("all", lambda x, dim=None: jnp.all(x, dim), "", differentiable=False)
 _op("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)
 
 # ---------------------------------------------------------------- neural-network ops
-# conv, pooling, normalisation, losses: the same table, kept in ops_nn.py for size.
+# conv, pooling, normalisation, losses: the same table, kept in ops_nn.py for size; the
+# wider PyTorch surface: math (ops_math), more layers (ops_layers), the LSTM layer (ops_rnn).
+from . import ops_layers as _ops_layers  # noqa: E402, F401
+from . import ops_math as _ops_math  # noqa: E402, F401
 from . import ops_nn as _ops_nn  # noqa: E402, F401
+from . import ops_rnn as _ops_rnn  # noqa: E402, F401
 
 # ================================================================ dispatch
 # The hot path: every tape op passes through apply(), every backward step through _run().
@@ -580,6 +620,8 @@ def apply(name, *inputs, **static):
 
 # Elementwise ops whose tensor inputs follow PyTorch's type promotion (where: inputs 1, 2).
 _PROMOTING = frozenset(
+    "hypot logaddexp fmod xlogy lerp_tensor clamp_tensor clamp_min_tensor clamp_max_tensor "
+    "addcmul addcdiv isclose logical_xor "
     "add sub rsub mul div rdiv pow_tensor maximum minimum atan2 remainder where eq ne lt le "
     "gt ge logical_and logical_or floor_divide".split()
 )

@@ -24,7 +24,9 @@ import numpy as np
 from . import errors
 from . import ops as _ops
 from .engine import AccumulateGrad, no_edge
+from .grad_mode import is_grad_enabled
 from .tensor_methods import TensorMethods
+from .tensor_methods_more import MoreTensorMethods
 
 
 class _Version:
@@ -46,7 +48,7 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, MoreTensorMethods):
     """A tensor on the tape. Create one with `funcgrad.tape.tensor(...)` and friends.
 
     Example:
@@ -160,6 +162,10 @@ class Tensor(TensorMethods):
                     )
                 )
         self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def retains_grad(self) -> bool:
@@ -384,8 +390,10 @@ class Tensor(TensorMethods):
     def tolist(self):
         return np.asarray(self._concrete(".tolist()")).tolist()
 
-    def numpy(self) -> np.ndarray:
-        if self._requires_grad:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a NumPy array. As in PyTorch, refused for a tensor that requires
+        grad while grad mode is on, unless force=True."""
+        if self._requires_grad and not force and is_grad_enabled():
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."

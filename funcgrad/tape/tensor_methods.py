@@ -153,6 +153,15 @@ def _shape_args(args):
     return tuple(int(a) for a in args)
 
 
+def _split_sections(n, split_size) -> tuple:
+    """Where split(split_size) cuts a dim of size n: an int size, or a list of sizes."""
+    if isinstance(split_size, int):
+        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+    else:
+        sizes = list(split_size)
+    return tuple(int(v) for v in np.cumsum(sizes)[:-1])
+
+
 def _operand(x):
     """Python scalars pass through (weakly typed, like PyTorch's wrapped numbers)."""
     Tensor = _tensor_cls()
@@ -509,6 +518,11 @@ class TensorMethods:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        Tensor = _tensor_cls()
+        if isinstance(min, Tensor) or isinstance(max, Tensor):  # PyTorch's ClampBackward0
+            lo = -float("inf") if min is None else _operand(min)
+            hi = float("inf") if max is None else _operand(max)
+            return apply("clamp_tensor", self, lo, hi)
         return apply("clamp", self, min=min, max=max)
 
     clip = clamp
@@ -743,14 +757,10 @@ class TensorMethods:
 
     def split(self, split_size, dim=0):
         d = _dim(dim, self.ndim)
-        n = self.shape[d]
-        sizes = (
-            [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
-            if isinstance(split_size, int)
-            else list(split_size)
-        )
-        sections = tuple(int(v) for v in np.cumsum(sizes)[:-1])
-        return apply("split", self, sections=sections, dim=d)
+        sections = _split_sections(self.shape[d], split_size)
+        # A list of sizes is PyTorch's split_with_sizes (its own node name).
+        name = "split" if isinstance(split_size, int) else "split_with_sizes"
+        return apply(name, self, sections=sections, dim=d)
 
     def chunk(self, chunks, dim=0):
         n = self.shape[_dim(dim, self.ndim)]
@@ -877,8 +887,13 @@ class TensorMethods:
         alias = getattr(self, "_alias", False)
         if self._base is not None and (not alias or self._base._base is not None):
             raise NotImplementedError(errors.VIEW_INPLACE.format(what="a view"))
+        reshaping = name in _RESHAPING_INPLACE  # x.unsqueeze_(0): only the shape changes
+        if reshaping and alias:
+            raise NotImplementedError(errors.VIEW_INPLACE.format(what="a detach() alias"))
         out = apply(name, self, *args, **static)
-        if out._data.shape != self._data.shape or out._data.dtype != self._data.dtype:
+        if not reshaping and (
+            out._data.shape != self._data.shape or out._data.dtype != self._data.dtype
+        ):
             _keep_shape_and_dtype(self, out)
         old_version, old_fn, old_nr = self._version.value, self._grad_fn, self._output_nr
         self._data = out._data
@@ -935,6 +950,11 @@ class TensorMethods:
         return self._inplace("tanh")
 
     def clamp_(self, min=None, max=None):
+        Tensor = _tensor_cls()
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            lo = -float("inf") if min is None else _operand(min)
+            hi = float("inf") if max is None else _operand(max)
+            return self._inplace("clamp_tensor", lo, hi)
         return self._inplace("clamp", min=min, max=max)
 
     def masked_fill_(self, mask, value):
@@ -960,6 +980,13 @@ class TensorMethods:
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+
+
+# In-place ops that change only the shape (ops_math.py): the tensor takes the new shape.
+_RESHAPING_INPLACE = frozenset(
+    "unsqueeze_inplace squeeze_inplace squeeze_dim_inplace squeeze_dims_inplace t_inplace "
+    "transpose_inplace".split()
+)
 
 
 def _check_inplace_shape(shape, result_shape) -> None:

@@ -26,6 +26,11 @@ from ..creation import as_tensor
 from ..ops import apply
 from ..random import default_generator
 from ..tensor import Tensor
+from . import functional_activations, functional_layers, functional_losses
+from .functional_activations import *  # noqa: F403 - the wider surface, listed in each __all__
+from .functional_layers import *  # noqa: F403
+from .functional_losses import *  # noqa: F403
+from .reduction import legacy_reduction as _reduction
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -50,8 +55,12 @@ __all__ = [
     "sigmoid",
     "silu",
     "softmax",
+    "softmin",
     "softplus",
     "tanh",
+    *functional_activations.__all__,
+    *functional_layers.__all__,
+    *functional_losses.__all__,
 ]
 
 
@@ -267,12 +276,14 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    if inplace:
-        return input._inplace("leaky_relu", negative_slope=float(negative_slope))
+    if inplace:  # PyTorch's in-place kernel saves the result: LeakyReluBackward1
+        return input._inplace("leaky_relu_inplace", negative_slope=float(negative_slope))
     return apply("leaky_relu", input, negative_slope=float(negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:  # PyTorch's in-place kernel saves the result: EluBackward1
+        return input._inplace("elu_inplace", alpha=float(alpha))
     return apply("elu", input, alpha=float(alpha))
 
 
@@ -300,6 +311,12 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     x = input if dtype is None else input.to(dtype)
     return x.log_softmax(_softmax_dim(input, dim, "log_softmax"))
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-input) along dim (a SoftmaxBackward0, as in PyTorch)."""
+    x = input if dtype is None else input.to(dtype)
+    return (-x).softmax(_softmax_dim(input, dim, "softmin"))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -406,22 +423,6 @@ def _update(buffer: Tensor, batch_stat, momentum) -> None:
 
 
 # ---------------------------------------------------------------- losses
-def _reduction(size_average, reduce, reduction):
-    if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = "none" if not reduce else ("mean" if size_average else "sum")
-        warnings.warn(
-            f"size_average and reduce args will be deprecated, please use "
-            f"reduction='{reduction}' instead.",
-            UserWarning,
-            stacklevel=3,
-        )
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    return reduction
-
-
 def mse_loss(
     input: Tensor,
     target: Tensor,

@@ -6,27 +6,16 @@ Each layer keeps PyTorch's constructor arguments, attribute names (so state-dict
 
 from __future__ import annotations
 
-import math
-
 import jax.numpy as jnp
 import numpy as np
 
-from ..creation import _canonical_dtype, tensor
+from ..creation import tensor
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .conv import _ConvNd
 from .module import Module, _set_array
-from .parameter import Parameter
-
-
-def _zeros(*shape, device=None, dtype=None) -> Tensor:
-    """Host zeros moved to the device: no per-shape compilation at model construction."""
-    dtype = _canonical_dtype(dtype) or jnp.float32
-    return tensor(np.zeros(shape, dtype), dtype=dtype, device=device)
-
-
-def _empty(*shape, device=None, dtype=None) -> Parameter:
-    return Parameter(_zeros(*shape, device=device, dtype=dtype))
+from .parameter import Parameter, _empty, _zeros
 
 
 def _pair(v):
@@ -69,11 +58,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._reset_linear_like(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
@@ -85,7 +70,7 @@ class Linear(Module):
         )
 
 
-class Conv2d(Module):
+class Conv2d(_ConvNd):
     """2-D convolution over NCHW input with an OIHW weight, PyTorch's arguments and init.
 
     Example:
@@ -97,74 +82,13 @@ class Conv2d(Module):
         torch.Size([2, 8, 16, 16])
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise NotImplementedError(
-                f"Conv2d(padding_mode={padding_mode!r}) is not supported by funcgrad; pad "
-                "with 'zeros'"
-            )
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Invalid padding string '{padding}', should be one of ['valid', 'same']"
-                )
-            if padding == "same" and any(s != 1 for s in _pair(stride)):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation, self.groups = _pair(dilation), groups
-        self.output_padding, self.transposed, self.padding_mode = (0, 0), False, padding_mode
-        self.weight = _empty(
-            out_channels, in_channels // groups, *self.kernel_size, device=device, dtype=dtype
-        )
-        if bias:
-            self.bias = _empty(out_channels, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    reset_parameters = Linear.reset_parameters
+    _spatial = 2
 
     def forward(self, input):
+        input, padding = self._padded(input)
         return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
-
-    def extra_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
 
 class Embedding(Module):

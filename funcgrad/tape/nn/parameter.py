@@ -1,14 +1,16 @@
 """`Parameter`: a leaf tensor that a `Module` registers as one of its weights.
 
 Nothing else: a Parameter is a Tensor that requires grad by default and prints as
-PyTorch's does. Ops on it return plain Tensors.
+PyTorch's does. Ops on it return plain Tensors. (`_empty` makes the zero-filled parameters
+that layers create before their `reset_parameters()`.)
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
-from ..creation import _to_array
+from ..creation import _canonical_dtype, _to_array, tensor
 from ..tensor import Tensor
 
 
@@ -49,3 +51,14 @@ class Parameter(Tensor):
             out._grad = Tensor._wrap(self._grad._data)
         memo[id(self)] = out
         return out
+
+
+def _zeros(*shape, device=None, dtype=None) -> Tensor:
+    """Host zeros moved to the device: no per-shape compilation at model construction."""
+    dtype = _canonical_dtype(dtype) or jnp.float32
+    return tensor(np.zeros(shape, dtype), dtype=dtype, device=device)
+
+
+def _empty(*shape, device=None, dtype=None) -> Parameter:
+    """A parameter of zeros, for a layer's reset_parameters() to fill."""
+    return Parameter(_zeros(*shape, device=device, dtype=dtype))
