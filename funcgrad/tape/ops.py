@@ -799,7 +799,14 @@ def _version_check(tensor, owner=None):
     (an in-place op may have replaced it), so info holds a weak reference to it."""
     grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
     ref = None if owner else weakref.ref(tensor)
-    info = (tensor._data.dtype, tensor._data.shape, grad_fn, tensor._output_nr, ref)
+    output_nr = tensor._output_nr
+    if not owner and tensor._base is not None and not getattr(tensor, "_alias", False):
+        # A saved view fails only after its base changed in place; PyTorch then regenerates
+        # the view's grad_fn as an AsStridedBackward0 (a linear layer's saved weight.t()
+        # after an optimizer step), and names that.
+        grad_fn = "AsStridedBackward0" if tensor._requires_grad else None
+        ref, output_nr = None, 0
+    info = (tensor._data.dtype, tensor._data.shape, grad_fn, output_nr, ref)
     return tensor._version, tensor._version.value, info
 
 

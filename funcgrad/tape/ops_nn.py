@@ -22,11 +22,8 @@ import numpy as np
 from .ops import S, _op
 
 
-# ---------------------------------------------------------------- linear and convolution
-def _linear(x, weight, bias):
-    return x @ weight.T + bias
-
-
+# ---------------------------------------------------------------- convolution
+# (linear layers are ops_math.py's addmm of the transposed weight, as in PyTorch)
 def _conv2d(x, weight, *bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     unbatched = x.ndim == 3
     x = x[None] if unbatched else x
@@ -44,7 +41,6 @@ def _conv2d(x, weight, *bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
     return y[0] if unbatched else y
 
 
-_op("linear", _linear, "AddmmBackward0", (0, 1), sample=S((4, 3), (2, 3), (2,)))
 _op(
     "conv2d",
     _conv2d,

@@ -90,12 +90,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(x, w, torch.zeros(4)).grad_fn.name()
         'AddmmBackward0'
     """
+    # PyTorch: addmm(bias, input, weight.t()), whose saved weight.t() is a view of the
+    # weight (it decides the "modified by an inplace operation" text after an optimizer step)
     if bias is None:
         return input.matmul(weight.t())
     if input.ndim == 2:
-        return apply("linear", input, weight, bias)
+        return apply("addmm", bias, input, weight.t())
     lead = tuple(input.shape[:-1])
-    flat = apply("linear", input.reshape(-1, input.shape[-1]), weight, bias)
+    flat = apply("addmm", bias, input.reshape(-1, input.shape[-1]), weight.t())
     return flat.reshape(*lead, weight.shape[0])
 
 
