@@ -459,3 +459,36 @@ def test_loss_warnings_and_errors_match_torch():
         ]
 
     twin(prog)
+
+
+# ---------------------------------------------------------------- embedding options, nn.utils
+def test_embedding_max_norm_scale_grad_by_freq_and_from_pretrained_match_torch():
+    def prog(lib):
+        weight = lib.tensor(arr(6, 3, seed=4, low=-2.0, high=2.0))
+        idx = lib.tensor([[0, 2, 2], [5, 2, 0]])
+        e = lib.nn.Embedding.from_pretrained(weight.clone(), freeze=False, max_norm=1.5,
+                                             scale_grad_by_freq=True)  # fmt: skip
+        out = e(idx)
+        (out * lib.tensor(arr(2, 3, 3, seed=5))).sum().backward()
+        frozen = lib.nn.Embedding.from_pretrained(weight, padding_idx=1)
+        return [out, e.weight, e.weight.grad, repr(frozen), frozen.weight.requires_grad,
+                raises(lib.nn.Embedding.from_pretrained, lib.ones(3))]  # fmt: skip
+
+    twin(prog)
+
+
+def test_clip_grad_norm_and_value_and_parameter_vectors_match_torch():
+    def prog(lib):
+        model = lib.nn.Linear(4, 3)
+        model.load_state_dict({"weight": lib.tensor(arr(3, 4)), "bias": lib.tensor(arr(3))})
+        (model(lib.tensor(arr(5, 4, seed=1))) ** 2).sum().backward()
+        total = lib.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.5)
+        after = [p.grad.clone() for p in model.parameters()]
+        lib.nn.utils.clip_grad_value_(model.parameters(), 0.05)
+        inf_norm = lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0, norm_type="inf")
+        vec = lib.nn.utils.parameters_to_vector(model.parameters())
+        lib.nn.utils.vector_to_parameters(vec * 2, model.parameters())
+        return [total, after, [p.grad for p in model.parameters()], inf_norm, vec,
+                [p.detach() for p in model.parameters()]]  # fmt: skip
+
+    twin(prog)

@@ -224,7 +224,8 @@ GRAD_DTYPE = (
 )
 
 # ---------------------------------------------------------------- ops, layers and losses of the
-# wider PyTorch surface (tensor_methods_more.py, nn/recurrent.py, nn/functional_*.py)
+# wider PyTorch surface (tensor_methods_math.py, tensor_methods_index.py, nn/recurrent.py,
+# nn/functional_*.py)
 DATA_DEPENDENT_SHAPE = (
     "{op}() inside funcgrad.tape.jit: the size of its result depends on the values of its "
     "input, which are not known while the step is traced."

@@ -1,9 +1,9 @@
 """More module-level functions (`torch.topk(x, 2)`, `torch.einsum(...)`, ...).
 
-Most are the Tensor method of the same name (tensor_methods_more.py), listed explicitly so
-that an unsupported function still fails with AttributeError. The rest take several
-tensors or have no method: `var_mean`, `std_mean`, `einsum`, `cdist`, `hstack`, `vstack`,
-`meshgrid`, `broadcast_tensors`.
+Most are the Tensor method of the same name (tensor_methods_math.py,
+tensor_methods_index.py), listed explicitly so that an unsupported function still fails
+with AttributeError. The rest take several tensors or have no method: `var_mean`,
+`std_mean`, `einsum`, `cdist`, `hstack`, `vstack`, `meshgrid`, `broadcast_tensors`.
 
 Example:
     >>> import funcgrad.tape as torch

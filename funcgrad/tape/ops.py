@@ -538,7 +538,9 @@ _op("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)
 
 # ---------------------------------------------------------------- neural-network ops
 # conv, pooling, normalisation, losses: the same table, kept in ops_nn.py for size; the
-# wider PyTorch surface: math (ops_math), more layers (ops_layers), the LSTM layer (ops_rnn).
+# wider PyTorch surface: math (ops_math), rearranging and indexing (ops_arrange), more layers
+# (ops_layers), the LSTM layer (ops_rnn).
+from . import ops_arrange as _ops_arrange  # noqa: E402, F401
 from . import ops_layers as _ops_layers  # noqa: E402, F401
 from . import ops_math as _ops_math  # noqa: E402, F401
 from . import ops_nn as _ops_nn  # noqa: E402, F401
@@ -763,16 +765,20 @@ def _record(op, key, inputs, arrays, requires, results):
     if plan is None:
         plan = _plans[spec] = _Plan(spec, inputs)
     checks = []
+    names = _SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
     if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
         for i in plan.torch_saved:
             x = inputs[i]
             if isinstance(x, Tensor):
                 if x._inference:
                     raise RuntimeError(errors.INFERENCE_SAVED)
-                checks.append(_version_check(x))
+                checks.append((names[i] if i < len(names) else "", _version_check(x)))
     if plan.saves_result:
         saved_results = results[-1:] if op.saves == "indices" else results
-        checks.extend(_version_check(r, op.node) for r in saved_results)
+        checks.extend(("result", _version_check(r, op.node)) for r in saved_results)
+    if names:  # PyTorch checks a node's saved tensors in the order of their names
+        checks.sort(key=lambda named: named[0])
+    checks = [check for _, check in checks]
     saved = tuple(arrays[i] for i in plan.keep)
     if saved_hooks_active():
         saved = pack_all(saved, tuple(inputs[i] for i in plan.keep))
@@ -790,6 +796,30 @@ def _record(op, key, inputs, arrays, requires, results):
     for i, r in enumerate(results):
         if plan.diff_out[i]:
             r._grad_fn, r._output_nr, r._requires_grad = node, i, True
+
+
+# The names PyTorch's nodes give the saved inputs of these ops (by position): a backward
+# checks the saved tensors in the order of their names, so when several were changed in
+# place, the error names the first in that order. (Single-input ops that also save their
+# result call the input "self": the result, "result", is checked first.)
+_SAVED_NAMES = {
+    **dict.fromkeys(
+        "mul div atan2 maximum minimum remainder hypot logaddexp fmod xlogy dist cross "
+        "vdot".split(),
+        ("self", "other"),
+    ),
+    **dict.fromkeys("mm bmm matmul matmul_t matmul_tc".split(), ("self", "mat2")),
+    "pow_tensor": ("self", "exponent"),
+    "gather": ("self", "index"),
+    "take": ("self", "index"),
+    "masked_select": ("self", "mask"),
+    "lerp_tensor": ("self", "end", "weight"),
+    "clamp_tensor": ("self", "min", "max"),
+    "clamp_min_tensor": ("self", "min"),
+    "clamp_max_tensor": ("self", "max"),
+    "cdist": ("x1", "x2"),
+    "det": ("A",),
+}
 
 
 def _version_check(tensor, owner=None):

@@ -4,19 +4,18 @@ Same rules as ops.py: one entry per differentiable op naming a JAX function, bac
 `jax.vjp` of it, `saves` follows PyTorch's saved tensors, node names are PyTorch's. It
 holds the elementwise functions (hyperbolic, inverse trigonometric, erfinv, ...), the
 activations `nn.functional` needs beyond relu/gelu (hardtanh, mish, selu, ...), sorting and
-selection (topk, sort, median), scans and reductions (cumprod, var_mean, ...), products
-(addmm, baddbmm, einsum, cross, det, inverse), triangular and diagonal ops, and
-index-driven writes (scatter, index_add, ...). The Tensor methods that call these entries
-are in `tensor_methods_more.py`.
+selection (topk, sort, median), scans and reductions (cumprod, var_mean, ...), and
+products (addmm, baddbmm, einsum, cross, det, inverse). Rearranging and index-driven ops
+are in `ops_arrange.py`. The Tensor methods that call these entries are in
+`tensor_methods_math.py`.
 
 Where PyTorch's derivative differs from the plain JAX function's at singular points
 (`pow` at a zero base, hardtanh at its bounds), the function is written so that `jax.vjp`
 gives PyTorch's value there (a `where` that picks a constant, a `custom_jvp` holding
 PyTorch's formula); the reason is said next to each.
 
-What it does not do: ops whose output shape depends on values (nonzero, unique,
-masked_select's count) run on the host in `tensor_methods_more.py`; an entry here only
-gathers from indices found there.
+What it does not do: ops whose output shape depends on values (nonzero, unique) run on
+the host in the methods.
 """
 
 from __future__ import annotations
@@ -144,6 +143,23 @@ _op("glu", _glu, "GluBackward0", "all", sample=S((3, 4), dim=1))
 _op("prelu", _prelu, "PreluKernelBackward0", "all", sample=S((2, 3, 4), (3,)))
 
 
+# In-place elu_ / leaky_relu_: PyTorch's kernels then save the result, under their own names.
+_op(
+    "elu_inplace",
+    lambda x, alpha=1.0: jax.nn.elu(x, alpha),
+    "EluBackward1",
+    "result",
+    sample=S((6,)),
+)
+_op(
+    "leaky_relu_inplace",
+    lambda x, negative_slope=0.01: jax.nn.leaky_relu(x, negative_slope),
+    "LeakyReluBackward1",
+    "result",
+    sample=S((6,), negative_slope=0.1),
+)
+
+
 # ---------------------------------------------------------------- elementwise, several inputs
 _op("hypot", jnp.hypot, "HypotBackward0", "all+result", sample=S((4,), (4,)))
 _op("logaddexp", jnp.logaddexp, "LogaddexpBackward0", "all", sample=S((4,), (4,)))
@@ -193,6 +209,20 @@ def _clamp_tensor(x, lo, hi):
 
 
 _op("clamp_tensor", _clamp_tensor, "ClampBackward0", "all", sample=S((6,), (6,), (6,)))
+_op(
+    "clamp_min_tensor",
+    lambda x, lo: jnp.where(x < lo, lo, x),
+    "ClampMinBackward1",
+    "all",
+    sample=S((6,), (6,)),
+)
+_op(
+    "clamp_max_tensor",
+    lambda x, hi: jnp.where(x > hi, hi, x),
+    "ClampMaxBackward1",
+    "all",
+    sample=S((6,), (6,)),
+)
 _op(
     "addcmul",
     lambda x, t1, t2, value=1: x + value * t1 * t2,
@@ -264,11 +294,17 @@ _var_mean = _spread_mean
 _std_mean = functools.partial(_spread_mean, spread=jnp.std)
 _op("var_mean", _var_mean, "VarMeanBackward0", "all", multi=True, sample=S((3, 4), dim=(1,)))
 _op("std_mean", _std_mean, "StdMeanBackward0", "all+result", multi=True, sample=S((5,)))
-_op("cumprod", lambda x, dim: jnp.cumprod(x, dim), "CumprodBackward0", "all+result",
-    sample=S((3, 4), dim=1))  # fmt: skip
+
+
+def _scan(fn):
+    """A scan along dim; a 0-d tensor is its own scan, as in PyTorch."""
+    return lambda x, dim: fn(x, dim) if x.ndim else x
+
+
+_op("cumprod", _scan(jnp.cumprod), "CumprodBackward0", "all+result", sample=S((3, 4), dim=1))
 _op(
     "logcumsumexp",
-    lambda x, dim: jax.lax.cumlogsumexp(x, axis=dim),
+    _scan(lambda x, dim: jax.lax.cumlogsumexp(x, axis=dim)),
     "LogcumsumexpBackward0",
     "all+result",
     sample=S((3, 4), dim=1),
@@ -296,6 +332,16 @@ def _cdist(x1, x2, p=2.0):
 
 _op("cdist", _cdist, "CdistBackward0", "all+result", sample=S((3, 2), (4, 2)))
 _op("trace", jnp.trace, "TraceBackward0", sample=S((3, 4)))
+
+
+# at::norm(x, p, dim): PyTorch's older norm (pairwise_distance uses it), its own node.
+_op(
+    "norm_legacy",
+    lambda x, p=2, dim=None, keepdim=False: _norm(x, p, dim, keepdim),
+    "NormBackward1",
+    "all+result",
+    sample=S((3, 4), dim=(1,)),
+)
 
 
 # ---------------------------------------------------------------- products and linear algebra
@@ -370,188 +416,6 @@ _op(
 )
 
 
-# ---------------------------------------------------------------- triangles, diagonals, shifts
-_op("tril", lambda x, diagonal=0: jnp.tril(x, diagonal), "TrilBackward0", sample=S((3, 4)))
-_op(
-    "triu",
-    lambda x, diagonal=0: jnp.triu(x, diagonal),
-    "TriuBackward0",
-    sample=S((3, 4), diagonal=1),
-)
-_op(
-    "diagonal",
-    lambda x, offset=0, dim1=0, dim2=1: jnp.diagonal(x, offset, dim1, dim2),
-    "DiagonalBackward0",
-    view=True,
-    sample=S((2, 3, 4), offset=1, dim1=1, dim2=2),
-)
-# torch.diag of a matrix is a copy of its diagonal, named so by PyTorch.
-_op(
-    "diagonal_copy",
-    lambda x, offset=0: jnp.diagonal(x, offset),
-    "DiagonalBackward0_copy",
-    sample=S((3, 4), offset=-1),
-)
-
-
-def _diag_embed(x, offset=0, dim1=-2, dim2=-1):
-    n = x.shape[-1] + abs(offset)
-    rows = jnp.arange(x.shape[-1]) + max(-offset, 0)
-    cols = jnp.arange(x.shape[-1]) + max(offset, 0)
-    out = jnp.zeros(x.shape[:-1] + (n, n), x.dtype).at[..., rows, cols].set(x)
-    return jnp.moveaxis(out, (-2, -1), (dim1, dim2))
-
-
-_op("diag_embed", _diag_embed, "DiagEmbedBackward0", sample=S((2, 3), offset=1))
-_op(
-    "roll",
-    lambda x, shifts, dims: jnp.roll(x, shifts, dims),
-    "RollBackward0",
-    sample=S((3, 4), shifts=(1, -2), dims=(0, 1)),
-)
-_op(
-    "rot90",
-    lambda x, k=1, dims=(0, 1): jnp.rot90(x, k, dims),
-    "Rot90Backward0",
-    sample=S((3, 4)),
-)
-
-
-def _unfold(x, dimension, size, step):
-    """Windows of `size` along `dimension`, every `step`, as a new last dim."""
-    n = (x.shape[dimension] - size) // step + 1
-    starts = jnp.arange(n) * step
-    idx = starts[:, None] + jnp.arange(size)[None, :]
-    windows = jnp.take(x, idx, axis=dimension)  # (..., n, size, ...)
-    return jnp.moveaxis(windows, dimension + 1, -1)
-
-
-_op(
-    "unfold",
-    _unfold,
-    "UnfoldBackward0",
-    view=True,
-    sample=S((3, 7), dimension=1, size=3, step=2),
-)
-
-
-# ---------------------------------------------------------------- splitting
-def _split_sections(x, sections, dim):
-    return tuple(jnp.split(x, sections, dim))
-
-
-# chunk / split of PyTorch's RNN cells: copies, not views (unsafe_split).
-_op(
-    "unsafe_split",
-    _split_sections,
-    "UnsafeSplitBackward0",
-    multi=True,
-    sample=S((6, 2), sections=(2, 4), dim=0),
-)
-_op(
-    "split_with_sizes",
-    _split_sections,
-    "SplitWithSizesBackward0",
-    multi=True,
-    view=True,
-    sample=S((5, 2), sections=(1, 4), dim=0),
-)
-
-
-# ---------------------------------------------------------------- index-driven reads and writes
-def _index_grid(index, dim):
-    """Full coordinates for scatter/gather along `dim`: index replaces that axis."""
-    grid = list(jnp.indices(index.shape, sparse=True))
-    grid[dim] = index
-    return tuple(grid)
-
-
-def _scatter(x, index, src, dim):
-    src = src[tuple(slice(0, s) for s in index.shape)]
-    return x.at[_index_grid(index, dim)].set(src)
-
-
-def _scatter_value(x, index, dim, value):
-    return x.at[_index_grid(index, dim)].set(jnp.asarray(value, x.dtype))
-
-
-def _scatter_add(x, index, src, dim):
-    src = src[tuple(slice(0, s) for s in index.shape)]
-    return x.at[_index_grid(index, dim)].add(src)
-
-
-def _index_along(dim, index, ndim):
-    return (slice(None),) * dim + (index,) + (slice(None),) * (ndim - dim - 1)
-
-
-_op(
-    "index_select",
-    lambda x, index, dim: jnp.take(x, index, axis=dim),
-    "IndexSelectBackward0",
-    (1,),
-    sample=S((3, 5), ("int", (4,), 5), dim=1),
-)
-_op(
-    "scatter",
-    _scatter,
-    "ScatterBackward0",
-    (1,),
-    sample=S((3, 5), ("int", (3, 1), 5), (3, 2), dim=1),
-)
-_op(
-    "scatter_value",
-    _scatter_value,
-    "ScatterBackward1",
-    (1,),
-    sample=S((3, 5), ("int", (1, 4), 3), dim=0, value=2.0),
-)
-_op(
-    "scatter_add",
-    _scatter_add,
-    "ScatterAddBackward0",
-    (1,),
-    sample=S((3, 5), ("int", (3, 2), 5), (3, 2), dim=1),
-)
-_op(
-    "index_add",
-    lambda x, index, source, dim, alpha=1: x.at[_index_along(dim, index, x.ndim)].add(
-        alpha * source
-    ),
-    "IndexAddBackward0",
-    (1,),
-    sample=S((4, 3), ("int", (2,), 4), (2, 3), dim=0, alpha=2.0),
-)
-_op(
-    "index_fill",
-    lambda x, index, dim, value: x.at[_index_along(dim, index, x.ndim)].set(value),
-    "IndexFillBackward0",
-    (1,),
-    sample=S((3, 4), ("int", (2,), 4), dim=1, value=0.5),
-)
-_op(
-    "index_copy",
-    lambda x, index, source, dim: x.at[_index_along(dim, index, x.ndim)].set(source),
-    "IndexCopyBackward0",
-    (1,),
-    sample=S((4, 3), ("int", (2,), 4), (2, 3), dim=0),
-)
-_op(
-    "take",
-    lambda x, index: jnp.take(jnp.ravel(x), index),
-    "TakeBackward0",
-    "all",
-    sample=S((3, 4), ("int", (5,), 12)),
-)
-# masked_select: the positions are found on the host (a data-dependent count); the op
-# reads them from the broadcast input.
-_op(
-    "masked_select",
-    lambda x, mask, positions, shape: jnp.ravel(jnp.broadcast_to(x, shape))[positions],
-    "MaskedSelectBackward0",
-    "all",
-    sample=S((3, 4), ("bool", (3, 4)), ("int", (5,), 12), shape=(3, 4)),
-)
-
 # ---------------------------------------------------------------- not differentiable
 for _name, _fn in {
     "isinf": jnp.isinf,
@@ -573,71 +437,4 @@ _op(
     lambda x, dim=None: jnp.count_nonzero(x, dim),
     "",
     differentiable=False,
-)
-
-# ---------------------------------------------------------------- shapes changed in place
-# x.unsqueeze_(0), x.t_(), ...: the tensor is rebound to the result (PyTorch changes its
-# metadata in place and records these nodes, distinct from the out-of-place ones).
-_op(
-    "unsqueeze_inplace",
-    lambda x, dim: jnp.expand_dims(x, dim),
-    "UnsqueezeBackward1",
-    sample=S((2, 3), dim=1),
-)
-_op("squeeze_inplace", jnp.squeeze, "SqueezeBackward3", sample=S((2, 1, 3)))
-_op(
-    "squeeze_dim_inplace",
-    lambda x, dim: jnp.squeeze(x, dim),
-    "SqueezeBackward4",
-    sample=S((2, 1, 3), dim=(1,)),
-)
-_op(
-    "squeeze_dims_inplace",
-    lambda x, dim: jnp.squeeze(x, dim),
-    "SqueezeBackward5",
-    sample=S((2, 1, 1), dim=(1, 2)),
-)
-_op("t_inplace", jnp.transpose, "TBackward1", sample=S((2, 3)))
-_op(
-    "transpose_inplace",
-    lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1),
-    "TransposeBackward1",
-    sample=S((2, 3, 4), dim0=0, dim1=2),
-)
-_op(
-    "clamp_min_tensor",
-    lambda x, lo: jnp.where(x < lo, lo, x),
-    "ClampMinBackward1",
-    "all",
-    sample=S((6,), (6,)),
-)
-_op(
-    "clamp_max_tensor",
-    lambda x, hi: jnp.where(x > hi, hi, x),
-    "ClampMaxBackward1",
-    "all",
-    sample=S((6,), (6,)),
-)
-# at::norm(x, p, dim): PyTorch's older norm (pairwise_distance uses it), its own node.
-_op(
-    "norm_legacy",
-    lambda x, p=2, dim=None, keepdim=False: _norm(x, p, dim, keepdim),
-    "NormBackward1",
-    "all+result",
-    sample=S((3, 4), dim=(1,)),
-)
-# In-place elu_ / leaky_relu_: PyTorch's kernels then save the result, under their own names.
-_op(
-    "elu_inplace",
-    lambda x, alpha=1.0: jax.nn.elu(x, alpha),
-    "EluBackward1",
-    "result",
-    sample=S((6,)),
-)
-_op(
-    "leaky_relu_inplace",
-    lambda x, negative_slope=0.01: jax.nn.leaky_relu(x, negative_slope),
-    "LeakyReluBackward1",
-    "result",
-    sample=S((6,), negative_slope=0.1),
 )

@@ -229,14 +229,28 @@ def _dropout(x, key_data, p=0.5):
     return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
 
 
-def _embedding(indices, weight, padding_idx=None):
+def _embedding(indices, weight, padding_idx=None, scale_grad_by_freq=False):
     if padding_idx is not None:  # that row gets no gradient, as in PyTorch
         weight = weight.at[padding_idx].set(jax.lax.stop_gradient(weight[padding_idx]))
-    return jnp.take(weight, indices, axis=0)
+    rows = jnp.take(weight, indices, axis=0)
+    if not scale_grad_by_freq:
+        return rows
+    # PyTorch divides each row's gradient by how often its index occurs in the batch: the
+    # same value, with gradient 1 / count through the first term only.
+    count = jnp.zeros(weight.shape[0], weight.dtype).at[indices].add(1.0)
+    scale = jnp.expand_dims(1.0 / jnp.take(count, indices), -1)
+    return rows * scale + jax.lax.stop_gradient(rows * (1.0 - scale))
 
 
 _op("dropout", _dropout, "MulBackward0", (1,), sample=S((4, 5), ("int", (2,), 1000), p=0.3))
 _op("embedding", _embedding, "EmbeddingBackward0", (0,), sample=S(("int", (2, 3), 6), (6, 4)))
+_op(
+    "embedding_scaled",
+    _embedding,
+    "EmbeddingBackward0",
+    (0,),
+    sample=S(("int", (2, 5), 4), (6, 4), scale_grad_by_freq=True),
+)
 
 
 # ---------------------------------------------------------------- losses

@@ -26,7 +26,8 @@ from . import ops as _ops
 from .engine import AccumulateGrad, no_edge
 from .grad_mode import is_grad_enabled
 from .tensor_methods import TensorMethods
-from .tensor_methods_more import MoreTensorMethods
+from .tensor_methods_index import IndexMethods
+from .tensor_methods_math import MathMethods
 
 
 class _Version:
@@ -48,7 +49,7 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(TensorMethods, MoreTensorMethods):
+class Tensor(TensorMethods, MathMethods, IndexMethods):
     """A tensor on the tape. Create one with `funcgrad.tape.tensor(...)` and friends.
 
     Example:

@@ -1,8 +1,11 @@
 """Random small nn models trained a few steps with SGD / Adam / AdamW must follow PyTorch's
 trajectory, and the same step compiled with funcgrad.tape.jit must follow the eager one.
 
-Each example draws an MLP (widths, activations, an optional BatchNorm1d), a loss, an
-optimizer with its options, and a number of steps. The tape model's initial weights are
+Each example draws an MLP (widths, activations, an optional BatchNorm1d or LayerNorm),
+sometimes after a recurrent layer (RNN, GRU or LSTM, one or two layers, maybe
+bidirectional, its last step's output) over a short sequence, a loss (MSE, cross entropy,
+BCE on logits or on probabilities, L1, smooth L1, Huber), an optimizer with its options,
+and a number of steps. The tape model's initial weights are
 copied into a torch model of the same structure; both get the same NumPy batches. After
 every step the losses are compared, and at the end the parameters, their `.grad`s and the
 BatchNorm running statistics. Then the tape model is trained again from the same start,
@@ -26,24 +29,33 @@ from .programs import STATS
 
 N_MODELS = 30
 BATCH = 4
-ACTIVATIONS = ["ReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "LeakyReLU"]
+ACTIVATIONS = ["ReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "LeakyReLU", "ELU", "SELU", "CELU",
+               "Mish", "Hardswish", "Hardtanh", "Softplus", "PReLU"]  # fmt: skip
+RECURRENT = ["RNN", "GRU", "LSTM"]
+SEQ_LEN = 3
 
 
 @st.composite
 def recipes(draw):
     n_in = draw(st.sampled_from([3, 4]))
     hidden = draw(st.lists(st.sampled_from([2, 5]), min_size=0, max_size=2))
-    loss = draw(st.sampled_from(["mse", "cross_entropy", "bce"]))
+    loss = draw(st.sampled_from(["mse", "cross_entropy", "bce", "bce_prob", "l1", "smooth_l1",
+                                 "huber"]))  # fmt: skip
     n_out = draw(st.sampled_from([1, 3])) if loss != "cross_entropy" else 3
     layers = []
     width = n_in
+    if draw(st.integers(0, 3)) == 0:  # a sequence model: a recurrent layer, its last step
+        kind, h = draw(st.sampled_from(RECURRENT)), draw(st.sampled_from([2, 4]))
+        bidirectional = draw(st.booleans())
+        layers.append((kind, n_in, h, draw(st.integers(1, 2)), bidirectional))
+        width = h * (2 if bidirectional else 1)
     for h in hidden:
-        norm = draw(st.integers(0, 3)) == 0
+        norm = draw(st.sampled_from([None, None, None, "BatchNorm1d", "LayerNorm"]))
         # No bias before a BatchNorm (as usual): its gradient is 0 up to rounding noise,
         # which Adam would scale up to a full step of either sign.
-        layers.append(("Linear", width, h, not norm))
+        layers.append(("Linear", width, h, norm != "BatchNorm1d"))
         if norm:
-            layers.append(("BatchNorm1d", h))
+            layers.append((norm, h))
         layers.append((draw(st.sampled_from(ACTIVATIONS)),))
         width = h
     layers.append(("Linear", width, n_out, True))
@@ -70,22 +82,50 @@ def recipes(draw):
             "options": options, "steps": steps, "seed": seed}  # fmt: skip
 
 
+def _last_step(lib, spec):
+    """A recurrent layer that returns its output at the last step (a sequence classifier's
+    first half), as a module of `lib`."""
+
+    class LastStep(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            kind, n_in, hidden, num_layers, bidirectional = spec
+            self.rnn = getattr(lib.nn, kind)(n_in, hidden, num_layers,
+                                             bidirectional=bidirectional)  # fmt: skip
+
+        def forward(self, x):
+            output, _ = self.rnn(x)
+            return output[-1]
+
+    return LastStep()
+
+
 def build(lib, recipe):
     layers = []
     for spec in recipe["layers"]:
         if spec[0] == "Linear":
             layers.append(lib.nn.Linear(spec[1], spec[2], bias=spec[3]))
-        elif spec[0] == "BatchNorm1d":
-            layers.append(lib.nn.BatchNorm1d(spec[1]))
+        elif spec[0] in ("BatchNorm1d", "LayerNorm"):
+            layers.append(getattr(lib.nn, spec[0])(spec[1]))
+        elif spec[0] in RECURRENT:
+            layers.append(_last_step(lib, spec))
         elif spec[0] == "LeakyReLU":
             layers.append(lib.nn.LeakyReLU(0.1))
+        elif spec[0] == "Hardtanh":
+            layers.append(lib.nn.Hardtanh(-0.5, 0.5))
         else:
             layers.append(getattr(lib.nn, spec[0])())
+    if recipe["loss"] == "bce_prob":
+        layers.append(lib.nn.Sigmoid())
     model = lib.nn.Sequential(*layers)
     criterion = {
         "mse": lib.nn.MSELoss,
         "cross_entropy": lib.nn.CrossEntropyLoss,
         "bce": lib.nn.BCEWithLogitsLoss,
+        "bce_prob": lib.nn.BCELoss,
+        "l1": lib.nn.L1Loss,
+        "smooth_l1": lambda: lib.nn.SmoothL1Loss(beta=0.5),
+        "huber": lambda: lib.nn.HuberLoss(delta=0.5),
     }[recipe["loss"]]()
     optimizer = getattr(lib.optim, recipe["optim"])(model.parameters(), **recipe["options"])
     return model, criterion, optimizer
@@ -94,11 +134,13 @@ def build(lib, recipe):
 def batches(lib, recipe):
     rng = np.random.default_rng(recipe["seed"])
     out = []
+    sequence = recipe["layers"][0][0] in RECURRENT
     for _ in range(recipe["steps"]):
-        x = rng.standard_normal((BATCH, recipe["n_in"])).astype(np.float32)
+        shape = (SEQ_LEN, BATCH, recipe["n_in"]) if sequence else (BATCH, recipe["n_in"])
+        x = rng.standard_normal(shape).astype(np.float32)
         if recipe["loss"] == "cross_entropy":
             t = lib.tensor(rng.integers(0, recipe["n_out"], BATCH))
-        elif recipe["loss"] == "bce":
+        elif recipe["loss"] in ("bce", "bce_prob"):
             t = lib.tensor((rng.uniform(size=(BATCH, recipe["n_out"])) < 0.5).astype(np.float32))
         else:
             t = lib.tensor(rng.standard_normal((BATCH, recipe["n_out"])).astype(np.float32))

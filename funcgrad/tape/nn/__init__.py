@@ -18,6 +18,7 @@ Example:
 from . import convert as convert
 from . import functional as functional
 from . import init as init
+from . import utils as utils
 from .activations import CELU as CELU
 from .activations import ELU as ELU
 from .activations import GLU as GLU
@@ -83,11 +84,7 @@ from .parameter import Parameter as Parameter
 from .recurrent import GRU as GRU
 from .recurrent import LSTM as LSTM
 from .recurrent import RNN as RNN
-from .recurrent import GRUCell as GRUCell
-from .recurrent import LSTMCell as LSTMCell
 from .recurrent import RNNBase as RNNBase
-from .recurrent import RNNCell as RNNCell
-from .recurrent import RNNCellBase as RNNCellBase
 from .resizing import CircularPad1d as CircularPad1d
 from .resizing import CircularPad2d as CircularPad2d
 from .resizing import CircularPad3d as CircularPad3d
@@ -107,3 +104,7 @@ from .resizing import UpsamplingNearest2d as UpsamplingNearest2d
 from .resizing import ZeroPad1d as ZeroPad1d
 from .resizing import ZeroPad2d as ZeroPad2d
 from .resizing import ZeroPad3d as ZeroPad3d
+from .rnn_cells import GRUCell as GRUCell
+from .rnn_cells import LSTMCell as LSTMCell
+from .rnn_cells import RNNCell as RNNCell
+from .rnn_cells import RNNCellBase as RNNCellBase

@@ -363,14 +363,49 @@ def embedding(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
 ) -> Tensor:
-    """Rows of `weight` picked by the integer tensor `input`."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
+    """Rows of `weight` picked by the integer tensor `input`. With max_norm, the rows used
+    are first renormalised in place to norm_type-norm at most max_norm (PyTorch's
+    embedding_renorm_); with scale_grad_by_freq, each row's gradient is divided by how
+    often its index occurs in `input`.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> import funcgrad.tape.nn.functional as F
+        >>> w = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
+        >>> F.embedding(torch.tensor([0]), w, max_norm=1.0)
+        tensor([[0.6000, 0.8000]])
+    """
+    if sparse:
         raise NotImplementedError(
-            "embedding(max_norm=, scale_grad_by_freq=, sparse=) are not supported by funcgrad"
+            "embedding(sparse=True) is not supported by funcgrad: its gradients are dense"
         )
+    input = as_tensor(input)
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
-    return apply("embedding", as_tensor(input), weight, padding_idx=padding_idx)
+    if max_norm is not None:
+        _renorm_rows(weight, input, float(max_norm), float(norm_type))
+    name = "embedding_scaled" if scale_grad_by_freq else "embedding"
+    static = {"scale_grad_by_freq": True} if scale_grad_by_freq else {}
+    return apply(name, input, weight, padding_idx=padding_idx, **static)
+
+
+def _renorm_rows(weight: Tensor, indices: Tensor, max_norm: float, norm_type: float) -> None:
+    """PyTorch's embedding_renorm_: the rows used whose norm exceeds max_norm are scaled to
+    max_norm / (norm + 1e-7), in place and without a graph (the weight's version bumps)."""
+    w = weight._value()
+    used = jnp.zeros(w.shape[0], bool).at[jnp.ravel(indices._value())].set(True)
+    norms = jnp.linalg.vector_norm(w, ord=norm_type, axis=1)
+    scale = jnp.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
+    _update_in_place(weight, (w * scale[:, None].astype(w.dtype)).astype(w.dtype))
+
+
+def _update_in_place(tensor: Tensor, array) -> None:
+    """Rebinds a tensor's array without a graph; through a `.data` alias to its base."""
+    tensor._data = array
+    tensor._version.value += 1
+    if getattr(tensor, "_alias", False):
+        tensor._base._data = array
+        tensor._view_version = tensor._version.value
 
 
 # ---------------------------------------------------------------- normalisation

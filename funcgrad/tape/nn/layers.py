@@ -126,6 +126,24 @@ class Embedding(Module):
         else:
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False):  # fmt: skip
+        """An Embedding whose weight is `embeddings` (rows, dim), frozen unless freeze=False.
+
+        Example:
+            >>> import funcgrad.tape as torch
+            >>> e = torch.nn.Embedding.from_pretrained(torch.eye(3))
+            >>> e(torch.tensor([2])), e.weight.requires_grad
+            (tensor([[0., 0., 1.]]), False)
+        """
+        if embeddings.ndim != 2:  # PyTorch asserts this
+            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze)  # fmt: skip
+
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
