@@ -209,3 +209,77 @@ def test_truncated_bptt_fails_like_torch_unless_the_state_is_detached(cls, detac
         assert second is None  # the backward ran
     else:
         assert "Trying to backward through the graph a second time" in second.message
+
+
+# ---------------------------------------------------------------- a seq2seq decoder with attention
+def _seq2seq(lib):
+    """A GRU encoder and an attention GRU decoder with teacher forcing, as in the usual
+    translation tutorials: Embedding, GRU(batch_first), additive attention (Linear, tanh,
+    softmax, bmm), log_softmax + NLLLoss, one SGD step, then greedy decoding with topk."""
+    nn, f = lib.nn, lib.nn.functional
+    vocab, hidden, batch, length = 7, 6, 2, 4
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.Wa, self.Ua, self.Va = (nn.Linear(hidden, hidden), nn.Linear(hidden, hidden),
+                                         nn.Linear(hidden, 1))  # fmt: skip
+
+        def forward(self, query, keys):
+            scores = self.Va(lib.tanh(self.Wa(query) + self.Ua(keys))).squeeze(2).unsqueeze(1)
+            weights = f.softmax(scores, dim=-1)
+            return lib.bmm(weights, keys), weights
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_embed, self.tgt_embed = (
+                nn.Embedding(vocab, hidden),
+                nn.Embedding(vocab, hidden),
+            )
+            self.encoder = nn.GRU(hidden, hidden, batch_first=True)
+            self.attention = Attention()
+            self.decoder = nn.GRU(2 * hidden, hidden, batch_first=True)
+            self.out = nn.Linear(hidden, vocab)
+            self.dropout = nn.Dropout(0.1)
+
+        def step(self, token, state, keys):
+            embedded = self.dropout(self.tgt_embed(token))
+            context, weights = self.attention(state.permute(1, 0, 2), keys)
+            output, state = self.decoder(lib.cat((embedded, context), dim=2), state)
+            return self.out(output), state, weights
+
+    model = Model()
+    model.load_state_dict({k: torch.tensor(arr(*v.shape, seed=i)) for i, (k, v) in
+                           enumerate(model.state_dict().items())})  # fmt: skip
+    model.eval()  # (dropout off: its masks are not PyTorch's bits)
+    src = lib.tensor(np.array([[1, 2, 3, 4], [4, 3, 2, 1]]))
+    tgt = lib.tensor(np.array([[2, 3, 4, 5], [5, 4, 3, 2]]))
+    # (SGD, not Adam: the attention's Va.bias gets a gradient of rounding noise only, as
+    # softmax ignores a shift of all scores, which Adam would scale up to a full step.)
+    optimizer = lib.optim.SGD(model.parameters(), lr=0.5)
+    keys, state = model.encoder(model.src_embed(src))
+    token = lib.empty(batch, 1, dtype=lib.long).fill_(0)
+    outputs = []
+    for i in range(length):
+        out, state, _ = model.step(token, state, keys)
+        outputs.append(out)
+        token = tgt[:, i].unsqueeze(1)  # teacher forcing
+    logp = f.log_softmax(lib.cat(outputs, dim=1), dim=-1)
+    loss = nn.NLLLoss()(logp.view(-1, logp.size(-1)), tgt.view(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    with lib.no_grad():
+        keys, state = model.encoder(model.src_embed(src))
+        token, decoded = lib.zeros(batch, 1, dtype=lib.long), []
+        for _ in range(length):
+            out, state, weights = model.step(token, state, keys)
+            _, top = out.topk(1)
+            token = top.squeeze(-1).detach()
+            decoded.append(token)
+    return loss, [p.detach() for p in model.parameters()], lib.cat(decoded, 1), weights
+
+
+def test_seq2seq_attention_decoder_trains_and_decodes_like_torch():
+    twin(_seq2seq, rtol=1e-4, atol=1e-5)

@@ -131,6 +131,8 @@ CASES = {
     "addr": (lambda t, b, x, y: b.addr(x, y), [(3, 4), (3,), (4,)], "u"),
     "outer": (lambda t, x, y: t.outer(x, y), [(3,), (4,)], "u"),
     "vdot": (lambda t, x, y: t.vdot(x, y), [(4,), (4,)], "u"),
+    "pow_scalar_base_function": (lambda t, x: t.pow(2, x), [(3, 4)], "u"),
+    "pow_function": (lambda t, x, y: t.pow(x, y), [(3, 4), (4,)], "pos"),
     "cross": (lambda t, x, y: t.linalg.cross(x, y), [(2, 3), (2, 3)], "u"),
     "cross_dim": (lambda t, x, y: x.cross(y, dim=0), [(3, 2), (3, 2)], "u"),
     "det": (lambda t, x: t.det(x + 2 * t.eye(3)), [(3, 3)], "u"),
@@ -330,7 +332,11 @@ def test_argument_errors_match_torch():
 def test_warnings_match_torch():
     def prog(lib):
         a, b = lib.ones(2, 3), lib.ones(2, 3)
-        return [warns(lib.cross, a, b), warns(lib.meshgrid, lib.ones(2), lib.ones(3))]
+        return [
+            warns(lib.cross, a, b),
+            warns(lib.meshgrid, lib.ones(2), lib.ones(3)),
+            warns(lib.chain_matmul, a, b.t(), a),
+        ]
 
     twin(prog)
 

@@ -282,3 +282,8 @@ BCE_TARGET_SIZE = (
     "Using a target size ({target}) that is different to the input size ({input}) is "
     "deprecated. Please ensure they have the same size."
 )
+CHAIN_MATMUL_WARNING = (
+    "torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+    "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+    "multiple parameters."
+)

@@ -18,9 +18,10 @@ import warnings
 
 import numpy as np
 
-from . import errors
+from . import errors, linalg
 from .functions import _method, _tensor_list, cat
 from .ops import apply
+from .tensor import Tensor
 from .tensor_methods import _dims
 
 _METHODS = (
@@ -39,7 +40,8 @@ for _name in _METHODS:
     globals()[_name] = _method(_name)
 
 __all__ = [*_METHODS, "var_mean", "std_mean", "einsum", "cdist", "hstack", "vstack",
-           "meshgrid", "broadcast_tensors", "selu", "celu", "threshold", "prelu"]  # fmt: skip
+           "meshgrid", "broadcast_tensors", "selu", "celu", "threshold", "prelu", "pow",
+           "chain_matmul"]  # fmt: skip
 
 
 def selu(input):
@@ -170,3 +172,27 @@ def meshgrid(*tensors, indexing=None):
     if indexing == "xy" and len(grids) >= 2:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
+
+
+def pow(input, exponent):
+    """input ** exponent; either may be a Python number (`torch.pow(2, x)`: PowBackward2).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> torch.pow(2, torch.tensor([1.0, 3.0]))
+        tensor([2., 8.])
+    """
+    if isinstance(input, Tensor):
+        return input.pow(exponent)
+    if isinstance(exponent, Tensor):
+        return exponent.__rpow__(input)
+    raise TypeError(
+        f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
+        f"{type(exponent).__name__})"
+    )
+
+
+def chain_matmul(*matrices):
+    """The product of the matrices, left to right (deprecated by PyTorch, as here)."""
+    warnings.warn(errors.CHAIN_MATMUL_WARNING, UserWarning, stacklevel=2)
+    return linalg.multi_dot(matrices)

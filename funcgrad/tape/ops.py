@@ -42,7 +42,9 @@ class Op:
     arguments are hashable values). node: PyTorch's grad_fn name. saves: which tensors
     PyTorch saves ("none", "all", "cross", "result", "all+result", "div", "indices" (the
     last output only), "hidden" (an internal value: the inputs are kept but never
-    version-checked), or a tuple of input positions). differentiable: False for
+    version-checked), a tuple of input positions, or {position: positions}: an input saved
+    only when one of those requires grad, as PyTorch's addmm saves mat1 only for mat2's
+    gradient). differentiable: False for
     comparisons and integer results.
     multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
     PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
@@ -51,7 +53,7 @@ class Op:
     name: str
     fn: Callable
     node: str
-    saves: str | tuple = "none"
+    saves: str | tuple | dict = "none"
     differentiable: bool = True
     multi: bool = False
     view: bool = False
@@ -744,6 +746,8 @@ def _saved_positions(saves, n, requires):
         return tuple(i for i in range(n) if any(requires[:i] + requires[i + 1 :])), False
     if saves == "div":
         return tuple(i for i in range(n) if i == 1 or requires[1]), False
+    if isinstance(saves, dict):  # {position: the positions whose grads need it}
+        return tuple(i for i, users in saves.items() if any(requires[u] for u in users)), False
     return tuple(i for i in saves if i < n), False
 
 

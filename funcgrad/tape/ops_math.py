@@ -30,6 +30,9 @@ from .ops import S, _clamp, _norm, _op
 # Samples of ops defined on an interval take values uniform in it (test_ops.py).
 UNIT = (0.1, 0.9)
 SYMMETRIC_UNIT = (-0.9, 0.9)
+# Products of inputs 1 and 2 (addmm's mat1 @ mat2, addcmul's tensor1 * tensor2): PyTorch
+# saves each only for the other's gradient.
+_CROSS_12 = {1: (2,), 2: (1,)}
 
 
 # ---------------------------------------------------------------- elementwise unary math
@@ -163,7 +166,7 @@ _op(
 # ---------------------------------------------------------------- elementwise, several inputs
 _op("hypot", jnp.hypot, "HypotBackward0", "all+result", sample=S((4,), (4,)))
 _op("logaddexp", jnp.logaddexp, "LogaddexpBackward0", "all", sample=S((4,), (4,)))
-_op("fmod", jnp.fmod, "FmodBackward1", "all", sample=S((6,), (6,), positive=True))
+_op("fmod", jnp.fmod, "FmodBackward1", {0: (1,), 1: (1,)}, sample=S((6,), (6,), positive=True))
 _op("fmod_scalar", jnp.fmod, "FmodBackward0", sample=S((4,), 0.5))
 _op(
     "xlogy",
@@ -182,7 +185,7 @@ _op(
     "lerp_tensor",
     lambda start, end, weight: start + weight * (end - start),
     "LerpBackward1",
-    "all",
+    {0: (2,), 1: (2,), 2: (0, 1)},
     sample=S((4,), (4,), (4,)),
 )
 _op(
@@ -227,14 +230,14 @@ _op(
     "addcmul",
     lambda x, t1, t2, value=1: x + value * t1 * t2,
     "AddcmulBackward0",
-    (1, 2),
+    _CROSS_12,
     sample=S((3,), (3,), (3,), value=0.5),
 )
 _op(
     "addcdiv",
     lambda x, t1, t2, value=1: x + value * t1 / t2,
     "AddcdivBackward0",
-    (1, 2),
+    {1: (2,), 2: (0, 1, 2)},  # (PyTorch keeps tensor2 for any input's gradient)
     sample=S((3,), (3,), (3,), positive=True, value=2.0),
 )
 
@@ -349,36 +352,36 @@ _op(
     "addmm",
     lambda x, m1, m2, beta=1, alpha=1: beta * x + alpha * (m1 @ m2),
     "AddmmBackward0",
-    (1, 2),
+    _CROSS_12,
     sample=S((3, 1), (3, 4), (4, 2), beta=0.5, alpha=2.0),
 )
 _op(
     "baddbmm",
     lambda x, b1, b2, beta=1, alpha=1: beta * x + alpha * (b1 @ b2),
     "BaddbmmBackward0",
-    (1, 2),
+    _CROSS_12,
     sample=S((2, 3, 2), (2, 3, 4), (2, 4, 2), beta=0.5),
 )
 _op(
     "addmv",
     lambda x, m, v, beta=1, alpha=1: beta * x + alpha * (m @ v),
     "AddmvBackward0",
-    (1, 2),
+    _CROSS_12,
     sample=S((3,), (3, 4), (4,)),
 )
 _op(
     "addr",
     lambda x, v1, v2, beta=1, alpha=1: beta * x + alpha * jnp.outer(v1, v2),
     "AddrBackward0",
-    (1, 2),
+    _CROSS_12,
     sample=S((3, 4), (3,), (4,)),
 )
-_op("vdot", jnp.vdot, "VdotBackward0", "all", sample=S((4,), (4,)))
+_op("vdot", jnp.vdot, "VdotBackward0", "cross", sample=S((4,), (4,)))
 _op(
     "cross",
     lambda x, y, dim=-1: jnp.cross(x, y, axis=dim),
     "LinalgCrossBackward0",
-    "all",
+    "cross",
     sample=S((2, 3), (2, 3), dim=1),
 )
 _op("det", jnp.linalg.det, "LinalgDetBackward0", "all+result", sample=S((3, 3)))
