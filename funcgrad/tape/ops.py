@@ -870,6 +870,8 @@ def _run(plan, node, saved, grads, create_graph):
 _SELECTING_BACKWARD = frozenset(
     ["max", "min", "max_dim", "min_dim", "amax", "amin", "maximum", "minimum", "clamp",
      "remainder"]
+    + "clamp_min clamp_max clamp_tensor clamp_min_tensor clamp_max_tensor median median_dim "
+    "topk sort nansum nan_to_num sgn take masked_select".split()
 )
 
 

@@ -105,11 +105,16 @@ def _pad_mode(x, pads, mode):
 _PAD_SAMPLE = {"pads": ((0, 0), (0, 0), (1, 2), (2, 0))}
 _op("pad_constant", _pad_constant, "ConstantPadNdBackward0",
     sample=S((2, 2, 4, 5), value=0.5, pads=((0, 0), (1, -1), (2, 1), (0, 3))))  # fmt: skip
-for _dims in (1, 2, 3):
-    _op(f"pad_reflect{_dims}d", lambda x, pads: _pad_mode(x, pads, "reflect"),
-        f"ReflectionPad{_dims}DBackward0", sample=S((2, 2, 4, 5), **_PAD_SAMPLE))  # fmt: skip
-    _op(f"pad_replicate{_dims}d", lambda x, pads: _pad_mode(x, pads, "edge"),
-        f"ReplicationPad{_dims}DBackward0", sample=S((2, 2, 4, 5), **_PAD_SAMPLE))  # fmt: skip
+for _dims in (1, 2, 3):  # (PyTorch's reflection and replication pads save their input)
+    for _mode, _numpy_mode, _node in (("reflect", "reflect", "Reflection"),
+                                      ("replicate", "edge", "Replication")):  # fmt: skip
+        _op(
+            f"pad_{_mode}{_dims}d",
+            lambda x, pads, _numpy_mode=_numpy_mode: _pad_mode(x, pads, _numpy_mode),
+            f"{_node}Pad{_dims}DBackward0",
+            (0,),
+            sample=S((2, 2, 4, 5), **_PAD_SAMPLE),
+        )
 # Circular padding is a series of slice copies in PyTorch; its last node is a CopySlices.
 _op("pad_circular", lambda x, pads: _pad_mode(x, pads, "wrap"), "CopySlices",
     sample=S((2, 2, 4, 5), **_PAD_SAMPLE))  # fmt: skip
@@ -229,7 +234,7 @@ _op(
     "group_norm",
     _group_norm,
     "NativeGroupNormBackward0",
-    "all",
+    (0, 1),
     sample=S((2, 4, 3, 2), (4,), (4,), groups=2),
 )
 
