@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# funcgrad[test] is enough for demo and bench; test and docs add [docs] (the suite builds
+# the documentation site and browses it)
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs docs-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,15 +15,33 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[test,docs]"
+	touch $(DOCS_STAMP)
+
+# the short demonstration, then every example in every paradigm (out/: the report as JSON,
+# a plot, and the pictures of each example's graph before and after backward)
 demo: $(STAMP)
 	$(PY) -m funcgrad.demo
+	$(PY) -m funcgrad compare --quick --json out/compare.json --plot out/compare.png \
+		--graph out/graphs
 
-test: $(STAMP)
-	$(PY) -m ruff check funcgrad tests benchmarks examples
+# ruff, then the whole suite: PyTorch parity, the examples, the docs build and the browser
+# test of the built site (needs Debian's Chromium: apt-get install chromium)
+test: $(DOCS_STAMP)
+	$(PY) -m ruff check funcgrad tests benchmarks examples docs
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/tape_overhead.py
 
+# the documentation site: open docs/_build/html/index.html
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# the docs build and the browser test of the built site only
+docs-test: $(DOCS_STAMP)
+	$(PY) -m pytest -q tests/test_docs.py tests/test_docs_browser.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build docs/api

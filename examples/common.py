@@ -12,6 +12,10 @@ import os
 import sys
 import time
 
+import jax
+import numpy as np
+import optax
+
 
 def parser(description: str, *, steps: int = 1, seed: int = 0) -> argparse.ArgumentParser:
     """The options every example takes: --steps, --seed, --out."""
@@ -23,16 +27,16 @@ def parser(description: str, *, steps: int = 1, seed: int = 0) -> argparse.Argum
 
 
 def progress(iterable, total: int | None = None, desc: str = ""):
-    """A tqdm bar on stderr, shown only for loops long enough to want one."""
+    """A tqdm bar on stderr, shown only for loops long enough to want one, and only on a
+    terminal: in logs and CI its carriage-return updates would fill the capture."""
     from tqdm.auto import tqdm
 
     total = total if total is not None else len(iterable)
-    return tqdm(iterable, total=total, desc=desc, disable=total < 20, file=sys.stderr)
+    quiet = total < 20 or not sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, disable=quiet, file=sys.stderr)
 
 
 def device_line() -> str:
-    import jax
-
     d = jax.devices()[0]
     return f"JAX device: {d.platform} ({d.device_kind})"
 
@@ -52,8 +56,6 @@ def report(title: str, results: dict, out: str | None) -> None:
 
 def _fmt(value) -> str:
     try:
-        import numpy as np
-
         arr = np.asarray(value)
         if arr.dtype.kind == "f" and arr.size > 6:
             return f"shape {arr.shape}, norm {np.linalg.norm(arr):.6g}"
@@ -69,12 +71,32 @@ def _fmt(value) -> str:
 
 
 def _jsonable(value):
-    import numpy as np
-
     arr = np.asarray(value) if not isinstance(value, (str, type(None))) else value
     if isinstance(arr, np.ndarray):
         return arr.tolist()
     return arr
+
+
+def optax_step(loss_and_grads, optimizer, params) -> tuple:
+    """`(step, first_grads)` for `funcgrad compare`'s workloads: `step() -> loss` is one
+    jitted optax update of `params`, which it keeps between calls; `first_grads()` returns
+    the gradients of the first step without taking it (the same compiled program).
+    `loss_and_grads(params) -> (loss, grads)`."""
+
+    @jax.jit
+    def train_step(params, opt_state):
+        loss, grads = loss_and_grads(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, grads
+
+    first = (params, optimizer.init(params))
+    state = list(first)
+
+    def step():
+        state[0], state[1], loss, _ = train_step(*state)
+        return loss
+
+    return step, lambda: train_step(*first)[3]
 
 
 class Timer:

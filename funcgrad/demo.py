@@ -23,6 +23,8 @@ import numpy as np
 import funcgrad.tape as torch
 from funcgrad.functional import vjp
 
+__all__ = ["functional_part", "main", "tape_part"]
+
 WIDTH = 100
 CODE = 34  # width of the code column
 

@@ -29,6 +29,7 @@ import torch
 from torch_twin import Raised, arr, raises, twin
 
 import funcgrad.tape as tape
+from funcgrad import functional
 from funcgrad.tape import errors
 
 A = arr(2, 3)
@@ -312,14 +313,10 @@ def test_tensors_on_two_devices_in_one_op_raise_pytorchs_error():
 
 
 def _message_constants():
-    """Message constants: all of errors.py, and the UPPER_CASE texts of the modules that
-    keep their own (functional, jit, optim)."""
-    from funcgrad import functional
-    from funcgrad.tape import compile as jit_module
-    from funcgrad.tape.optim import lbfgs, optimizer
-
+    """Message constants: all of errors.py (every tape message), and the UPPER_CASE texts of
+    the functional core, which cannot import the tape's errors."""
     found = {}
-    for module in (errors, functional, jit_module, optimizer, lbfgs):
+    for module in (errors, functional):
         for name, value in vars(module).items():
             if name.isupper() and isinstance(value, str) and len(value) > 20:
                 found[f"{module.__name__.split('.')[-1]}.{name}"] = value

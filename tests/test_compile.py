@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 import funcgrad.tape as torch
-from funcgrad.tape import compile as tape_compile
-from funcgrad.tape import nn, optim
+from funcgrad.tape import errors, nn, observe, optim
 from funcgrad.tape.compile import RetraceWarning
 from funcgrad.tape.random import default_generator
 
@@ -380,22 +379,51 @@ def _sgd_step():
     return step, (W, b, V)
 
 
-def test_grad_none_on_first_call_then_defined_retraces_once_and_warns(caplog):
+def test_grads_appearing_after_the_first_call_retrace_once_without_a_warning(caplog):
     step, (W, b, V) = _sgd_step()
     compiled = torch.jit(step)
     with caplog.at_level(logging.INFO, logger="funcgrad.tape.jit"):
         with warnings.catch_warnings():
             warnings.simplefilter("error", RetraceWarning)
             compiled(*_batch(0))
+            assert W.grad is not None and compiled.trace_count == 1
+            # The .grads exist now: one more program, which every training loop needs, so
+            # it is logged but not warned about.
+            for i in range(1, STEPS):
+                compiled(*_batch(i))
+    assert compiled.trace_count == 2
     assert "tracing _sgd_step.<locals>.step" in caplog.text
-    assert W.grad is not None and compiled.trace_count == 1
-    # the first state leaf whose structure changed is named (closure variables are sorted)
-    with pytest.warns(RetraceWarning, match=r"\b[WbV] changed: \.grad None -> a tensor"):
-        compiled(*_batch(1))
+    assert "tracing _sgd_step.<locals>.step again, now that the .grads of its state exist" in (
+        caplog.text
+    )
+
+
+def test_an_optimizer_training_loop_compiles_twice_and_never_warns():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+
+    @torch.jit
+    def step(x, y):
+        opt.zero_grad()
+        loss = _mse(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", RetraceWarning)
-        for i in range(2, STEPS):
-            compiled(*_batch(i))
+        for i in range(STEPS):
+            step(*_batch(i))
+    assert step.trace_count == 2
+
+
+def test_grads_appearing_together_with_a_new_shape_still_warn():
+    step, (W, b, V) = _sgd_step()
+    compiled = torch.jit(step)
+    compiled(*_batch(0))
+    x, y = _batch(1)
+    with pytest.warns(RetraceWarning, match=re.escape("argument x changed")):
+        compiled(torch.cat([x, x]), torch.cat([y, y]))
     assert compiled.trace_count == 2
 
 
@@ -493,7 +521,7 @@ def test_repr_of_a_traced_tensor_inside_the_step_shows_its_shape():
 
 # ---------------------------------------------------------------- misuse errors
 def _traced_value_message(what):
-    return re.escape(tape_compile.TRACED_VALUE.format(what=what)[:80])
+    return re.escape(errors.TRACED_VALUE.format(what=what)[:80])
 
 
 def test_item_inside_compiled_step_raises_with_the_fix():
@@ -545,7 +573,7 @@ def test_boolean_mask_index_inside_compiled_step_raises():
     def bad(x):
         return x[x > 0].sum()
 
-    with pytest.raises(IndexError, match=re.escape(tape_compile.BOOLEAN_MASK_INDEX[:60])):
+    with pytest.raises(IndexError, match=re.escape(errors.BOOLEAN_MASK_INDEX[:60])):
         bad(_batch(0)[0])
 
 
@@ -588,7 +616,7 @@ def test_in_place_write_to_an_undeclared_tensor_raises_with_the_fix():
         hidden.counter.add_(1)
         return x.sum()
 
-    message = tape_compile.UNDECLARED_STATE.format(
+    message = errors.UNDECLARED_STATE.format(
         step="test_in_place_write_to_an_undeclared_tensor_raises_with_the_fix.<locals>.bad",
         action="ran the in-place op 'add' on",
         desc="shape [3], dtype float32",
@@ -628,7 +656,7 @@ def test_tensor_with_a_graph_stored_in_a_module_raises():
         model.last_output = model(x)
         return model.last_output.sum()
 
-    message = tape_compile.GRAPH_IN_STATE.format(
+    message = errors.GRAPH_IN_STATE.format(
         step="test_tensor_with_a_graph_stored_in_a_module_raises.<locals>.bad",
         where="model.last_output",
         node="AddmmBackward0",
@@ -662,6 +690,6 @@ def test_failed_trace_restores_the_state_and_the_next_call_works():
     with pytest.raises(RuntimeError, match=re.escape(".item() needs a concrete value")):
         bad(*_batch(0))
     assert W._data is before and W.grad is None and W._version.value == 0
-    assert torch.Tensor._jit_trace is None
+    assert observe.current() is None
     loss = torch.jit(step)(*_batch(0))  # the same state, compiled correctly
     assert W._version.value == 1 and np.isfinite(loss.item())

@@ -66,7 +66,7 @@ def test_readme_python_block_runs(index, capsys):
 
 
 def test_readme_tape_quickstart_prints_pytorchs_second_backward_error(capsys):
-    (block,) = [b for b in PYTHON_BLOCKS if "retain_graph=True" in b]
+    block = next(b for b in PYTHON_BLOCKS if "retain_graph=True" in b)  # the first: quickstart
     exec(compile(block, "README.md tape quickstart", "exec"), {"__name__": "readme_tape"})
     assert _torch_second_backward_error() in capsys.readouterr().out
 
@@ -133,8 +133,12 @@ def test_readme_lists_only_api_that_exists():
     missing += [n for n in functional_names if not _resolves(n, functional_spaces)]
     training_names = [n for n in _supported_names(training_part) if n not in not_api]
     assert len(training_names) > 30
-    training_spaces = (funcgrad.tape, funcgrad.tape.Tensor, funcgrad.tape.nn.Module,
-                       funcgrad.tape.optim.Optimizer)
+    training_spaces = (
+        funcgrad.tape,
+        funcgrad.tape.Tensor,
+        funcgrad.tape.nn.Module,
+        funcgrad.tape.optim.Optimizer,
+    )
     missing += [n for n in training_names if not _resolves(n, training_spaces)]
     assert not missing, f"README promises API that does not exist: {missing}"
 
@@ -238,3 +242,15 @@ def test_train_step_benchmark_runs_checks_parity_and_reports_ratios(tmp_path):
     }  # fmt: skip
     assert payload["traces"] == 2  # first call, then the retrace once .grad exists
     assert "compile: tape.jit first call" in result.stdout
+
+
+# ---------------------------------------------------------------- benchmarks/example_forms.py
+def test_example_forms_benchmark_runs_each_form_and_reports_the_ratio(tmp_path):
+    out = tmp_path / "forms.json"
+    command = [sys.executable, "benchmarks/example_forms.py", "--quick", "retain_graph",
+               "--json", str(out)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    medians = json.loads(out.read_text())["median_s"]["retain_graph"]
+    assert set(medians) == {"torch_ref", "tape", "functional"} and min(medians.values()) > 0
+    assert "| retain_graph |" in result.stdout and "functional / tape" in result.stdout

@@ -3,9 +3,11 @@
 PyTorch runs for real here: the reference numbers come from torch at test time.
 """
 
+import ast
 import importlib
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -14,6 +16,8 @@ import numpy as np
 import pytest
 
 FORMS = ("torch_ref", "tape", "functional")
+EXAMPLES = ["retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer"]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _run_all(example: str, **options) -> dict:
@@ -132,10 +136,7 @@ def test_grad_accumulation_sharded_over_8_simulated_devices_gives_the_same_updat
         np.testing.assert_allclose(np.asarray(sharded[key]), reference[key], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "example",
-    ["retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer"],
-)
+@pytest.mark.parametrize("example", EXAMPLES)
 @pytest.mark.parametrize("form", FORMS)
 def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
     out = subprocess.run(
@@ -168,16 +169,14 @@ STYLE_TRANSFER_SIZE = 32
 
 
 def _style_transfer_runs(out, steps, **options) -> dict:
-    """The three forms at a small size. The PyTorch forms run with `line_search=None` unless
-    told: the strong-Wolfe search's cubic interpolation turns float32 rounding in the loss
-    into different steps (in PyTorch alone, summing the style losses in another order does)."""
+    """The three forms at a small size, all with PyTorch's L-BFGS. They run with
+    `line_search=None` unless told: the strong-Wolfe search's cubic interpolation turns
+    float32 rounding in the loss into different steps (in PyTorch alone, summing the style
+    losses in another order does)."""
     results = {}
     for form in FORMS:
         module = importlib.import_module(f"examples.style_transfer.{form}")
-        kwargs = dict(options)
-        if form == "functional":
-            kwargs.pop("line_search", None)
-        results[form] = module.run(steps=steps, size=STYLE_TRANSFER_SIZE, out=str(out), **kwargs)
+        results[form] = module.run(steps=steps, size=STYLE_TRANSFER_SIZE, out=str(out), **options)
     return results
 
 
@@ -209,22 +208,37 @@ def test_style_transfer_three_forms_start_from_the_same_losses_and_gradient(styl
         assert style_transfer[form]["features"].startswith("random fixed-seed"), form
 
 
-def test_style_transfer_tape_lbfgs_follows_pytorch_lbfgs(style_transfer):
+@pytest.mark.parametrize("form", ["tape", "functional"])
+def test_style_transfer_lbfgs_follows_pytorch_lbfgs_step_by_step(style_transfer, form):
     torch_losses = style_transfer["torch_ref"]["losses"]
     assert len(torch_losses) == 6
     assert len(set(np.round(torch_losses, 2))) == 6  # the image moved at every evaluation
-    np.testing.assert_allclose(style_transfer["tape"]["losses"], torch_losses, rtol=1e-3)
+    np.testing.assert_allclose(style_transfer[form]["losses"], torch_losses, rtol=1e-3)
+    # The last step is taken without an evaluation after it; with the fixed step it
+    # amplifies the float32 differences between oneDNN's and XLA's convolutions (seen: 0.18%
+    # after 6 evaluations, the same before and after the tape's L-BFGS moved to funcgrad.lbfgs).
     np.testing.assert_allclose(
-        style_transfer["tape"]["final_loss"], style_transfer["torch_ref"]["final_loss"], rtol=1e-3
+        style_transfer[form]["final_loss"], style_transfer["torch_ref"]["final_loss"], rtol=1e-2
     )
+    assert style_transfer["functional"]["optimizer"] == "pytorch"
 
 
-def test_style_transfer_functional_lbfgs_lowers_the_loss(style_transfer):
-    results = style_transfer["functional"]
+def test_style_transfer_functional_and_tape_lbfgs_agree_to_float32_rounding(style_transfer):
+    tape, functional = style_transfer["tape"], style_transfer["functional"]
+    np.testing.assert_allclose(functional["losses"], tape["losses"], rtol=1e-4)
+    np.testing.assert_allclose(functional["final_loss"], tape["final_loss"], rtol=1e-4)
+
+
+def test_style_transfer_functional_with_optax_lbfgs_lowers_the_loss(tmp_path):
+    from examples.style_transfer.functional import run
+
+    results = run(steps=4, size=16, out=str(tmp_path), optimizer="optax")
     initial = results["initial_style_loss"] + results["initial_content_loss"]
-    assert len(results["losses"]) == 6
+    assert results["optimizer"] == "optax" and len(results["losses"]) == 4  # iterations
     np.testing.assert_allclose(results["losses"][0], initial, rtol=1e-5)
     assert results["final_loss"] < 0.9 * initial
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        run(steps=1, size=16, out=str(tmp_path), optimizer="adam")
 
 
 def test_style_transfer_writes_a_png_of_the_image_size(style_transfer):
@@ -290,3 +304,29 @@ def test_style_transfer_reads_grey_and_rgba_image_files(tmp_path):
         assert 0 <= image.min() and image.max() <= 1
     grey_image = load_image(str(grey), "chelsea", 16)
     np.testing.assert_array_equal(grey_image[0, 0], grey_image[0, 2])
+
+
+def _program(path: pathlib.Path) -> list[str]:
+    """A module's statements without its docstring and imports, and with the banner strings
+    of `main()` (the title it prints) blanked: what must not differ between the forms."""
+    statements = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module docstring
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            for const in ast.walk(node):
+                if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                    const.value = ""
+        statements.append(ast.dump(node))
+    return statements
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_tape_form_is_the_pytorch_program_with_only_its_imports_and_banner_changed(example):
+    folder = ROOT / "examples" / example
+    pytorch, tape = _program(folder / "torch_ref.py"), _program(folder / "tape.py")
+    assert len(tape) == len(pytorch), f"{example}: tape.py has other top-level statements"
+    for i, (a, b) in enumerate(zip(pytorch, tape)):
+        assert a == b, f"{example}: statement {i} of tape.py differs from torch_ref.py"

@@ -6,6 +6,8 @@ Oracle: ``jax.grad`` / ``jax.value_and_grad`` of the same computation, computed 
 import doctest
 import functools
 import gc
+import importlib
+import pkgutil
 import weakref
 
 import flax.linen as nn
@@ -355,6 +357,10 @@ def test_shared_trunk_vjp_under_jit(multi_task):
 
 
 def test_module_doctests_pass():
-    result = doctest.testmod(F, verbose=False)
-    assert result.attempted > 0
-    assert result.failed == 0
+    modules = [F] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.iter_modules(F.__path__, F.__name__ + ".")
+    ]
+    results = [doctest.testmod(m, verbose=False) for m in modules]
+    assert sum(r.attempted for r in results) > 0
+    assert sum(r.failed for r in results) == 0

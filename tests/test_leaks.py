@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import warnings
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -170,8 +171,8 @@ def test_jitted_training_step_keeps_device_memory_flat():
         opt.step()
         return loss
 
-    with warnings.catch_warnings():  # the .grads appear after the first call: one retrace
-        warnings.simplefilter("ignore", RetraceWarning)
+    with warnings.catch_warnings():  # the .grads appear after the first call: one retrace,
+        warnings.simplefilter("error", RetraceWarning)  # expected, so without a warning
         for _ in range(5):
             step(x, t)
     traces, before = step.trace_count, live_arrays()
@@ -180,3 +181,102 @@ def test_jitted_training_step_keeps_device_memory_flat():
     assert step.trace_count == traces
     assert losses[-1] < losses[0]
     assert tape.live_graph_bytes() == 0
+
+
+# ---------------------------------------------------------------- custom Function and hooks
+class _Square(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad
+
+
+def test_custom_function_frees_its_saved_intermediate_after_backward():
+    a = tape.tensor(np.ones(1000, np.float32), requires_grad=True)
+    h = a * 3  # MulBackward0 keeps only the Python 3
+    y = _Square.apply(h).sum()
+    assert tape.live_graph_bytes() == tape.graph_bytes(y) == h.nbytes  # what ctx saved
+    intermediate = weakref.ref(h)
+    del h
+    gc.collect()
+    assert intermediate() is not None  # saved for the backward that has not run yet
+    y.backward()
+    gc.collect()
+    assert intermediate() is None
+    assert tape.live_graph_bytes() == 0
+    np.testing.assert_allclose(a.grad.numpy(), 18.0)
+
+
+def test_custom_function_with_retain_graph_keeps_its_saved_tensor_until_the_last_backward():
+    a = tape.tensor(np.ones(1000, np.float32), requires_grad=True)
+    h = a * 3
+    y = _Square.apply(h).sum()
+    intermediate = weakref.ref(h)
+    del h
+    y.backward(retain_graph=True)
+    gc.collect()
+    assert intermediate() is not None and tape.live_graph_bytes() == 4000
+    y.backward()
+    gc.collect()
+    assert intermediate() is None and tape.live_graph_bytes() == 0
+    np.testing.assert_allclose(a.grad.numpy(), 36.0)
+
+
+def test_module_full_backward_hook_keeps_no_intermediate_after_backward():
+    tape.manual_seed(0)
+    lin, act = tape.nn.Linear(10, 10), tape.nn.Tanh()
+    seen = []
+    act.register_full_backward_hook(lambda m, grad_in, grad_out: seen.append(len(grad_in)))
+    x = tape.randn(4, 10, requires_grad=True)
+    h = lin(x)
+    out = act(h).sum()
+    # The hook's identity nodes save nothing; tanh saves its input (a view of h's array).
+    assert tape.live_graph_bytes() == tape.graph_bytes(out) > 0
+    intermediate = weakref.ref(h)
+    del h
+    out.backward()
+    gc.collect()
+    assert seen == [1]
+    assert intermediate() is None
+    assert tape.live_graph_bytes() == 0
+
+
+# ---------------------------------------------------------------- one byte counter
+def _pullbacks(*tensors):
+    seen, stack = set(), [t.grad_fn for t in tensors]
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            stack.extend(n for n, _ in node.next_functions)
+    return [n.pullback for n in seen if n.pullback is not None]
+
+
+def test_graph_bytes_live_graph_bytes_and_pullback_residual_bytes_agree():
+    gc.collect()
+    x = tape.tensor(np.ones((64, 64), np.float32), requires_grad=True)
+    h = (x @ x).tanh()
+    y = (h * h).sum()
+    pullbacks = _pullbacks(y)
+    assert all(isinstance(p, F.SavedPullback) for p in pullbacks)
+    assert tape.graph_bytes(y) == tape.live_graph_bytes() == F.residual_bytes(pullbacks)
+    # x @ x saves x, tanh saves its input, h * h saves h twice: three 16 KiB buffers
+    assert tape.graph_bytes(y) == 3 * x.nbytes
+    s = x.sin()
+    assert s.grad_fn.pullback.residual_bytes == tape.graph_bytes(s) == x.nbytes
+    y.backward()
+    assert all(p.is_freed and p.residual_bytes == 0 for p in pullbacks)
+    assert tape.graph_bytes(y) == 0 and tape.live_graph_bytes() == tape.graph_bytes(s)
+
+
+def test_byte_counters_count_one_buffer_once_whatever_holds_it():
+    x = tape.tensor(np.ones(1000, np.float32), requires_grad=True)
+    h = x * 2
+    # The Function's pullback keeps the tensor h; sin's keeps h's array: one buffer.
+    y = _Square.apply(h) + h.sin()
+    assert tape.graph_bytes(y) == tape.live_graph_bytes() == h.nbytes

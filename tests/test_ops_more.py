@@ -1,5 +1,5 @@
-"""The wider Tensor and torch-namespace surface (tensor_methods_math.py,
-tensor_methods_index.py, functions_more.py, linalg.py) against real PyTorch, at run time.
+"""The wider Tensor and torch-namespace surface (methods/math_more.py,
+methods/arrange.py, functions_more.py, linalg.py) against real PyTorch, at run time.
 
 Each case is one expression written once with PyTorch's API and run by `torch_twin.twin`
 on torch and on funcgrad.tape from the same NumPy data: outputs (values, dtype kind,

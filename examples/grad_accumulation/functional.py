@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from examples.common import parser, progress, report
+from examples.common import optax_step, parser, progress, report
 from examples.grad_accumulation.data import (
     HIDDEN,
     LEARNING_RATE,
@@ -74,8 +74,8 @@ def run(seed: int = 0, steps: int = 20) -> dict:
 
     # ---- one batch's gradient, accumulated over micro-batches with lax.scan
     @jax.jit
-    def scan_step(variables, opt_state, idx):
-        loss, grads = accumulate_grads(loss_fn, variables, (x_all[idx], y_all[idx]), MICRO_BATCHES)
+    def scan_step(variables, opt_state, x, y):
+        loss, grads = accumulate_grads(loss_fn, variables, (x, y), MICRO_BATCHES)
         updates, opt_state = optimizer.update(grads, opt_state, variables)
         return optax.apply_updates(variables, updates), opt_state, loss
 
@@ -90,22 +90,24 @@ def run(seed: int = 0, steps: int = 20) -> dict:
     # ---- training: scan over micro-batches, then step
     params, opt_state, losses = variables, optimizer.init(variables), []
     for idx in progress(all_idx, desc="accumulation steps"):
-        params, opt_state, loss = scan_step(params, opt_state, idx)
+        params, opt_state, loss = scan_step(params, opt_state, x_all[idx], y_all[idx])
         losses.append(float(loss))
 
     # ---- twin 2: optax.MultiSteps applies the update every MICRO_BATCHES calls
     multi = optax.MultiSteps(optimizer, every_k_schedule=MICRO_BATCHES)
 
     @jax.jit
-    def micro_step(variables, opt_state, idx):
-        grads = jax.grad(loss_fn)(variables, (x_all[idx], y_all[idx]))
+    def micro_step(variables, opt_state, x, y):
+        grads = jax.grad(loss_fn)(variables, (x, y))
         updates, opt_state = multi.update(grads, opt_state, variables)
         return optax.apply_updates(variables, updates), opt_state
 
     multi_params, multi_state = variables, multi.init(variables)
     for idx in all_idx:
         for micro in jnp.split(idx, MICRO_BATCHES):
-            multi_params, multi_state = micro_step(multi_params, multi_state, micro)
+            multi_params, multi_state = micro_step(
+                multi_params, multi_state, x_all[micro], y_all[micro]
+            )
 
     # ---- twin 3: data parallel, the full batch sharded over every device
     mesh = Mesh(np.array(jax.devices()), ("data",))
@@ -134,6 +136,38 @@ def run(seed: int = 0, steps: int = 20) -> dict:
         "devices": len(jax.devices()),
         "multisteps_vs_scan_max_diff": max_diff(multi_params, params),
         "data_parallel_vs_scan_max_diff": max_diff(dp_params, params),
+    }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is SGD with momentum
+    on one batch, its gradient accumulated over the micro-batches with lax.scan, jitted."""
+    x_all, y_all = (jnp.asarray(a) for a in digits())
+    model = MLP()
+    variables = to_flax(initial_state(seed))
+    optimizer = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    idx = jnp.asarray(batch_indices(len(x_all), 1, seed)[0])
+    batch = (x_all[idx], y_all[idx])
+
+    def loss_fn(variables, batch):
+        x, y = batch
+        return optax.softmax_cross_entropy_with_integer_labels(model.apply(variables, x), y).mean()
+
+    def accumulated(variables):
+        return accumulate_grads(loss_fn, variables, batch, MICRO_BATCHES)
+
+    step, first_grads = optax_step(accumulated, optimizer, variables)
+
+    def grads():
+        names = to_torch_names(first_grads())
+        return {k.removeprefix("final_"): v for k, v in names.items()}
+
+    micro = jax.tree.map(lambda a: a[: len(idx) // MICRO_BATCHES], batch)
+    return {
+        "unit": f"SGD step, {len(idx)} examples in {MICRO_BATCHES} micro-batches (scan, jitted)",
+        "grads": grads,
+        "step": step,
+        "graph": lambda: jax.jit(lambda v: jax.vjp(lambda v: loss_fn(v, micro), v)[1])(variables),
     }
 
 

@@ -64,6 +64,42 @@ def run(seed: int = 0, steps: int = 20) -> dict:
     }
 
 
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is SGD with momentum
+    on one batch, its gradient accumulated in .grad over the micro-batches' backwards."""
+    x_all, y_all = (torch.tensor(a) for a in digits())
+    model = nn.Sequential(nn.Linear(64, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10))
+    model.load_state_dict({k: torch.tensor(v) for k, v in initial_state(seed).items()})
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    idx = batch_indices(len(x_all), 1, seed)[0]
+    micro_batches = [torch.tensor(micro) for micro in np.split(idx, MICRO_BATCHES)]
+
+    def graph(micro=micro_batches[0]):  # one micro-batch's graph, freed by its backward
+        return loss_fn(model(x_all[micro]), y_all[micro].long()) / MICRO_BATCHES
+
+    def accumulated():
+        optimizer.zero_grad()
+        total = 0.0
+        for micro in micro_batches:
+            loss = graph(micro)
+            loss.backward()  # adds into each parameter's .grad
+            total = total + loss.detach()
+        return total
+
+    def grads():
+        accumulated()
+        return {n: p.grad for n, p in model.named_parameters()}
+
+    def step():
+        loss = accumulated()
+        optimizer.step()
+        return loss
+
+    return {"unit": f"SGD step, {len(idx)} examples in {MICRO_BATCHES} micro-batches",
+            "grads": grads, "step": step, "graph": graph}  # fmt: skip
+
+
 def main(argv=None) -> None:
     args = parser("Gradient accumulation over micro-batches, tape.", steps=20).parse_args(argv)
     report("grad_accumulation / funcgrad.tape", run(args.seed, args.steps), args.out)

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from examples.common import parser, progress, report
+from examples.common import optax_step, parser, progress, report
 from examples.higher_order.data import HIDDEN, LEARNING_RATE, PENALTY_WEIGHT, problem
 
 NAMES = ("W1", "b1", "W2", "b2")
@@ -44,10 +44,8 @@ def from_flax(variables: dict) -> dict:
     }
 
 
-def run(seed: int = 0, steps: int = 5) -> dict:
-    # ---- inputs: the critic's parameters and the data
-    data = problem(seed)
-    variables = to_flax({n: jnp.asarray(data[n]) for n in NAMES})
+def critic_loss_of(data: dict):
+    """The penalised critic loss on `data`'s batches, a pure function of the Flax variables."""
     real, fake, eps = (jnp.asarray(data[k]) for k in ("real", "fake", "eps"))
     critic = Critic()
 
@@ -61,6 +59,15 @@ def run(seed: int = 0, steps: int = 5) -> dict:
             - critic.apply(variables, real).mean()
             + PENALTY_WEIGHT * penalty
         )
+
+    return critic_loss
+
+
+def run(seed: int = 0, steps: int = 5) -> dict:
+    # ---- inputs: the critic's parameters and the data
+    data = problem(seed)
+    variables = to_flax({n: jnp.asarray(data[n]) for n in NAMES})
+    critic_loss = critic_loss_of(data)
 
     # ---- Hessian-vector product at the initial parameters: a gradient of a gradient
     v = to_flax({n: jnp.asarray(data["v"][n]) for n in NAMES})
@@ -94,6 +101,23 @@ def run(seed: int = 0, steps: int = 5) -> dict:
             for a, b in zip(jax.tree.leaves(hvp), jax.tree.leaves(hvp_grad_of_grad))
         ),
         **{f"final_{n}": p for n, p in from_flax(variables).items()},
+    }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is the penalised
+    critic loss's value_and_grad (jax.grad inside the loss) and the SGD update, jitted."""
+    data = problem(seed)
+    variables = to_flax({n: jnp.asarray(data[n]) for n in NAMES})
+    critic_loss = critic_loss_of(data)
+    step, first_grads = optax_step(
+        jax.value_and_grad(critic_loss), optax.sgd(LEARNING_RATE), variables
+    )
+    return {
+        "unit": "penalised critic loss, its gradient, SGD update (jitted)",
+        "grads": lambda: from_flax(first_grads()),
+        "step": step,
+        "graph": lambda: jax.jit(lambda v: jax.vjp(critic_loss, v)[1])(variables),
     }
 
 

@@ -12,9 +12,9 @@ from examples.higher_order.data import LEARNING_RATE, PENALTY_WEIGHT, problem
 NAMES = ("W1", "b1", "W2", "b2")
 
 
-def run(seed: int = 0, steps: int = 5) -> dict:
+def critic_and_loss(data: dict) -> tuple:
+    """The critic's parameters (leaves) and its loss, a function of them through `critic`."""
     # ---- inputs: the critic's parameters and the data
-    data = problem(seed)
     params = [torch.tensor(data[n], requires_grad=True) for n in NAMES]
     real, fake, eps = (torch.tensor(data[k]) for k in ("real", "fake", "eps"))
 
@@ -28,6 +28,13 @@ def run(seed: int = 0, steps: int = 5) -> dict:
         (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
         penalty = ((g.norm(2, dim=1) - 1) ** 2).mean()
         return critic(fake).mean() - critic(real).mean() + PENALTY_WEIGHT * penalty
+
+    return params, critic_loss
+
+
+def run(seed: int = 0, steps: int = 5) -> dict:
+    data = problem(seed)
+    params, critic_loss = critic_and_loss(data)
 
     # ---- Hessian-vector product at the initial parameters: a gradient of a gradient
     grads = torch.autograd.grad(critic_loss(), params, create_graph=True)
@@ -54,6 +61,29 @@ def run(seed: int = 0, steps: int = 5) -> dict:
         **{f"hvp_{n}": h.numpy() for n, h in zip(NAMES, hvp)},
         **{f"final_{n}": p.detach().numpy() for n, p in zip(NAMES, params)},
     }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is the critic's loss
+    with its gradient penalty (a create_graph backward inside), its backward and SGD."""
+    params, critic_loss = critic_and_loss(problem(seed))
+
+    def grads():
+        for p in params:
+            p.grad = None
+        critic_loss().backward()
+        return {n: p.grad for n, p in zip(NAMES, params)}
+
+    def step():
+        loss = critic_loss()
+        grads_ = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads_):
+                p -= LEARNING_RATE * g
+        return loss
+
+    return {"unit": "penalised critic loss, backward, SGD update", "grads": grads,
+            "step": step, "graph": critic_loss}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -87,6 +87,38 @@ def run(seed: int = 0, steps: int = 300, mode: str = "retain", batch_size: int =
     }
 
 
+def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is Adam on one batch,
+    both heads' losses backwarded through the trunk once, `(loss1 + loss2).backward()`: the
+    same work as the functional step's one trunk pullback of the summed cotangents."""
+    data = digits(seed)
+    model = MultiTaskNet()
+    model.load_state_dict({k: torch.tensor(v) for k, v in initial_state(seed).items()})
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    idx = next(batches(len(data["train_x"]), batch_size, 1, seed))
+    x, y_even, y_big = (torch.tensor(data[k][idx]) for k in ("train_x", "train_even", "train_big"))
+
+    def graph():  # the forward: the trunk's graph, shared by both losses
+        out_even, out_big = model(x)
+        return loss_fn(out_even, y_even.long()), loss_fn(out_big, y_big.long())
+
+    def grads():
+        optimizer.zero_grad()
+        sum(graph()).backward()
+        return {n: p.grad for n, p in model.named_parameters()}
+
+    def step():
+        optimizer.zero_grad()
+        loss = sum(graph())
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return {"unit": f"Adam step, batch {batch_size}, (loss1 + loss2).backward()",
+            "grads": grads, "step": step, "graph": graph}  # fmt: skip
+
+
 def main(argv=None) -> None:
     p = parser("Two heads on a shared trunk, PyTorch.", steps=300)
     p.add_argument("--mode", choices=["retain", "sum"], default="retain")

@@ -1,1 +1,5 @@
 """retain_graph: the `a, b, c, d, e` graph backwarded several times, three ways."""
+
+# How closely the forms' first-step gradients agree (`numpy.allclose`; `atol_of_max`:
+# that fraction of the largest reference magnitude is added to atol): funcgrad compare.
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}

@@ -51,6 +51,30 @@ def run(seed: int = 0, steps: int = 1) -> dict:
     }
 
 
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is the forward and
+    the two backwards through the retained graph, from `a.grad = None`."""
+    a = torch.tensor(initial_a(seed), requires_grad=True)
+
+    def graph():  # the forward alone: what `retain_graph=True` keeps
+        c = (a**2) * 2
+        return c.mean(), c.sum()
+
+    def step():
+        a.grad = None
+        d, e = graph()
+        d.backward(retain_graph=True)
+        e.backward()
+        return e
+
+    def grads():
+        step()
+        return {"a": a.grad}
+
+    return {"unit": "forward, d.backward(retain_graph=True), e.backward()", "grads": grads,
+            "step": step, "graph": graph}  # fmt: skip
+
+
 def main(argv=None) -> None:
     args = parser("retain_graph on funcgrad.tape: backward twice through one graph.").parse_args(
         argv

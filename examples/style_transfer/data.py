@@ -152,5 +152,5 @@ def style_parser(description: str):
     p.add_argument("--style", default=None, help="style image file (default: Hubble)")
     p.add_argument("--weights", default=None, help="VGG19 features .npz (see data.py)")
     p.add_argument("--line-search", choices=list(LINE_SEARCH), default="strong_wolfe",
-                   help="PyTorch forms' L-BFGS line search (default strong_wolfe)")  # fmt: skip
+                   help="line search of PyTorch's L-BFGS (default strong_wolfe)")  # fmt: skip
     return p

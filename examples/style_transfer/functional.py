@@ -1,23 +1,24 @@
-"""Neural style transfer with JAX: the loss a pure function of the image, L-BFGS jitted whole.
+"""Neural style transfer with JAX: the loss a pure function of the image, optimised by L-BFGS.
 
 The feature network is a Flax module (NHWC) that returns its conv outputs by layer name;
-the content and style losses are a pure function of the image, and the whole optimisation
-(`--steps` iterations of `optax.lbfgs()`, each followed by the clamp to [0, 1]) is one
-`jax.lax.scan` compiled by `jax.jit`, as in optax's documented L-BFGS usage with
-`optax.value_and_grad_from_state`.
+the content and style losses are a pure function of the image. Two optimisers:
 
-The starting weights, images, losses and initial gradient are the same as the PyTorch
-program's, but the trajectory is not: optax's L-BFGS searches each step with a zoom line
-search (Nocedal and Wright's, with its own initial step and memory of 10 pairs), PyTorch's
-with its strong-Wolfe search (memory of 100). `--steps` here counts L-BFGS iterations, each
-one or more loss evaluations; in the PyTorch forms it counts closure evaluations.
-
-On CPU this form is the slowest of the three: XLA runs the convolutions of the gradient
-inside a loop body several times slower than jitted alone (jax-ml/jax#12868), and the
-clamp, a projection the line search does not know about, makes the line searches long (up
-to 20 evaluations each; without the clamp they take one or two).
+- `--optimizer pytorch` (the default): PyTorch's L-BFGS (`funcgrad.lbfgs.lbfgs_step`, a
+  port of `torch.optim.LBFGS` with its strong-Wolfe line search) driven by a jitted
+  `jax.value_and_grad`: the same algorithm, the same closure (clamp the image to [0, 1],
+  evaluate) and the same count of evaluations as the PyTorch forms, so the three
+  trajectories compare step by step. `--steps` counts closure evaluations, as there.
+- `--optimizer optax`: the idiomatic JAX way, `optax.lbfgs()` with its zoom line search and
+  the clamp after each update, the whole loop one `jax.lax.scan` compiled by `jax.jit`, as
+  in optax's documented usage with `optax.value_and_grad_from_state`. Its trajectory is
+  its own (another line search, a memory of 10 pairs), `--steps` counts its iterations
+  (each one or more evaluations), and on CPU it is slow: XLA runs the gradient's
+  convolutions inside a loop body several times slower than jitted alone
+  (jax-ml/jax#12868), and the clamp, a projection the line search does not know about,
+  makes its line searches long (up to 20 evaluations each).
 
     python -m examples.style_transfer.functional --steps 300 --size 128
+    python -m examples.style_transfer.functional --optimizer optax --steps 100
 """
 
 import os
@@ -33,6 +34,7 @@ from examples.common import progress, report
 from examples.style_transfer.data import (
     CONTENT_LAYERS,
     CONTENT_WEIGHT,
+    LINE_SEARCH,
     MEAN,
     STD,
     STYLE_LAYERS,
@@ -43,9 +45,11 @@ from examples.style_transfer.data import (
     save_image,
     style_parser,
 )  # fmt: skip
-from funcgrad.tape.nn import convert
+from funcgrad import convert
+from funcgrad.lbfgs import lbfgs_step
 
 FORM = os.path.splitext(os.path.basename(__file__))[0]
+OPTIMIZERS = ("pytorch", "optax")
 
 
 def normalize(img):  # NHWC: the channel axis is last
@@ -91,9 +95,9 @@ def to_flax(config: tuple, state: dict) -> dict:
     return {"params": params}
 
 
-def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = None,
-        style: str | None = None, weights: str | None = None,
-        out: str = "out/style_transfer") -> dict:  # fmt: skip
+def style_problem(seed: int, size: int, content: str | None = None, style: str | None = None,
+                  weights: str | None = None) -> tuple:  # fmt: skip
+    """(the content image, `scores(image)` -> its style and content losses, the features' name)."""
     # ---- images and the feature network, from the shared weights
     content_img, style_img = (
         convert.nchw_to_nhwc(jnp.asarray(a)) for a in images(size, content, style)
@@ -116,18 +120,36 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
                             for n in CONTENT_LAYERS) * CONTENT_WEIGHT  # fmt: skip
         return style_score, content_score
 
-    def total_loss(image):
-        style_score, content_score = scores(image)
-        return style_score + content_score
+    return content_img, scores, features
 
-    # ---- the losses and the image's gradient at the start
-    initial_style, initial_content = jax.jit(scores)(content_img)
-    initial_grad = jax.jit(jax.grad(total_loss))(content_img)
 
-    # ---- L-BFGS on the image: the whole loop one jitted lax.scan
+def lbfgs_like_pytorch(value_and_grad, image, steps: int, line_search: str | None = "strong_wolfe",
+                       on_evaluation=None) -> tuple:  # fmt: skip
+    """PyTorch's `LBFGS(max_iter=steps)` on the image, `steps` closure evaluations.
+
+    The closure is the PyTorch forms': clamp the image to [0, 1], then the loss and its
+    gradient (`value_and_grad`, jitted). Returns (the final image, the loss per evaluation).
+    """
+    shape, losses = image.shape, []
+
+    def closure(x):
+        x = jnp.clip(x, 0, 1)  # keep the image a valid image
+        loss, grad = value_and_grad(x.reshape(shape))
+        losses.append(float(loss))
+        if on_evaluation is not None:
+            on_evaluation()
+        return x, loss, grad.reshape(-1)
+
+    x, state = image.reshape(-1), None
+    while len(losses) < steps:  # one step runs them all, unless the loss stops changing
+        x, _, state = lbfgs_step(closure, x, state, max_iter=steps, line_search_fn=line_search)
+    return jnp.clip(x, 0, 1).reshape(shape), np.asarray(losses)
+
+
+def lbfgs_with_optax(total_loss, image, steps: int, on_iteration=None) -> tuple:
+    """`optax.lbfgs()` on the image, `steps` iterations, the whole loop one jitted lax.scan."""
     optimizer = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(total_loss)
-    bar = progress(range(steps), desc="L-BFGS iterations")
 
     def iteration(carry, _):
         image, opt_state = carry
@@ -141,7 +163,8 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
         cached = optax.tree.get(opt_state, "value")
         stale = jnp.any(image != stepped)
         opt_state = optax.tree.set(opt_state, value=jnp.where(stale, jnp.inf, cached))
-        jax.debug.callback(bar.update)  # the progress bar, ticked from inside the compiled loop
+        if on_iteration is not None:
+            jax.debug.callback(on_iteration)  # e.g. a progress bar, from the compiled loop
         return (image, opt_state), loss
 
     @jax.jit
@@ -149,17 +172,44 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
         (image, _), losses = jax.lax.scan(iteration, (image, optimizer.init(image)), length=steps)
         return image, losses
 
-    image, losses = optimise(content_img)
+    image, losses = optimise(image)
+    return image, np.asarray(losses)
+
+
+def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = None,
+        style: str | None = None, weights: str | None = None, out: str = "out/style_transfer",
+        line_search: str | None = "strong_wolfe", optimizer: str = "pytorch") -> dict:  # fmt: skip
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    content_img, scores, features = style_problem(seed, size, content, style, weights)
+
+    def total_loss(image):
+        style_score, content_score = scores(image)
+        return style_score + content_score
+
+    # ---- the losses and the image's gradient at the start
+    initial_style, initial_content = jax.jit(scores)(content_img)
+    value_and_grad = jax.jit(jax.value_and_grad(total_loss))
+    initial_grad = value_and_grad(content_img)[1]
+
+    # ---- L-BFGS on the image: PyTorch's algorithm over a jitted closure, or optax's
+    bar = progress(range(steps), desc=f"L-BFGS ({optimizer}) steps")
+    if optimizer == "pytorch":
+        image, losses = lbfgs_like_pytorch(value_and_grad, content_img, steps, line_search,
+                                           bar.update)  # fmt: skip
+    else:
+        image, losses = lbfgs_with_optax(total_loss, content_img, steps, bar.update)
     bar.close()
 
     # ---- the final image
     final_style, final_content = jax.jit(scores)(image)
     return {
         "features": features,
+        "optimizer": optimizer,
         "initial_style_loss": float(initial_style),
         "initial_content_loss": float(initial_content),
         "initial_grad": np.asarray(convert.nhwc_to_nchw(initial_grad)),
-        "losses": np.asarray(losses),
+        "losses": losses,
         "final_style_loss": float(final_style),
         "final_content_loss": float(final_content),
         "final_loss": float(final_style + final_content),
@@ -167,10 +217,34 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
     }
 
 
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is one evaluation of
+    the L-BFGS closure (clamp, jitted loss and gradient); the losses are PyTorch's L-BFGS's."""
+    content_img, scores, _ = style_problem(seed, 32 if quick else 128)
+
+    def total_loss(image):
+        return sum(scores(image))
+
+    value_and_grad = jax.jit(jax.value_and_grad(total_loss))
+    return {
+        "unit": f"L-BFGS closure: loss and image gradient, {tuple(content_img.shape)} (jitted)",
+        "grads": lambda: {"image": convert.nhwc_to_nchw(value_and_grad(content_img)[1])},
+        "step": lambda: value_and_grad(jnp.clip(content_img, 0, 1))[0],
+        "graph": lambda: jax.jit(lambda x: jax.vjp(total_loss, x)[1])(content_img),
+        "losses": lambda steps, step: list(
+            lbfgs_like_pytorch(value_and_grad, content_img, steps)[1][:steps]
+        ),  # fmt: skip
+    }
+
+
 def main(argv=None) -> None:
-    args = style_parser("Neural style transfer with L-BFGS, JAX.").parse_args(argv)
+    p = style_parser("Neural style transfer with L-BFGS, JAX.")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="pytorch",
+                   help="pytorch: PyTorch's L-BFGS over a jitted closure (default); "
+                        "optax: optax.lbfgs in one jitted lax.scan")  # fmt: skip
+    args = p.parse_args(argv)
     results = run(args.seed, args.steps, args.size, args.content, args.style, args.weights,
-                  args.out)  # fmt: skip
+                  args.out, LINE_SEARCH[args.line_search], args.optimizer)  # fmt: skip
     report("style_transfer / functional JAX", results, args.out)
 
 

@@ -122,9 +122,10 @@ def style_model_and_losses(cnn, content_img, style_img):
     return model[: i + 1], style_losses, content_losses
 
 
-def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = None,
-        style: str | None = None, weights: str | None = None, out: str = "out/style_transfer",
-        line_search: str | None = "strong_wolfe") -> dict:  # fmt: skip
+def style_problem(seed: int, size: int, content: str | None = None, style: str | None = None,
+                  weights: str | None = None) -> tuple:  # fmt: skip
+    """(the image to optimise, `scores()` -> its style and content losses, the loss modules,
+    the features' name)."""
     # ---- images and the feature network, from the shared weights
     content_img, style_img = (torch.tensor(a) for a in images(size, content, style))
     config, state, features = feature_weights(seed, weights)
@@ -143,6 +144,14 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
         style_score = sum(sl.loss for sl in style_losses) * STYLE_WEIGHT
         content_score = sum(cl.loss for cl in content_losses) * CONTENT_WEIGHT
         return style_score, content_score
+
+    return input_img, scores, style_losses + content_losses, features
+
+
+def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = None,
+        style: str | None = None, weights: str | None = None, out: str = "out/style_transfer",
+        line_search: str | None = "strong_wolfe") -> dict:  # fmt: skip
+    input_img, scores, _, features = style_problem(seed, size, content, style, weights)
 
     # ---- the losses and the image's gradient at the start
     initial_style, initial_content = scores()
@@ -185,6 +194,45 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
         "final_loss": (final_style + final_content).item(),
         "image_path": save_image(input_img.detach().numpy(), out, FORM),
     }
+
+
+def workload(seed: int = 0, quick: bool = False) -> dict:
+    """What `funcgrad compare` measures (examples/README.md): one step is one evaluation of
+    the L-BFGS closure (clamp, forward, backward); the losses are LBFGS's, strong-Wolfe."""
+    input_img, scores, loss_modules, _ = style_problem(seed, 32 if quick else 128)
+
+    def graph():
+        return sum(scores())
+
+    def step():  # the closure (it clears the image's .grad itself: no optimizer in it)
+        with torch.no_grad():
+            input_img.clamp_(0, 1)  # keep the image a valid image
+        input_img.grad = None
+        loss = graph()
+        loss.backward()
+        for module in loss_modules:  # no graph outlives the step (as funcgrad.tape.jit needs)
+            module.loss = module.loss.detach()
+        return loss
+
+    def grads():
+        step()
+        return {"image": input_img.grad}
+
+    def losses(steps, step):
+        optimizer = optim.LBFGS([input_img], max_iter=steps, line_search_fn="strong_wolfe")
+        history = []
+
+        def closure():
+            loss = step()
+            history.append(loss.item())
+            return loss
+
+        while len(history) < steps:
+            optimizer.step(closure)
+        return history[:steps]
+
+    return {"unit": f"L-BFGS closure: loss and image gradient, {tuple(input_img.shape)}",
+            "grads": grads, "step": step, "graph": graph, "losses": losses}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -13,161 +13,320 @@ Example:
     tensor([[4., 8.]])
 """
 
-from . import autograd as autograd
-from . import linalg as linalg
-from . import nn as nn
-from . import optim as optim
-from .autograd import grad as _grad  # noqa: F401 - keeps autograd.grad importable early
+from . import (
+    autograd as autograd,
+    functions_more as _functions_more,
+    linalg as linalg,
+    nn as nn,
+    optim as optim,
+)
 from .compile import jit as jit
 from .creation import (
     arange as arange,
-)
-from .creation import (
     as_tensor as as_tensor,
-)
-from .creation import (
     empty as empty,
-)
-from .creation import (
     eye as eye,
-)
-from .creation import (
     from_numpy as from_numpy,
-)
-from .creation import (
     full as full,
-)
-from .creation import (
     full_like as full_like,
-)
-from .creation import (
     linspace as linspace,
-)
-from .creation import (
     ones as ones,
-)
-from .creation import (
     ones_like as ones_like,
-)
-from .creation import (
     rand as rand,
-)
-from .creation import (
     rand_like as rand_like,
-)
-from .creation import (
     randint as randint,
-)
-from .creation import (
     randn as randn,
-)
-from .creation import (
     randn_like as randn_like,
-)
-from .creation import (
     randperm as randperm,
-)
-from .creation import (
     tensor as tensor,
-)
-from .creation import (
     zeros as zeros,
-)
-from .creation import (
     zeros_like as zeros_like,
 )
+from .draw import draw_graph as draw_graph
 from .dtypes import (
     bfloat16 as bfloat16,
-)
-from .dtypes import (
-    bool as bool,  # noqa: A004
-)
-from .dtypes import (
+    bool as bool,  # noqa: A004 - PyTorch's name
     double as double,
-)
-from .dtypes import (
-    float as float,  # noqa: A004
-)
-from .dtypes import (
+    float as float,  # noqa: A004 - PyTorch's name
     float16 as float16,
-)
-from .dtypes import (
     float32 as float32,
-)
-from .dtypes import (
     float64 as float64,
-)
-from .dtypes import (
     half as half,
-)
-from .dtypes import (
-    int as int,  # noqa: A004
-)
-from .dtypes import (
+    int as int,  # noqa: A004 - PyTorch's name
     int8 as int8,
-)
-from .dtypes import (
     int16 as int16,
-)
-from .dtypes import (
     int32 as int32,
-)
-from .dtypes import (
     int64 as int64,
-)
-from .dtypes import (
     long as long,
-)
-from .dtypes import (
     short as short,
-)
-from .dtypes import (
     uint8 as uint8,
 )
 from .engine import live_graph_bytes as live_graph_bytes
-from .functions import *  # noqa: F403 - the explicit list in functions._UNARY_AND_METHODS
 from .functions import (
+    abs as abs,  # noqa: A004 - PyTorch's name
+    absolute as absolute,
+    add as add,
+    all as all,  # noqa: A004 - PyTorch's name
     allclose as allclose,
-)
-from .functions import (
+    amax as amax,
+    amin as amin,
+    any as any,  # noqa: A004 - PyTorch's name
+    argmax as argmax,
+    argmin as argmin,
+    atan2 as atan2,
+    bmm as bmm,
     cat as cat,
-)
-from .functions import (
+    ceil as ceil,
+    chunk as chunk,
+    clamp as clamp,
+    clip as clip,
+    clone as clone,
     concat as concat,
-)
-from .functions import (
+    concatenate as concatenate,
+    cos as cos,
+    cumsum as cumsum,
+    div as div,
+    divide as divide,
+    dot as dot,
+    eq as eq,
     equal as equal,
-)
-from .functions import (
+    erf as erf,
+    exp as exp,
+    expand_as as expand_as,
+    expm1 as expm1,
+    flatten as flatten,
+    flip as flip,
+    floor as floor,
+    gather as gather,
+    ge as ge,
+    gt as gt,
     is_tensor as is_tensor,
-)
-from .functions import (
+    isnan as isnan,
+    le as le,
+    log as log,
+    log1p as log1p,
+    log2 as log2,
+    log_softmax as log_softmax,
+    logical_not as logical_not,
+    logsumexp as logsumexp,
+    lt as lt,
+    masked_fill as masked_fill,
+    matmul as matmul,
+    max as max,  # noqa: A004 - PyTorch's name
+    maximum as maximum,
+    mean as mean,
+    min as min,  # noqa: A004 - PyTorch's name
+    minimum as minimum,
+    mm as mm,
+    mul as mul,
+    multiply as multiply,
+    mv as mv,
+    narrow as narrow,
+    ne as ne,
+    neg as neg,
+    negative as negative,
+    norm as norm,
+    numel as numel,
+    permute as permute,
+    pow as pow,  # noqa: A004 - PyTorch's name
+    prod as prod,
+    reciprocal as reciprocal,
+    relu as relu,
+    repeat as repeat,
+    reshape as reshape,
+    round as round,  # noqa: A004 - PyTorch's name
+    rsqrt as rsqrt,
+    select as select,
+    sigmoid as sigmoid,
+    sign as sign,
+    sin as sin,
+    softmax as softmax,
+    split as split,
+    sqrt as sqrt,
+    square as square,
+    squeeze as squeeze,
     stack as stack,
-)
-from .functions import (
+    std as std,
+    sub as sub,
+    subtract as subtract,
+    sum as sum,  # noqa: A004 - PyTorch's name
+    swapaxes as swapaxes,
+    t as t,
+    tan as tan,
+    tanh as tanh,
+    transpose as transpose,
+    true_divide as true_divide,
+    unbind as unbind,
+    unflatten as unflatten,
+    unsqueeze as unsqueeze,
+    var as var,
     where as where,
 )
-from .functions_more import *  # noqa: F403 - the explicit list in functions_more._METHODS
+
+# The wider surface (topk, einsum, addmm, ...), listed in functions_more.__all__.
+from .functions_more import *  # noqa: E402, F403
 from .grad_mode import (
     enable_grad as enable_grad,
-)
-from .grad_mode import (
     inference_mode as inference_mode,
-)
-from .grad_mode import (
     is_grad_enabled as is_grad_enabled,
-)
-from .grad_mode import (
     is_inference_mode_enabled as is_inference_mode_enabled,
-)
-from .grad_mode import (
     no_grad as no_grad,
-)
-from .grad_mode import (
     set_grad_enabled as set_grad_enabled,
 )
 from .memory import graph_bytes as graph_bytes
-from .random import default_generator as default_generator
-from .random import manual_seed as manual_seed
-from .tensor import Size as Size
-from .tensor import Tensor as Tensor
+from .random import default_generator as default_generator, manual_seed as manual_seed
+from .tensor import Size as Size, Tensor as Tensor
+
+__all__ = [
+    "Size",
+    "Tensor",
+    "abs",
+    "absolute",
+    "add",
+    "all",
+    "allclose",
+    "amax",
+    "amin",
+    "any",
+    "arange",
+    "argmax",
+    "argmin",
+    "as_tensor",
+    "atan2",
+    "autograd",
+    "bfloat16",
+    "bmm",
+    "bool",
+    "cat",
+    "ceil",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "concat",
+    "concatenate",
+    "cos",
+    "cumsum",
+    "default_generator",
+    "div",
+    "divide",
+    "dot",
+    "double",
+    "empty",
+    "enable_grad",
+    "eq",
+    "equal",
+    "erf",
+    "exp",
+    "expand_as",
+    "expm1",
+    "eye",
+    "flatten",
+    "flip",
+    "float",
+    "float16",
+    "float32",
+    "float64",
+    "floor",
+    "from_numpy",
+    "full",
+    "full_like",
+    "gather",
+    "ge",
+    "graph_bytes",
+    "gt",
+    "half",
+    "inference_mode",
+    "int",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "is_grad_enabled",
+    "is_inference_mode_enabled",
+    "is_tensor",
+    "isnan",
+    "jit",
+    "le",
+    "linspace",
+    "live_graph_bytes",
+    "log",
+    "log1p",
+    "log2",
+    "log_softmax",
+    "logical_not",
+    "logsumexp",
+    "long",
+    "lt",
+    "manual_seed",
+    "masked_fill",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "multiply",
+    "mv",
+    "narrow",
+    "ne",
+    "neg",
+    "negative",
+    "nn",
+    "no_grad",
+    "norm",
+    "numel",
+    "ones",
+    "ones_like",
+    "optim",
+    "permute",
+    "pow",
+    "prod",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
+    "reciprocal",
+    "relu",
+    "repeat",
+    "reshape",
+    "round",
+    "rsqrt",
+    "select",
+    "set_grad_enabled",
+    "short",
+    "sigmoid",
+    "sign",
+    "sin",
+    "softmax",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "t",
+    "tan",
+    "tanh",
+    "tensor",
+    "transpose",
+    "true_divide",
+    "uint8",
+    "unbind",
+    "unflatten",
+    "unsqueeze",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+    "linalg",
+    *_functions_more.__all__,
+]

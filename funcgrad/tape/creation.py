@@ -10,85 +10,42 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import errors
+from ._convert import canonical_dtype, parse_device, to_array
 from .grad_mode import is_inference_mode_enabled
 from .random import default_generator
+from .tensor import Tensor
 
-
-def _canonical_dtype(dtype):
-    """Accepts jnp/np dtypes, their names ('float32'), and Python's float/int/bool."""
-    if dtype is None:
-        return None
-    try:
-        return jax.dtypes.canonicalize_dtype(jnp.dtype(dtype))
-    except TypeError:
-        raise TypeError(
-            f"argument 'dtype' must be a dtype such as torch.float32, not {dtype!r}"
-        ) from None
-
-
-def _is_dtype_like(x) -> bool:
-    if isinstance(x, str):
-        try:
-            jnp.dtype(x)
-            return True
-        except TypeError:
-            return False
-    try:
-        return x is not None and not isinstance(x, jax.Device) and jnp.dtype(x) is not None
-    except TypeError:
-        return False
-
-
-def _parse_device(device) -> jax.Device:
-    """'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu' or a jax.Device -> a jax.Device."""
-    if isinstance(device, jax.Device):
-        return device
-    name, _, index = str(device).partition(":")
-    platform = {"cuda": "gpu"}.get(name, name)
-    try:
-        devices = jax.devices(platform)
-    except RuntimeError as e:
-        raise RuntimeError(
-            f"device {device!r} is not available: JAX sees {jax.devices()}. "
-            "Install the JAX build for that accelerator, or use 'cpu'."
-        ) from e
-    return devices[int(index or 0)]
-
-
-def _to_array(data, dtype):
-    from .tensor import Tensor
-
-    if isinstance(data, Tensor):
-        data = data._data
-    elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
-        data = np.asarray([np.asarray(d._data) if isinstance(d, Tensor) else d for d in data])
-    dtype = _canonical_dtype(dtype)
-    if dtype is None and not hasattr(data, "dtype"):
-        probe = np.asarray(data)
-        if probe.dtype == np.float64:
-            dtype = jnp.float32  # PyTorch's default dtype
-    return jnp.asarray(data, dtype=dtype)
-
-
-def _flat(data):
-    for d in data:
-        if isinstance(d, (list, tuple)):
-            yield from _flat(d)
-        else:
-            yield d
+__all__ = [
+    "arange",
+    "as_tensor",
+    "empty",
+    "eye",
+    "from_numpy",
+    "full",
+    "full_like",
+    "linspace",
+    "ones",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
+    "tensor",
+    "zeros",
+    "zeros_like",
+]
 
 
 def _finish(array, requires_grad, device=None):
-    from .tensor import Tensor
-
     if device is not None:
-        array = jax.device_put(array, _parse_device(device))
+        array = jax.device_put(array, parse_device(device))
     t = Tensor._wrap(array)
     t._inference = is_inference_mode_enabled()  # like PyTorch: made inside inference_mode
     if requires_grad:
         if not jnp.issubdtype(array.dtype, jnp.inexact):  # PyTorch's factory wording
-            from . import errors
-
             raise RuntimeError(
                 errors.INTEGER_REQUIRES_GRAD_CTOR + errors.INTEGER_HINT.format(dtype=array.dtype)
             )
@@ -104,27 +61,12 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
         >>> torch.tensor([[1.0, 2.0]], requires_grad=True).shape
         torch.Size([1, 2])
     """
-    from .tensor import Tensor
-
-    if isinstance(data, Tensor):
-        data = data._data
-    elif isinstance(data, np.ndarray):
-        data = data.copy()  # jnp.asarray(data, dtype=...) can alias a numpy buffer on CPU
-    array = _to_array(data, dtype)
-    if requires_grad and not jnp.issubdtype(array.dtype, jnp.inexact):
-        from . import errors
-
-        raise RuntimeError(
-            errors.INTEGER_REQUIRES_GRAD_CTOR + errors.INTEGER_HINT.format(dtype=array.dtype)
-        )
-    return _finish(array, requires_grad, device)
+    return _finish(to_array(data, dtype), requires_grad, device)
 
 
 def as_tensor(data, dtype=None, device=None):
     """Like `tensor`, but returns `data` itself if it already is a tensor of that dtype."""
-    from .tensor import Tensor
-
-    if isinstance(data, Tensor) and (dtype is None or _canonical_dtype(dtype) == data.dtype):
+    if isinstance(data, Tensor) and (dtype is None or canonical_dtype(dtype) == data.dtype):
         return data if device is None else data.to(device)
     return tensor(data, dtype=dtype, device=device)
 
@@ -156,14 +98,14 @@ def _size(size, fn="zeros"):
 def zeros(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros. Example: `torch.zeros(2, 3)`."""
     return _finish(
-        jnp.zeros(_size(size), _canonical_dtype(dtype) or jnp.float32), requires_grad, device
+        jnp.zeros(_size(size), canonical_dtype(dtype) or jnp.float32), requires_grad, device
     )
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of ones. Example: `torch.ones(2, 3)`."""
     return _finish(
-        jnp.ones(_size(size, "ones"), _canonical_dtype(dtype) or jnp.float32), requires_grad, device
+        jnp.ones(_size(size, "ones"), canonical_dtype(dtype) or jnp.float32), requires_grad, device
     )
 
 
@@ -176,10 +118,9 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """A tensor filled with fill_value. Example: `torch.full((2,), 7.0)`."""
     if not isinstance(size, (tuple, list)):
         raise TypeError(
-            f"full(): argument 'size' (position 1) must be tuple of ints, not "
-            f"{type(size).__name__}"
+            f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}"
         )
-    array = jnp.full(_size((size,), "full"), fill_value, dtype=_canonical_dtype(dtype))
+    array = jnp.full(_size((size,), "full"), fill_value, dtype=canonical_dtype(dtype))
     if dtype is None and isinstance(fill_value, float):
         array = array.astype(jnp.float32)
     return _finish(array, requires_grad, device)
@@ -188,14 +129,14 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform samples in [0, 1) from the tape's generator. Example: `torch.rand(1, 4)`."""
     key = (generator or default_generator).next_key()
-    array = jax.random.uniform(key, _size(size, "rand"), _canonical_dtype(dtype) or jnp.float32)
+    array = jax.random.uniform(key, _size(size, "rand"), canonical_dtype(dtype) or jnp.float32)
     return _finish(array, requires_grad, device)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal samples from the tape's generator. Example: `torch.randn(3)`."""
     key = (generator or default_generator).next_key()
-    array = jax.random.normal(key, _size(size, "randn"), _canonical_dtype(dtype) or jnp.float32)
+    array = jax.random.normal(key, _size(size, "randn"), canonical_dtype(dtype) or jnp.float32)
     return _finish(array, requires_grad, device)
 
 
@@ -205,7 +146,7 @@ def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None)
     if high is None or (isinstance(high, (tuple, list)) and size == ()):  # randint(high, size)
         low, high, size = 0, low, (size if high is None else high)
     key = (generator or default_generator).next_key()
-    array = jax.random.randint(key, tuple(size), low, high, _canonical_dtype(dtype) or jnp.int32)
+    array = jax.random.randint(key, tuple(size), low, high, canonical_dtype(dtype) or jnp.int32)
     return _finish(array, False, device)
 
 
@@ -220,20 +161,20 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
-    array = jnp.arange(start, end, step, dtype=_canonical_dtype(dtype))
+    array = jnp.arange(start, end, step, dtype=canonical_dtype(dtype))
     if dtype is None and array.dtype == jnp.float64:
         array = array.astype(jnp.float32)
     return _finish(array, requires_grad, device)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    array = jnp.linspace(start, end, steps, dtype=_canonical_dtype(dtype) or jnp.float32)
+    array = jnp.linspace(start, end, steps, dtype=canonical_dtype(dtype) or jnp.float32)
     return _finish(array, requires_grad, device)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     return _finish(
-        jnp.eye(n, m, dtype=_canonical_dtype(dtype) or jnp.float32), requires_grad, device
+        jnp.eye(n, m, dtype=canonical_dtype(dtype) or jnp.float32), requires_grad, device
     )
 
 

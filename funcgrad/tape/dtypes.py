@@ -6,6 +6,25 @@ so PyTorch code that mentions them runs.
 
 import jax.numpy as jnp
 
+__all__ = [
+    "bfloat16",
+    "bool",
+    "double",
+    "float",
+    "float16",
+    "float32",
+    "float64",
+    "half",
+    "int",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "long",
+    "short",
+    "uint8",
+]
+
 float16 = half = jnp.float16
 bfloat16 = jnp.bfloat16
 float32 = float = jnp.float32  # noqa: A001 - PyTorch's names

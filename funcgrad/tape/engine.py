@@ -1,11 +1,17 @@
 """The backward engine: graph nodes, and the walk that runs their pullbacks.
 
-A `Node` is PyTorch's `grad_fn`: it owns the values its pullback needs (the saved tensors)
-and the edges to the nodes of its inputs. How a pullback is computed is not this module's
-business: each node is given a `run(saved, grads, create_graph)` callable by `ops.py` or
-`function.py`. This module only does the bookkeeping PyTorch defines: dependency counting,
-the order of execution, hooks, `.grad` accumulation, capturing gradients for
-`autograd.grad`, and freeing each executed node's saved values unless `retain_graph`.
+A `Node` is PyTorch's `grad_fn`: it holds a pullback of the functional core
+(`funcgrad.functional.SavedPullback`: the values its backward needs, the saved tensors, and
+the rule that uses them) and the edges to the nodes of its inputs. How a pullback computes
+is not this module's business: each node is given a `run(node, grads, create_graph)`
+callable by `dispatch.py` or `function.py`. This module only does the bookkeeping PyTorch
+defines: dependency counting, the order of execution, hooks, `.grad` accumulation,
+capturing gradients for `autograd.grad`, and freeing each executed node's pullback unless
+`retain_graph`.
+
+It works on arrays and nodes only: a tensor hook is a callable on whatever gradient flows
+(tensor.py registers adapters that wrap it), and a leaf is reached through its
+`AccumulateGrad` node's `variable`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ import weakref
 
 import jax.numpy as jnp
 
+from ..functional import residual_bytes
 from . import errors
+from .hooks import add_hook
+
+__all__ = ["AccumulateGrad", "live_graph_bytes", "no_edge", "Node", "node_class", "run_backward"]
 
 _sequence = itertools.count()
 # Nodes that still hold saved values: lets `live_graph_bytes()` see every retained graph.
@@ -25,28 +35,48 @@ _live_nodes: weakref.WeakSet = weakref.WeakSet()
 
 
 class Node:
-    """One recorded op: its pullback's saved values and the edges to its inputs' nodes."""
+    """One recorded op: its pullback and the edges to its inputs' nodes.
+
+    Args:
+      name: PyTorch's node name, e.g. 'MulBackward0'.
+      next_functions: per input, `(node, output_nr)` of the node its gradient flows into,
+        or `(None, 0)`.
+      run: `run(node, grads, create_graph)` -> one gradient (or None) per input.
+      pullback: Optional. What the node keeps for its backward (a `SavedPullback`).
+      checks: Optional. `(version counter, version, info)` per saved tensor: backward
+        fails if a tensor was changed in place since.
+      n_outputs: Optional, int. How many outputs the op has.
+      saves_tensors: Optional, bool. Whether PyTorch's node would hold saved tensors: only
+        then is a second backward through it an error (AddBackward0 saves none, so it may
+        run again). Defaults to whether the pullback saved anything.
+    """
 
     def __init__(
-        self, name, next_functions, run, saved=(), checks=(), n_outputs=1, saves_tensors=None
+        self,
+        name,
+        next_functions,
+        run,
+        pullback=None,
+        checks=(),
+        n_outputs=1,
+        saves_tensors=None,
     ):
         self._name = name
         self.next_functions = tuple(next_functions)  # (Node | None, output_nr) per input
         self._run = run
-        self._saved = tuple(saved)
-        self._checks = tuple(checks)  # (version counter, version, info) per saved tensor
-        # Whether PyTorch's node would hold saved tensors: only then is a second backward
-        # through it an error (AddBackward0 saves none, so it may run again).
-        self._saves_tensors = bool(saved) if saves_tensors is None else saves_tensors
+        self._pullback = pullback
+        self._checks = tuple(checks)
+        saved = pullback is not None and bool(pullback.saved)
+        self._saves_tensors = saved if saves_tensors is None else saves_tensors
         self._released = False
         self._n_outputs = n_outputs
-        self._tensor_pre_hooks: dict[int, list] = {}
-        self._retains_grad: dict[int, weakref.ref] = {}
-        self._pre_hooks: list = []
-        self._hooks: list = []
+        self._tensor_pre_hooks: dict[int, dict] = {}  # output_nr -> tensor hooks
+        self._retains_grad: dict[int, object] = {}  # output_nr -> retain_grad's hook
+        self._pre_hooks: dict = {}
+        self._hooks: dict = {}
         self._sequence_nr = next(_sequence)
         self.metadata: dict = {}
-        if self._saved:
+        if saved:
             _live_nodes.add(self)
 
     def name(self) -> str:
@@ -55,21 +85,37 @@ class Node:
     def __repr__(self) -> str:
         return f"<{self._name} object at {hex(id(self))}>"
 
+    @property
+    def pullback(self):
+        """The pullback this node holds (a `funcgrad.functional.SavedPullback`; freed by a
+        backward without retain_graph), or None for a node that keeps nothing.
+
+        Example:
+            >>> import funcgrad.tape as torch
+            >>> x = torch.ones(3, requires_grad=True)
+            >>> y = x.sin()
+            >>> y.grad_fn.pullback.residual_bytes  # SinBackward0 saved x
+            12
+            >>> y.sum().backward()
+            >>> y.grad_fn.pullback.is_freed
+            True
+        """
+        return self._pullback
+
     def register_hook(self, fn):
         """Registers fn(grad_inputs, grad_outputs) called after this node runs."""
-        self._hooks.append(fn)
-        return _RemovableHandle(self._hooks, fn)
+        return add_hook(self._hooks, fn)
 
     def register_prehook(self, fn):
         """Registers fn(grad_outputs) called before this node runs; may return new grads."""
-        self._pre_hooks.append(fn)
-        return _RemovableHandle(self._pre_hooks, fn)
+        return add_hook(self._pre_hooks, fn)
 
     def saved_arrays(self) -> tuple:
-        """The arrays this node keeps alive for its backward (empty once freed)."""
-        return self._saved
+        """The values this node keeps alive for its backward (empty once freed)."""
+        return self._pullback.saved if self._pullback is not None else ()
 
-    def _unpack(self):
+    def _check_saved(self) -> None:
+        """Raises PyTorch's errors if the saved values are gone or were changed in place."""
         if self._released and self._saves_tensors:
             raise RuntimeError(
                 errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name)
@@ -80,15 +126,26 @@ class Node:
                     errors.version_mismatch(info, counter.value, version)
                     + errors.VERSION_HINT.format(node=self._name)
                 )
-        return self._saved
+
+    def _moved_result(self, result_counter, counter, old_version) -> None:
+        """An in-place op moved this node's result (version counter `result_counter`) into a
+        tensor whose counter is `counter`: the saved result is that tensor now, at its new
+        version, and the tensor's own check at `old_version` (its value before) is void."""
+        self._checks = tuple(
+            (counter, counter.value, info) if c is result_counter else (c, v, info)
+            for c, v, info in self._checks
+            if not (c is counter and v == old_version)
+        )
 
     def apply(self, grads, create_graph=False):
         """Runs the pullback on the output grads; returns one grad (or None) per input."""
-        return self._run(self, self._unpack(), grads, create_graph)
+        self._check_saved()
+        return self._run(self, grads, create_graph)
 
     def release(self) -> None:
-        """Drops the saved values, as a backward without retain_graph does."""
-        self._saved = ()
+        """Frees the pullback's saved values, as a backward without retain_graph does."""
+        if self._pullback is not None:
+            self._pullback.free()
         self._released = True
         _live_nodes.discard(self)
 
@@ -114,18 +171,21 @@ def no_edge():
     under no_grad of a tensor that requires grad (PyTorch drops gradients reaching it)."""
 
 
-class _RemovableHandle:
-    def __init__(self, hooks, fn):
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
-
-
 def live_graph_bytes() -> int:
-    """Bytes of the unique arrays saved by every node not yet freed (all live graphs)."""
-    return _unique_bytes(a for node in _live_nodes_snapshot() for a in node._saved)
+    """Bytes of the unique arrays saved by every node not yet freed (all live graphs).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> before = torch.live_graph_bytes()  # graphs other code keeps alive
+        >>> x = torch.ones(1000, requires_grad=True)
+        >>> y = (x.exp() * x).sum()  # exp saves x, mul saves exp(x) and x: 2 buffers
+        >>> torch.live_graph_bytes() - before
+        8000
+        >>> y.backward()
+        >>> torch.live_graph_bytes() - before
+        0
+    """
+    return residual_bytes([node._pullback for node in _live_nodes_snapshot()])
 
 
 def _live_nodes_snapshot() -> list:
@@ -136,15 +196,6 @@ def _live_nodes_snapshot() -> list:
             return list(_live_nodes)
         except RuntimeError:
             continue
-
-
-def _unique_bytes(arrays) -> int:
-    seen, total = set(), 0
-    for a in arrays:
-        if hasattr(a, "nbytes") and id(a) not in seen:
-            seen.add(id(a))
-            total += a.nbytes
-    return total
 
 
 def _graph(roots, targets):
@@ -247,15 +298,17 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
             if isinstance(node, AccumulateGrad) and accumulate and grads[0] is not None:
                 node.variable._accumulate_grad(grads[0], create_graph)
             continue
-        for hook in node._pre_hooks:
-            new = hook(tuple(grads))
-            grads = list(new) if new is not None else grads
+        if node._pre_hooks:
+            for hook in list(node._pre_hooks.values()):
+                new = hook(tuple(grads))
+                grads = list(new) if new is not None else grads
         if all(g is None for g in grads):
             input_grads = [None] * len(node.next_functions)
         else:
             input_grads = node.apply(grads, create_graph)
-        for hook in node._hooks:
-            hook(tuple(input_grads), tuple(grads))
+        if node._hooks:
+            for hook in list(node._hooks.values()):
+                hook(tuple(input_grads), tuple(grads))
         if not retain_graph:
             node.release()
         for (child, nr), g in zip(node.next_functions, input_grads):
@@ -295,9 +348,8 @@ def _add(a, b):
 
 
 def _run_tensor_hooks(node, grads):
-    """Tensor hooks (`register_hook`) may replace a grad; retain_grad stores the result."""
-    from .tensor import Tensor
-
+    """Tensor hooks (`register_hook`) may replace a grad; retain_grad's hooks run last, on
+    the result, as in PyTorch."""
     if isinstance(node, AccumulateGrad):
         hooks = {0: node.variable._hooks} if node.variable._hooks else {}
     else:
@@ -305,19 +357,10 @@ def _run_tensor_hooks(node, grads):
     for nr, fns in hooks.items():
         if grads[nr] is None:
             continue
-        for fn in list(fns):
-            wrapped = grads[nr] if isinstance(grads[nr], Tensor) else Tensor._wrap(grads[nr])
-            new = fn(wrapped)
+        for fn in list(fns.values()):
+            new = fn(grads[nr])
             if new is not None:
-                grads[nr] = new if isinstance(grads[nr], Tensor) else new._data
-    for nr, ref in node._retains_grad.items():
-        tensor = ref()
-        if tensor is not None and grads[nr] is not None:
-            # Out of place, like PyTorch's retain_grad hook (`grad = grad + new`): unlike a
-            # leaf's .grad, a reference to the old retained grad keeps its value.
-            g = grads[nr]
-            old = tensor._grad
-            if isinstance(g, Tensor):  # create_graph: the retained grad stays differentiable
-                tensor._grad = g if old is None else old + g
-            else:
-                tensor._grad = Tensor._wrap(g if old is None else jnp.add(old._data, g))
+                grads[nr] = new
+    for nr, retain in node._retains_grad.items():
+        if grads[nr] is not None:
+            retain(grads[nr])

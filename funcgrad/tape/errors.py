@@ -1,7 +1,13 @@
-"""The tape's error and warning texts, in one place.
+"""The tape's error and warning texts, in one place, as named constants.
 
 Each message starts with PyTorch's own words (torch 2.13), so users can search for them,
-then adds a short funcgrad hint. Tests compare the PyTorch part against real torch.
+then adds a short funcgrad hint. Tests compare the PyTorch part against real torch, so the
+texts are moved here verbatim, never reworded. `{name}` fields are filled with
+`str.format` where the error is raised. Short one-line messages stay at their `raise`;
+docs/errors.md documents every message (a test checks it).
+
+This module also holds the helpers that name dtypes, shapes and nodes the way PyTorch's
+messages do. It raises nothing itself.
 """
 
 from __future__ import annotations
@@ -10,6 +16,81 @@ import numpy as np
 
 from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
+__all__ = [
+    "BACKWARD_TWICE",
+    "BACKWARD_TWICE_HINT",
+    "BCE_INPUT_RANGE",
+    "BCE_TARGET_SIZE",
+    "BOOLEAN_MASK_INDEX",
+    "BROADCAST_HINT",
+    "BROADCAST_MISMATCH",
+    "broadcast_mismatch",
+    "CHAIN_MATMUL_WARNING",
+    "CONV_GROUPS",
+    "CROSS_DIM_WARNING",
+    "DATA_DEPENDENT_SHAPE",
+    "DEEPCOPY_NON_LEAF",
+    "DETACH_VIEW_INPLACE",
+    "DEVICE_HINT",
+    "DEVICE_MISMATCH",
+    "DIFFERENTIABLE_OPTIMIZER",
+    "DUPLICATE_PARAMS",
+    "EMBEDDING_SPARSE",
+    "EXPAND_SIZE",
+    "EXPAND_TOO_FEW_SIZES",
+    "FULL_BACKWARD_HOOK_NO_INPUTS",
+    "FUNCTION_GRAD_SHAPE",
+    "GRAD_DTYPE",
+    "GRAD_SIZE",
+    "GRAPH_ARGUMENT",
+    "GRAPH_IN_STATE",
+    "IMPLICIT_GRAD_HINT",
+    "IMPLICIT_GRAD_NON_SCALAR",
+    "INFERENCE_SAVED",
+    "INPLACE_DTYPE",
+    "INPLACE_HINT",
+    "INPLACE_SHAPE",
+    "INTEGER_HINT",
+    "INTEGER_REQUIRES_GRAD",
+    "INTEGER_REQUIRES_GRAD_CTOR",
+    "INTEGER_REQUIRES_GRAD_SETTER",
+    "KL_DIV_MEAN_WARNING",
+    "LBFGS_NOT_COMPILABLE",
+    "LEAF_INPLACE",
+    "LEAF_INPLACE_HINT",
+    "LEAF_VIEW_INPLACE",
+    "LEAKED_TENSOR",
+    "MESHGRID_WARNING",
+    "MSE_TARGET_SIZE",
+    "NON_LEAF_GRAD_WARNING",
+    "NON_LEAF_REQUIRES_GRAD",
+    "NO_GRAD_FN",
+    "NO_GRAD_FN_HINT",
+    "NO_GRAD_VIEW_INPLACE",
+    "PAD_SIZE",
+    "PARAMS_IN_A_SET",
+    "PERMUTE_DIMS",
+    "RETRACE",
+    "SHAPE_MISMATCH",
+    "short_shape",
+    "STRUCTURAL_OPTION_CHANGED",
+    "torch_scalar_type",
+    "torch_size",
+    "torch_typemeta_name",
+    "torch_type_name",
+    "TRACED_VALUE",
+    "traced_value_error",
+    "UNDECLARED_STATE",
+    "UNSUPPORTED",
+    "UNUSED_GROUP_OPTION",
+    "UNUSED_INPUT",
+    "VERSION_HINT",
+    "version_mismatch",
+    "VERSION_MISMATCH",
+    "VIEW_INPLACE",
+]
+
+# ---------------------------------------------------------------- backward and autograd.grad
 BACKWARD_TWICE_HINT = (
     "\n[funcgrad] Node {node} dropped its pullback after the first backward. In the "
     "functional API the same fix is to keep the pullback returned by jax.vjp and call it "
@@ -38,6 +119,7 @@ SHAPE_MISMATCH = (
     "has a shape of {expected}."
 )
 
+# ---------------------------------------------------------------- requires_grad, .grad, in place
 INTEGER_REQUIRES_GRAD = "only Tensors of floating point dtype can require gradients"
 INTEGER_REQUIRES_GRAD_SETTER = (
     "only Tensors of floating point and complex dtype can require gradients"
@@ -81,12 +163,198 @@ NON_LEAF_GRAD_WARNING = (
     "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
     "instead. See github.com/pytorch/pytorch/pull/30531 for more information."
 )
+GRAD_DTYPE = (
+    "attempting to assign a gradient with dtype '{grad}' to a tensor with grad_dtype "
+    "'{dtype}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's "
+    "dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its "
+    "gradient may break downstream systems that assume they match."
+)
 
 VIEW_INPLACE = (
     "funcgrad.tape does not support in-place modification of {what}: JAX arrays are "
     "immutable, so a view cannot share memory with its base and the change would be lost "
     "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
 )
+
+NO_GRAD_VIEW_INPLACE = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode "
+    "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+    "can clarify your code by moving both the view and the inplace either both inside the "
+    "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+    "want the inplace to be tracked)."
+)
+
+
+# ---------------------------------------------------------------- bad input to ops
+BROADCAST_MISMATCH = (
+    "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton "
+    "dimension {dim}"
+)
+BROADCAST_HINT = (
+    "\n[funcgrad] {op} got inputs of shapes {shapes}. Shapes broadcast when, counting from "
+    "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
+    "input (e.g. x[:, None]) so that they line up."
+)
+INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
+INPLACE_DTYPE = "result type {result} can't be cast to the desired output type {dtype}"
+INPLACE_HINT = (
+    "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
+    "(y = x + v) to get the broadcast or promoted result."
+)
+DEVICE_MISMATCH = (
+    "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
+)
+DEVICE_HINT = (
+    "\n[funcgrad] Move one input first, e.g. x.to(y.device), or jax.device_put the arrays "
+    "onto one device."
+)
+
+
+# ---------------------------------------------------------------- tensors
+NON_LEAF_REQUIRES_GRAD = (
+    "you can only change requires_grad flags of leaf variables. If you want to use "
+    "a computed variable in a subgraph that doesn't require differentiation use "
+    "var_no_grad = var.detach()."
+)
+GRAD_SIZE = (
+    "attempting to assign a gradient of size '{grad}' to a tensor of size '{size}'. Please "
+    "ensure that the gradient and the tensor are the same size"
+)
+DETACH_VIEW_INPLACE = (
+    "Can't detach views in-place. Use detach() instead. If you are using "
+    "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+    "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+    "called on these gradients. To fix this error, please refer to the "
+    "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
+)
+DEEPCOPY_NON_LEAF = (
+    "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+    "protocol at the moment.  If you were attempting to deepcopy a module, this may "
+    "be because of a torch.nn.utils.weight_norm usage, see "
+    "https://github.com/pytorch/pytorch/pull/103001"
+)
+EXPAND_TOO_FEW_SIZES = (
+    "expand({type_name}{{{shape}}}, size={sizes}): the number of sizes provided ({n}) must be "
+    "greater or equal to the number of dimensions in the tensor ({ndim})"
+)
+EXPAND_SIZE = (
+    "The expanded size of the tensor ({size}) must match the existing size ({existing}) at "
+    "non-singleton dimension {dim}.  Target sizes: {sizes}.  Tensor sizes: {shape}"
+)
+PERMUTE_DIMS = (
+    "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+    "length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal to "
+    "len(dims) = {n}"
+)
+
+# ---------------------------------------------------------------- custom Function
+FUNCTION_GRAD_SHAPE = (
+    "Function {name}Backward returned an invalid gradient at index {index} - got {got} but "
+    "expected shape compatible with {expected}"
+)
+
+# ---------------------------------------------------------------- nn
+CONV_GROUPS = (
+    "Given groups={groups}, weight of size {weight}, expected input{input} to have "
+    "{expected} channels, but got {channels} channels instead"
+)
+MSE_TARGET_SIZE = (
+    "Using a target size ({target!r}) that is different to the input size ({input!r}). This "
+    "will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+    "same size."
+)
+FULL_BACKWARD_HOOK_NO_INPUTS = (
+    "Full backward hook is firing when gradients are computed with respect to module "
+    "outputs since no inputs require gradients. See "
+    "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+    "#torch.nn.Module.register_full_backward_hook for more details."
+)
+
+# ---------------------------------------------------------------- optimizers
+UNUSED_GROUP_OPTION = (
+    "param group option {key!r} has no effect: the optax transformation has no injected "
+    "hyperparameter {name!r}.\n[funcgrad] Build the transformation with "
+    "optax.inject_hyperparams, e.g. optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), "
+    "so that the group's value can be fed to it at every step."
+)
+STRUCTURAL_OPTION_CHANGED = (
+    "param_groups[{group}]: {option} changed from {old!r} to {new!r} after the optimizer was "
+    "built.\n[funcgrad] This option selects which optax transformations are chained, so the "
+    "optimizer state has another structure; create a new optimizer (and load_state_dict "
+    "from the old one where that makes sense)."
+)
+PARAMS_IN_A_SET = (
+    "optimizer parameters need to be organized in ordered collections, but the ordering of "
+    "tensors in sets will change between runs. Please use a list instead."
+)
+DUPLICATE_PARAMS = (
+    "optimizer contains a parameter group with duplicate parameters; in future, this will "
+    "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information"
+)
+DIFFERENTIABLE_OPTIMIZER = (
+    "{name}(differentiable=True) is not supported: funcgrad's optimizer steps are not "
+    "recorded on the tape. Differentiate through updates with optax in jax.grad."
+)
+LBFGS_NOT_COMPILABLE = (
+    "LBFGS cannot run under funcgrad.tape.jit: its step is a Python loop that calls the "
+    "closure and branches on loss values (tolerances, line search).\n[funcgrad] Run the LBFGS "
+    "step eagerly, and compile the closure's forward/backward instead if it is costly."
+)
+
+# ---------------------------------------------------------------- funcgrad.tape.jit
+TRACED_VALUE = (
+    "funcgrad.tape.jit: {what} needs a concrete value, but inside a compiled step tensors "
+    "are traced: the step runs once on abstract values (shape and dtype only) to build one "
+    "XLA program, so no number exists yet.\n[funcgrad] Return the tensor from the step and "
+    "call {what} on the result outside it; for a branch, keep it in tensors "
+    "(torch.where(cond, a, b) instead of a Python `if`). The same holds inside jax.jit, "
+    "jax.grad or jax.vmap."
+)
+BOOLEAN_MASK_INDEX = (
+    "funcgrad.tape.jit: indexing with a boolean mask selects a data-dependent number of "
+    "elements, but inside a compiled step every shape must be known while tracing.\n"
+    "[funcgrad] Use torch.where(mask, x, 0) (or x * mask) to keep the shape fixed, or index "
+    "outside the compiled step."
+)
+LEAKED_TENSOR = (
+    "funcgrad.tape.jit: a tensor created inside the compiled step {step} ({desc}) is still "
+    "referenced after it, by {where}, but it was neither returned nor stored in the step's "
+    "state. Inside the step tensors hold traced values that do not exist outside it.\n"
+    "[funcgrad] Return it from the step (it comes back as a concrete tensor), or keep it in "
+    "an attribute of a module (state is written back after every call)."
+)
+UNDECLARED_STATE = (
+    "funcgrad.tape.jit: the compiled step {step} {action} a tensor that is not part of its "
+    "state ({desc}). The change would happen once, while tracing, and be lost on later "
+    "calls.\n[funcgrad] The state is found in modules=, optimizers= and tensors=, in the "
+    "step's closure, in the globals its code names and in its arguments. Pass this tensor "
+    "with funcgrad.tape.jit(step, tensors=[...]), or its module with modules=[...]."
+)
+GRAPH_IN_STATE = (
+    "funcgrad.tape.jit: after the compiled step {step}, {where} holds a tensor with a graph "
+    "(grad_fn=<{node}>); that graph is made of traced values and cannot leave the step.\n"
+    "[funcgrad] Store a detached value (x.detach(), or assign it under torch.no_grad()); "
+    "for truncated backpropagation through time carry h.detach() between steps, as in "
+    "PyTorch."
+)
+GRAPH_ARGUMENT = (
+    "funcgrad.tape.jit: {where} of the compiled step {step} is a tensor with a grad_fn "
+    "(<{node}>): its eager graph cannot enter the compiled program, so no gradient could "
+    "flow back through it.\n[funcgrad] Pass it detached (x.detach()), or compute it inside "
+    "the step."
+)
+RETRACE = (
+    "funcgrad.tape.jit: retracing {step} (compilation {n}): {reason}. Each new structure, "
+    "shape or dtype of the state and arguments compiles a new program; keep them fixed "
+    "between calls to reuse one (e.g. pad the last batch to the full batch size)."
+)
+
+
+# ---------------------------------------------------------------- filling in the texts
+def traced_value_error(what: str) -> RuntimeError:
+    """The error for `.item()`, `float()`, `bool()`, ... on a tensor traced by jit."""
+    return RuntimeError(TRACED_VALUE.format(what=what))
 
 
 def version_mismatch(info, now, saved) -> str:
@@ -104,6 +372,21 @@ def version_mismatch(info, now, saved) -> str:
         now=now,
         saved=saved,
     )
+
+
+def broadcast_mismatch(shapes) -> str | None:
+    """PyTorch's text for input shapes that do not broadcast, None if they do. As PyTorch,
+    sizes are compared from the last dim; 'tensor a' is the broadcast of the earlier inputs."""
+    acc = tuple(shapes[0])
+    for shape in shapes[1:]:
+        shape, n = tuple(shape), max(len(acc), len(shape))
+        a_full, b_full = (1,) * (n - len(acc)) + acc, (1,) * (n - len(shape)) + shape
+        for dim in range(n - 1, -1, -1):
+            a, b = a_full[dim], b_full[dim]
+            if a != b and a != 1 and b != 1:
+                return BROADCAST_MISMATCH.format(a=a, b=b, dim=dim)
+        acc = tuple(b if a == 1 else a for a, b in zip(a_full, b_full))
+    return None
 
 
 def _node_word(grad_fn: str) -> str:
@@ -143,58 +426,9 @@ def short_shape(shape) -> str:
     return "[" + ", ".join(str(int(s)) for s in shape) + "]"
 
 
-# ---------------------------------------------------------------- bad input to ops
-BROADCAST_MISMATCH = (
-    "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton "
-    "dimension {dim}"
-)
-BROADCAST_HINT = (
-    "\n[funcgrad] {op} got inputs of shapes {shapes}. Shapes broadcast when, counting from "
-    "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
-    "input (e.g. x[:, None]) so that they line up."
-)
-INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
-INPLACE_DTYPE = "result type {result} can't be cast to the desired output type {dtype}"
-INPLACE_HINT = (
-    "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
-    "(y = x + v) to get the broadcast or promoted result."
-)
-DEVICE_MISMATCH = (
-    "Expected all tensors to be on the same device, but found at least two devices, {a} "
-    "and {b}!"
-)
-DEVICE_HINT = (
-    "\n[funcgrad] Move one input first, e.g. x.to(y.device), or jax.device_put the arrays "
-    "onto one device."
-)
-
-
-def broadcast_mismatch(shapes) -> str | None:
-    """PyTorch's text for input shapes that do not broadcast, None if they do. As PyTorch,
-    sizes are compared from the last dim; 'tensor a' is the broadcast of the earlier inputs."""
-    acc = tuple(shapes[0])
-    for shape in shapes[1:]:
-        shape, n = tuple(shape), max(len(acc), len(shape))
-        a_full, b_full = (1,) * (n - len(acc)) + acc, (1,) * (n - len(shape)) + shape
-        for dim in range(n - 1, -1, -1):
-            a, b = a_full[dim], b_full[dim]
-            if a != b and a != 1 and b != 1:
-                return BROADCAST_MISMATCH.format(a=a, b=b, dim=dim)
-        acc = tuple(b if a == 1 else a for a, b in zip(a_full, b_full))
-    return None
-
-
 def torch_scalar_type(dtype) -> str:
     """PyTorch's scalar type name, e.g. float32 -> 'Float', int64 -> 'Long'."""
     return torch_type_name(dtype)[len("torch.") : -len("Tensor")]
-
-NO_GRAD_VIEW_INPLACE = (
-    "A view was created in no_grad mode and is being modified inplace with grad mode "
-    "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
-    "can clarify your code by moving both the view and the inplace either both inside the "
-    "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
-    "want the inplace to be tracked)."
-)
 
 
 _TYPEMETA_NAMES = {
@@ -215,16 +449,9 @@ def torch_typemeta_name(dtype) -> str:
     """The C++ type name some PyTorch messages print, e.g. float32 -> 'float'."""
     return _TYPEMETA_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
-GRAD_DTYPE = (
-    "attempting to assign a gradient with dtype '{grad}' to a tensor with grad_dtype "
-    "'{dtype}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's "
-    "dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
-    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its "
-    "gradient may break downstream systems that assume they match."
-)
 
 # ---------------------------------------------------------------- ops, layers and losses of the
-# wider PyTorch surface (tensor_methods_math.py, tensor_methods_index.py, nn/recurrent.py,
+# wider PyTorch surface (methods/math_more.py, methods/arrange.py, nn/recurrent.py,
 # nn/functional_*.py)
 DATA_DEPENDENT_SHAPE = (
     "{op}() inside funcgrad.tape.jit: the size of its result depends on the values of its "
@@ -243,8 +470,7 @@ CROSS_DIM_WARNING = (
     "release."
 )
 MESHGRID_WARNING = (
-    "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
-    "argument."
+    "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
 )
 PAD_SIZE = (
     "Padding size {size} is not supported for {ndim}D input tensor.\n"
@@ -286,4 +512,8 @@ CHAIN_MATMUL_WARNING = (
     "torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
     "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
     "multiple parameters."
+)
+EMBEDDING_SPARSE = (
+    "embedding(sparse=True) is not supported by funcgrad: its gradients are dense"
+    "\n[funcgrad] Drop sparse=True (the optimizers update dense gradients)."
 )

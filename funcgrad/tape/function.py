@@ -2,15 +2,25 @@
 
 This is the one place where a backward is written by hand, and it is the user's: funcgrad
 calls `backward(ctx, *grad_outputs)` with the node's saved tensors, exactly as PyTorch does.
+The node holds a `funcgrad.functional.SavedPullback` like every other node: the tensors of
+`ctx.save_for_backward` are its residuals, its rule is the user's backward. So a backward
+without `retain_graph` frees them, and `live_graph_bytes()` counts them while they live;
+`ctx` itself keeps only a weak reference to them.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import jax.numpy as jnp
 
+from ..functional import SavedPullback
 from . import errors
 from .engine import node_class
 from .grad_mode import is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Tensor
+
+__all__ = ["Function", "FunctionCtx"]
 
 
 class FunctionCtx:
@@ -21,16 +31,19 @@ class FunctionCtx:
         self.needs_input_grad = ()
         self.materialize_grads = True
         self.non_differentiable = set()
-        self._node = None
+        self._pullback = None  # once the node exists: a weak reference to its pullback
 
     def save_for_backward(self, *tensors):
         self.to_save = tensors
 
     @property
     def saved_tensors(self):
-        if self._node is not None and self._node._released:
+        if self._pullback is None:
+            return self.to_save
+        pullback = self._pullback()
+        if pullback is None or pullback.is_freed:
             raise RuntimeError(errors.BACKWARD_TWICE)
-        return self.to_save
+        return pullback.saved
 
     def mark_non_differentiable(self, *tensors):
         self.non_differentiable.update(id(t) for t in tensors)
@@ -84,8 +97,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         custom_setup = cls.setup_context is not Function.setup_context
@@ -101,12 +112,19 @@ class Function:
         edges = tuple(
             a._edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args
         )
-        saved = tuple(t._data for t in ctx.to_save if isinstance(t, Tensor))
-        metas = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs)
-        node = node_class(f"{cls.__name__}Backward")(
-            f"{cls.__name__}Backward", edges, _make_run(cls, ctx, args, metas), saved, (), len(outs)
+        rule = _CustomBackward(cls, ctx, args, outs, edges)
+        # The saved tensors move from ctx to the node's pullback: freeing it frees them.
+        pullback = SavedPullback(rule, ctx.to_save)
+        ctx.to_save, ctx._pullback = (), weakref.ref(pullback)
+        name = f"{cls.__name__}Backward"
+        node = node_class(name)(
+            name,
+            edges,
+            _run,
+            pullback,
+            n_outputs=len(outs),
+            saves_tensors=any(isinstance(t, Tensor) for t in pullback.saved),
         )
-        ctx._node = node
         for i, o in enumerate(outs):
             if (
                 isinstance(o, Tensor)
@@ -117,37 +135,49 @@ class Function:
         return out
 
 
-def _make_run(cls, ctx, args, metas):
-    from .tensor import Tensor
+def _run(node, grads, create_graph):
+    pullback = node._pullback
+    return pullback.rule(pullback.saved, grads, create_graph)
 
-    shapes = [tuple(a.shape) if isinstance(a, Tensor) else None for a in args]
 
-    def run(node, saved, grads, create_graph):
+class _CustomBackward:
+    """The rule of a custom Function's pullback: the user's `backward(ctx, *grads)`, with
+    PyTorch's checks of what it returns. It keeps the inputs' shapes, not the inputs."""
+
+    def __init__(self, cls, ctx, args, outs, edges):
+        self.cls, self.ctx, self.n_args = cls, ctx, len(args)
+        self.shapes = [tuple(a.shape) if isinstance(a, Tensor) else None for a in args]
+        self.metas = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs)
+        self.has_edge = tuple(node is not None for node, _ in edges)
+
+    def __call__(self, saved, grads, create_graph=False):
+        cls, ctx = self.cls, self.ctx
         wrapped = []
-        for g, meta in zip(grads, metas):
+        for g, meta in zip(grads, self.metas):
             if g is None and ctx.materialize_grads and meta is not None:
                 g = jnp.zeros(meta[0], meta[1])
             wrapped.append(g if g is None or isinstance(g, Tensor) else Tensor._wrap(g))
         with set_grad_enabled(create_graph):
             result = cls.backward(ctx, *wrapped)
         result = result if isinstance(result, tuple) else (result,)
-        if len(result) != len(args):
+        if len(result) != self.n_args:
             raise RuntimeError(
                 f"function {cls.__name__}Backward returned an incorrect number of gradients "
-                f"(expected {len(args)}, got {len(result)})"
+                f"(expected {self.n_args}, got {len(result)})"
             )
         out = []
-        for i, (g, shape) in enumerate(zip(result, shapes)):
-            if g is None or shape is None or node.next_functions[i][0] is None:
+        for i, (g, shape) in enumerate(zip(result, self.shapes)):
+            if g is None or shape is None or not self.has_edge[i]:
                 out.append(None)
                 continue
             if tuple(g.shape) != shape:
                 raise RuntimeError(
-                    f"Function {cls.__name__}Backward returned an invalid gradient at index {i} - "
-                    f"got {errors.short_shape(g.shape)} but expected shape compatible with "
-                    f"{errors.short_shape(shape)}"
+                    errors.FUNCTION_GRAD_SHAPE.format(
+                        name=cls.__name__,
+                        index=i,
+                        got=errors.short_shape(g.shape),
+                        expected=errors.short_shape(shape),
+                    )
                 )
             out.append(g if create_graph else g._data)
         return out
-
-    return run

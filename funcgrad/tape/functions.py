@@ -1,16 +1,118 @@
 """Module-level math functions (`torch.exp(x)`, `torch.cat([...])`, ...).
 
-Each is the Tensor method of the same name, or an op that takes several tensors; listed
-explicitly so that an unsupported function fails with AttributeError.
+Each is the Tensor method of the same name (listed one by one below, so that an unsupported
+function is an AttributeError), or an op that takes several tensors (`cat`, `stack`,
+`where`). Names shadow Python's builtins (`sum`, `max`, `abs`, ...) on purpose, as in
+PyTorch's namespace; this module uses no builtin of those names after defining them.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .ops import apply
-from .tensor import Tensor
-from .tensor_methods import _check_bool, _dim, _operand
+from .methods._args import _check_bool, _dim
+from .tensor import Tensor, apply
+
+__all__ = [
+    "abs",
+    "absolute",
+    "add",
+    "all",
+    "allclose",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "atan2",
+    "bmm",
+    "cat",
+    "ceil",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "concat",
+    "concatenate",
+    "cos",
+    "cumsum",
+    "div",
+    "divide",
+    "dot",
+    "eq",
+    "equal",
+    "erf",
+    "exp",
+    "expand_as",
+    "expm1",
+    "flatten",
+    "flip",
+    "floor",
+    "gather",
+    "ge",
+    "gt",
+    "is_tensor",
+    "isnan",
+    "le",
+    "log",
+    "log1p",
+    "log2",
+    "log_softmax",
+    "logical_not",
+    "logsumexp",
+    "lt",
+    "masked_fill",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "multiply",
+    "mv",
+    "narrow",
+    "ne",
+    "neg",
+    "negative",
+    "norm",
+    "numel",
+    "permute",
+    "pow",
+    "prod",
+    "reciprocal",
+    "relu",
+    "repeat",
+    "reshape",
+    "round",
+    "rsqrt",
+    "select",
+    "sigmoid",
+    "sign",
+    "sin",
+    "softmax",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "t",
+    "tan",
+    "tanh",
+    "transpose",
+    "true_divide",
+    "unbind",
+    "unflatten",
+    "unsqueeze",
+    "var",
+    "where",
+]
 
 
 def _method(name):
@@ -21,28 +123,124 @@ def _method(name):
             )
         return getattr(input, name)(*args, **kwargs)
 
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Same as `Tensor.{name}`."
     return fn
 
 
-_UNARY_AND_METHODS = (
-    "exp expm1 log log1p log2 sin cos tan tanh sigmoid relu sqrt rsqrt square reciprocal abs erf "
-    "sign floor ceil round clamp clip softmax log_softmax sum mean prod max min amax amin argmax "
-    "argmin logsumexp var std norm cumsum all any isnan logical_not reshape transpose t permute "
-    "squeeze unsqueeze flatten unflatten expand_as repeat flip clone split chunk unbind narrow "
-    "select masked_fill gather matmul mm bmm mv dot maximum minimum atan2 pow add sub mul div neg "
-    "eq ne lt le gt ge numel swapaxes"
-).split()
+# ---------------------------------------------------------------- elementwise math
+exp = _method("exp")
+expm1 = _method("expm1")
+log = _method("log")
+log1p = _method("log1p")
+log2 = _method("log2")
+sin = _method("sin")
+cos = _method("cos")
+tan = _method("tan")
+tanh = _method("tanh")
+sigmoid = _method("sigmoid")
+relu = _method("relu")
+sqrt = _method("sqrt")
+rsqrt = _method("rsqrt")
+square = _method("square")
+reciprocal = _method("reciprocal")
+abs = _method("abs")
+erf = _method("erf")
+sign = _method("sign")
+floor = _method("floor")
+ceil = _method("ceil")
+round = _method("round")
+clamp = _method("clamp")
+clip = _method("clip")
+softmax = _method("softmax")
+log_softmax = _method("log_softmax")
+isnan = _method("isnan")
+logical_not = _method("logical_not")
 
-for _name in _UNARY_AND_METHODS:
-    globals()[_name] = _method(_name)
+# ---------------------------------------------------------------- arithmetic and comparisons
+add = _method("add")
+sub = _method("sub")
+mul = _method("mul")
+div = _method("div")
+neg = _method("neg")
+maximum = _method("maximum")
+minimum = _method("minimum")
+atan2 = _method("atan2")
+eq = _method("eq")
+ne = _method("ne")
+lt = _method("lt")
+le = _method("le")
+gt = _method("gt")
+ge = _method("ge")
 
-absolute, multiply, divide, subtract, negative, true_divide = abs, mul, div, sub, neg, div  # noqa: F821
+# ---------------------------------------------------------------- reductions
+sum = _method("sum")
+mean = _method("mean")
+prod = _method("prod")
+max = _method("max")
+min = _method("min")
+amax = _method("amax")
+amin = _method("amin")
+argmax = _method("argmax")
+argmin = _method("argmin")
+logsumexp = _method("logsumexp")
+var = _method("var")
+std = _method("std")
+norm = _method("norm")
+cumsum = _method("cumsum")
+all = _method("all")
+any = _method("any")
+numel = _method("numel")
 
-# What `from .functions import *` exports: the functions, not this module's imports.
-__all__ = [*_UNARY_AND_METHODS, "absolute", "multiply", "divide", "subtract", "negative",
-           "true_divide"]
+# ---------------------------------------------------------------- shapes and indexing
+reshape = _method("reshape")
+transpose = _method("transpose")
+swapaxes = _method("swapaxes")
+t = _method("t")
+permute = _method("permute")
+squeeze = _method("squeeze")
+unsqueeze = _method("unsqueeze")
+flatten = _method("flatten")
+unflatten = _method("unflatten")
+expand_as = _method("expand_as")
+repeat = _method("repeat")
+flip = _method("flip")
+clone = _method("clone")
+split = _method("split")
+chunk = _method("chunk")
+unbind = _method("unbind")
+narrow = _method("narrow")
+select = _method("select")
+masked_fill = _method("masked_fill")
+gather = _method("gather")
+
+# ---------------------------------------------------------------- matrix products
+matmul = _method("matmul")
+mm = _method("mm")
+bmm = _method("bmm")
+mv = _method("mv")
+dot = _method("dot")
+
+# PyTorch's aliases
+absolute, multiply, divide, subtract, negative, true_divide = abs, mul, div, sub, neg, div
+
+
+def pow(input, exponent):
+    """input ** exponent; either may be a Python number (`torch.pow(2, x)`: PowBackward2).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> torch.pow(2, torch.tensor([1.0, 3.0]))
+        tensor([2., 8.])
+    """
+    if isinstance(input, Tensor):
+        return input.pow(exponent)
+    if isinstance(exponent, Tensor):
+        return exponent.__rpow__(input)
+    raise TypeError(
+        f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
+        f"{type(exponent).__name__})"
+    )
 
 
 def _tensor_list(fn, tensors):
@@ -103,10 +301,10 @@ def stack(tensors, dim=0):
 
 def where(condition, input, other):
     """Picks from input where condition holds, else from other."""
-    condition = _operand(condition)
+    condition = Tensor._operand(condition)
     _check_bool(condition, "where expected condition to be a boolean tensor, but got a tensor "
                 "with dtype", scalar_type=True)  # fmt: skip
-    return apply("where", condition, _operand(input), _operand(other))
+    return apply("where", condition, Tensor._operand(input), Tensor._operand(other))
 
 
 def is_tensor(obj) -> bool:

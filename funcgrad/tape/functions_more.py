@@ -1,7 +1,7 @@
 """More module-level functions (`torch.topk(x, 2)`, `torch.einsum(...)`, ...).
 
-Most are the Tensor method of the same name (tensor_methods_math.py,
-tensor_methods_index.py), listed explicitly so that an unsupported function still fails
+Most are the Tensor method of the same name (methods/math_more.py,
+methods/arrange.py), listed explicitly so that an unsupported function still fails
 with AttributeError. The rest take several tensors or have no method: `var_mean`,
 `std_mean`, `einsum`, `cdist`, `hstack`, `vstack`, `meshgrid`, `broadcast_tensors`.
 
@@ -20,9 +20,8 @@ import numpy as np
 
 from . import errors, linalg
 from .functions import _method, _tensor_list, cat
-from .ops import apply
-from .tensor import Tensor
-from .tensor_methods import _dims
+from .methods._args import _dims
+from .tensor import apply
 
 _METHODS = (
     "topk sort argsort msort median diagonal diag diag_embed tril triu roll rot90 fliplr flipud "
@@ -40,7 +39,7 @@ for _name in _METHODS:
     globals()[_name] = _method(_name)
 
 __all__ = [*_METHODS, "var_mean", "std_mean", "einsum", "cdist", "hstack", "vstack",
-           "meshgrid", "broadcast_tensors", "selu", "celu", "threshold", "prelu", "pow",
+           "meshgrid", "broadcast_tensors", "selu", "celu", "threshold", "prelu",
            "chain_matmul"]  # fmt: skip
 
 
@@ -172,24 +171,6 @@ def meshgrid(*tensors, indexing=None):
     if indexing == "xy" and len(grids) >= 2:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
-
-
-def pow(input, exponent):
-    """input ** exponent; either may be a Python number (`torch.pow(2, x)`: PowBackward2).
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> torch.pow(2, torch.tensor([1.0, 3.0]))
-        tensor([2., 8.])
-    """
-    if isinstance(input, Tensor):
-        return input.pow(exponent)
-    if isinstance(exponent, Tensor):
-        return exponent.__rpow__(input)
-    raise TypeError(
-        f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
-        f"{type(exponent).__name__})"
-    )
 
 
 def chain_matmul(*matrices):

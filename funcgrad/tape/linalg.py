@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 
 from . import errors
-from .ops import apply
-from .tensor_methods import _dims
+from .methods._args import _dims
+from .tensor import apply
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "det", "inv", "cross", "multi_dot"]
 

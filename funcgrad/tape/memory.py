@@ -1,13 +1,16 @@
-"""What a retained graph costs: the bytes of the unique arrays its nodes saved."""
+"""What a retained graph costs: the bytes of the unique arrays its nodes' pullbacks keep."""
 
 from __future__ import annotations
 
-from .engine import _unique_bytes
+from ..functional import residual_bytes
+
+__all__ = ["graph_bytes"]
 
 
 def graph_bytes(*tensors) -> int:
-    """Bytes saved for backward by the graph behind `tensors` (unique arrays, freed nodes
-    count zero). This is what `retain_graph=True` keeps alive.
+    """Bytes saved for backward by the graph behind `tensors` (each device buffer once;
+    freed nodes count zero). This is what `retain_graph=True` keeps alive, counted by the
+    functional core's `residual_bytes` over the nodes' pullbacks.
 
     Example:
         >>> import funcgrad.tape as torch
@@ -19,12 +22,13 @@ def graph_bytes(*tensors) -> int:
         >>> torch.graph_bytes(c)
         0
     """
-    seen, stack, arrays = set(), [t._grad_fn for t in tensors if t._grad_fn is not None], []
+    seen, stack, pullbacks = set(), [t._grad_fn for t in tensors if t._grad_fn is not None], []
     while stack:
         node = stack.pop()
         if node in seen:
             continue
         seen.add(node)
-        arrays.extend(node._saved)
+        if node._pullback is not None:
+            pullbacks.append(node._pullback)
         stack.extend(n for n, _ in node.next_functions if n is not None)
-    return _unique_bytes(arrays)
+    return residual_bytes(pullbacks)

@@ -1,4 +1,4 @@
-"""The op table's entries that rearrange and index: registered into `ops.OPS` on import.
+"""The op table's entries that rearrange and index: registered into `OPS` on import.
 
 Same rules as ops.py: one entry per differentiable op naming a JAX function, backward is
 `jax.vjp` of it, `saves` follows PyTorch's saved tensors, node names are PyTorch's. It
@@ -7,7 +7,7 @@ holds triangles and diagonals (tril, triu, diagonal, diag_embed), shifts and win
 their sizes (split_with_sizes), index-driven reads and writes (index_select, scatter,
 scatter_add, index_add, index_fill, index_copy, take, masked_select), and PyTorch's
 in-place reshapes (unsqueeze_, squeeze_, t_, transpose_). The methods are in
-`tensor_methods_index.py`.
+`methods/arrange.py`.
 
 What it does not do: find positions that depend on values (masked_select's, nonzero's);
 the methods find them on the host and an entry here only gathers from them.
@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .ops import S, _op
+from ._op import S, register
+
+__all__ = []
 
 # ---------------------------------------------------------------- triangles, diagonals, shifts
-_op("tril", lambda x, diagonal=0: jnp.tril(x, diagonal), "TrilBackward0", sample=S((3, 4)))
-_op(
+register("tril", lambda x, diagonal=0: jnp.tril(x, diagonal), "TrilBackward0", sample=S((3, 4)))
+register(
     "triu",
     lambda x, diagonal=0: jnp.triu(x, diagonal),
     "TriuBackward0",
     sample=S((3, 4), diagonal=1),
 )
-_op(
+register(
     "diagonal",
     lambda x, offset=0, dim1=0, dim2=1: jnp.diagonal(x, offset, dim1, dim2),
     "DiagonalBackward0",
@@ -35,7 +37,7 @@ _op(
     sample=S((2, 3, 4), offset=1, dim1=1, dim2=2),
 )
 # torch.diag of a matrix is a copy of its diagonal, named so by PyTorch.
-_op(
+register(
     "diagonal_copy",
     lambda x, offset=0: jnp.diagonal(x, offset),
     "DiagonalBackward0_copy",
@@ -51,14 +53,14 @@ def _diag_embed(x, offset=0, dim1=-2, dim2=-1):
     return jnp.moveaxis(out, (-2, -1), (dim1, dim2))
 
 
-_op("diag_embed", _diag_embed, "DiagEmbedBackward0", sample=S((2, 3), offset=1))
-_op(
+register("diag_embed", _diag_embed, "DiagEmbedBackward0", sample=S((2, 3), offset=1))
+register(
     "roll",
     lambda x, shifts, dims: jnp.roll(x, shifts, dims),
     "RollBackward0",
     sample=S((3, 4), shifts=(1, -2), dims=(0, 1)),
 )
-_op(
+register(
     "rot90",
     lambda x, k=1, dims=(0, 1): jnp.rot90(x, k, dims),
     "Rot90Backward0",
@@ -75,7 +77,7 @@ def _unfold(x, dimension, size, step):
     return jnp.moveaxis(windows, dimension + 1, -1)
 
 
-_op(
+register(
     "unfold",
     _unfold,
     "UnfoldBackward0",
@@ -90,14 +92,14 @@ def _split_sections(x, sections, dim):
 
 
 # chunk / split of PyTorch's RNN cells: copies, not views (unsafe_split).
-_op(
+register(
     "unsafe_split",
     _split_sections,
     "UnsafeSplitBackward0",
     multi=True,
     sample=S((6, 2), sections=(2, 4), dim=0),
 )
-_op(
+register(
     "split_with_sizes",
     _split_sections,
     "SplitWithSizesBackward0",
@@ -133,35 +135,35 @@ def _index_along(dim, index, ndim):
     return (slice(None),) * dim + (index,) + (slice(None),) * (ndim - dim - 1)
 
 
-_op(
+register(
     "index_select",
     lambda x, index, dim: jnp.take(x, index, axis=dim),
     "IndexSelectBackward0",
     (1,),
     sample=S((3, 5), ("int", (4,), 5), dim=1),
 )
-_op(
+register(
     "scatter",
     _scatter,
     "ScatterBackward0",
     (1,),
     sample=S((3, 5), ("int", (3, 1), 5), (3, 2), dim=1),
 )
-_op(
+register(
     "scatter_value",
     _scatter_value,
     "ScatterBackward1",
     (1,),
     sample=S((3, 5), ("int", (1, 4), 3), dim=0, value=2.0),
 )
-_op(
+register(
     "scatter_add",
     _scatter_add,
     "ScatterAddBackward0",
     (1,),
     sample=S((3, 5), ("int", (3, 2), 5), (3, 2), dim=1),
 )
-_op(
+register(
     "index_add",
     lambda x, index, source, dim, alpha=1: x.at[_index_along(dim, index, x.ndim)].add(
         alpha * source
@@ -170,21 +172,21 @@ _op(
     (1,),
     sample=S((4, 3), ("int", (2,), 4), (2, 3), dim=0, alpha=2.0),
 )
-_op(
+register(
     "index_fill",
     lambda x, index, dim, value: x.at[_index_along(dim, index, x.ndim)].set(value),
     "IndexFillBackward0",
     (1,),
     sample=S((3, 4), ("int", (2,), 4), dim=1, value=0.5),
 )
-_op(
+register(
     "index_copy",
     lambda x, index, source, dim: x.at[_index_along(dim, index, x.ndim)].set(source),
     "IndexCopyBackward0",
     (1,),
     sample=S((4, 3), ("int", (2,), 4), (2, 3), dim=0),
 )
-_op(
+register(
     "take",
     lambda x, index: jnp.take(jnp.ravel(x), index),
     "TakeBackward0",
@@ -193,7 +195,7 @@ _op(
 )
 # masked_select: the positions are found on the host (a data-dependent count); the op
 # reads them from the broadcast input.
-_op(
+register(
     "masked_select",
     lambda x, mask, positions, shape: jnp.ravel(jnp.broadcast_to(x, shape))[positions],
     "MaskedSelectBackward0",
@@ -204,27 +206,27 @@ _op(
 # ---------------------------------------------------------------- shapes changed in place
 # x.unsqueeze_(0), x.t_(), ...: the tensor is rebound to the result (PyTorch changes its
 # metadata in place and records these nodes, distinct from the out-of-place ones).
-_op(
+register(
     "unsqueeze_inplace",
     lambda x, dim: jnp.expand_dims(x, dim),
     "UnsqueezeBackward1",
     sample=S((2, 3), dim=1),
 )
-_op("squeeze_inplace", jnp.squeeze, "SqueezeBackward3", sample=S((2, 1, 3)))
-_op(
+register("squeeze_inplace", jnp.squeeze, "SqueezeBackward3", sample=S((2, 1, 3)))
+register(
     "squeeze_dim_inplace",
     lambda x, dim: jnp.squeeze(x, dim),
     "SqueezeBackward4",
     sample=S((2, 1, 3), dim=(1,)),
 )
-_op(
+register(
     "squeeze_dims_inplace",
     lambda x, dim: jnp.squeeze(x, dim),
     "SqueezeBackward5",
     sample=S((2, 1, 1), dim=(1, 2)),
 )
-_op("t_inplace", jnp.transpose, "TBackward1", sample=S((2, 3)))
-_op(
+register("t_inplace", jnp.transpose, "TBackward1", sample=S((2, 3)))
+register(
     "transpose_inplace",
     lambda x, dim0, dim1: jnp.swapaxes(x, dim0, dim1),
     "TransposeBackward1",

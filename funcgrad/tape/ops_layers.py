@@ -6,7 +6,7 @@ hashable tuples, an absent affine weight as the Python scalar 1.0): 1-D and tran
 convolution, padding (constant, reflect, replicate, circular), resampling (nearest and
 linear interpolation), channel-wise dropout, layer and group normalisation, and the losses
 PyTorch computes in one kernel (binary cross entropy, smooth L1, Huber). Losses PyTorch
-composes (L1, KL divergence) are composed in `nn.functional_losses`, not added here.
+composes (L1, KL divergence) are composed in `nn.loss_functions`, not added here.
 
 Binary cross entropy keeps PyTorch's derivative where the log is clamped at -100 (an
 input of exactly 0 or 1, e.g. a saturated sigmoid): PyTorch's gradient there is
@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .ops import S, _op
+from ._op import S, register
+
+__all__ = []
 from .ops_nn import _reduce
 
 
@@ -63,7 +65,7 @@ def _conv_transpose(
     return y[0] if unbatched else y
 
 
-_op(
+register(
     "conv1d",
     _conv1d,
     "ConvolutionBackward0",
@@ -71,7 +73,7 @@ _op(
     sample=S((2, 4, 7), (6, 2, 3), (6,), stride=(2,), padding=((1, 1),), dilation=(1,),
              groups=2),
 )  # fmt: skip
-_op(
+register(
     "conv_transpose2d",
     _conv_transpose,
     "ConvolutionBackward0",
@@ -79,7 +81,7 @@ _op(
     sample=S((2, 4, 4, 3), (4, 3, 3, 2), (6,), stride=(2, 1), padding=(1, 0),
              output_padding=(1, 0), dilation=(1, 2), groups=2),
 )  # fmt: skip
-_op(
+register(
     "conv_transpose1d",
     lambda *a, **k: _conv_transpose(*a, spatial=1, **k),
     "ConvolutionBackward0",
@@ -103,12 +105,12 @@ def _pad_mode(x, pads, mode):
 
 
 _PAD_SAMPLE = {"pads": ((0, 0), (0, 0), (1, 2), (2, 0))}
-_op("pad_constant", _pad_constant, "ConstantPadNdBackward0",
+register("pad_constant", _pad_constant, "ConstantPadNdBackward0",
     sample=S((2, 2, 4, 5), value=0.5, pads=((0, 0), (1, -1), (2, 1), (0, 3))))  # fmt: skip
 for _dims in (1, 2, 3):  # (PyTorch's reflection and replication pads save their input)
     for _mode, _numpy_mode, _node in (("reflect", "reflect", "Reflection"),
                                       ("replicate", "edge", "Replication")):  # fmt: skip
-        _op(
+        register(
             f"pad_{_mode}{_dims}d",
             lambda x, pads, _numpy_mode=_numpy_mode: _pad_mode(x, pads, _numpy_mode),
             f"{_node}Pad{_dims}DBackward0",
@@ -116,7 +118,7 @@ for _dims in (1, 2, 3):  # (PyTorch's reflection and replication pads save their
             sample=S((2, 2, 4, 5), **_PAD_SAMPLE),
         )
 # Circular padding is a series of slice copies in PyTorch; its last node is a CopySlices.
-_op("pad_circular", lambda x, pads: _pad_mode(x, pads, "wrap"), "CopySlices",
+register("pad_circular", lambda x, pads: _pad_mode(x, pads, "wrap"), "CopySlices",
     sample=S((2, 2, 4, 5), **_PAD_SAMPLE))  # fmt: skip
 
 
@@ -175,7 +177,7 @@ _UPSAMPLE = {
     ("trilinear", 3): "UpsampleTrilinear3DBackward0",
 }
 for (_mode, _n), _node in _UPSAMPLE.items():
-    _op(
+    register(
         f"upsample_{_mode}{_n}d",
         lambda x, size, align_corners=False, scales=None, _mode=_mode: _upsample(
             x, size, _mode, align_corners, scales
@@ -194,7 +196,7 @@ def _feature_dropout(x, key_data, p=0.5):
     return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
 
 
-_op(
+register(
     "feature_dropout",
     _feature_dropout,
     "MulBackward0",
@@ -223,14 +225,14 @@ def _group_norm(x, weight, bias, groups=1, eps=1e-5):
     return y * w + b
 
 
-_op(
+register(
     "layer_norm",
     _layer_norm,
     "NativeLayerNormBackward0",
     "all",
     sample=S((2, 3, 4), (3, 4), (3, 4), n_dims=2),
 )
-_op(
+register(
     "group_norm",
     _group_norm,
     "NativeGroupNormBackward0",
@@ -277,18 +279,20 @@ def _huber_loss(x, target, reduction="mean", delta=1.0):
     return _reduce(loss, reduction)
 
 
-_op(
+register(
     "binary_cross_entropy",
     _binary_cross_entropy,
     "BinaryCrossEntropyBackward0",
     "all",
     sample=S((3, 4), (3, 4), (4,), positive=(0.1, 0.9), reduction="sum"),
 )
-_op(
+register(
     "smooth_l1_loss",
     _smooth_l1_loss,
     "SmoothL1LossBackward0",
     "all",
     sample=S((3, 4), (3, 4), beta=0.5),
 )
-_op("huber_loss", _huber_loss, "HuberLossBackward0", "all", sample=S((3, 4), (3, 4), delta=0.5))
+register(
+    "huber_loss", _huber_loss, "HuberLossBackward0", "all", sample=S((3, 4), (3, 4), delta=0.5)
+)

@@ -1,4 +1,4 @@
-"""The op table's neural-network section: registered into `ops.OPS` on import.
+"""The op table's neural-network section: registered into `OPS` (_op.py) on import.
 
 Same rules as ops.py: one entry per op naming a JAX function; backward is `jax.vjp`.
 Arguments arrive already in PyTorch's conventions normalised by `nn.functional`: static
@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .ops import S, _op
+from ._op import S, register
+
+__all__ = []
 
 
 # ---------------------------------------------------------------- convolution
@@ -41,7 +43,7 @@ def _conv2d(x, weight, *bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
     return y[0] if unbatched else y
 
 
-_op(
+register(
     "conv2d",
     _conv2d,
     "ConvolutionBackward0",
@@ -151,14 +153,14 @@ def _adaptive_avg_pool2d(x, output_size):
     return jnp.einsum("...hw,oh,pw->...op", x, ph, pw)
 
 
-_op(
+register(
     "max_pool2d",
     _max_pool2d,
     "MaxPool2DWithIndicesBackward0",
     (0,),
     sample=S((2, 2, 6, 5), kernel_size=(3, 2), stride=(2, 2), padding=(1, 0), ceil_mode=True),
 )
-_op(
+register(
     "avg_pool2d",
     _avg_pool2d,
     "AvgPool2DBackward0",
@@ -172,7 +174,7 @@ _op(
         count_include_pad=True,
     ),
 )
-_op(
+register(
     "adaptive_avg_pool2d",
     _adaptive_avg_pool2d,
     "AdaptiveAvgPool2DBackward0",
@@ -203,7 +205,7 @@ def _batch_norm_eval(x, running_mean, running_var, weight, bias, eps=1e-5):
     return (x - _per_channel(running_mean, x.ndim)) * scale + _per_channel(bias, x.ndim)
 
 
-_op(
+register(
     "batch_norm_train",
     _batch_norm_train,
     "NativeBatchNormBackward0",
@@ -211,7 +213,7 @@ _op(
     multi=True,
     sample=S((4, 3, 2, 2), (3,), (3,)),
 )
-_op(
+register(
     "batch_norm_eval",
     _batch_norm_eval,
     "NativeBatchNormBackward0",
@@ -242,9 +244,9 @@ def _embedding(indices, weight, padding_idx=None, scale_grad_by_freq=False):
     return rows * scale + jax.lax.stop_gradient(rows * (1.0 - scale))
 
 
-_op("dropout", _dropout, "MulBackward0", (1,), sample=S((4, 5), ("int", (2,), 1000), p=0.3))
-_op("embedding", _embedding, "EmbeddingBackward0", (0,), sample=S(("int", (2, 3), 6), (6, 4)))
-_op(
+register("dropout", _dropout, "MulBackward0", (1,), sample=S((4, 5), ("int", (2,), 1000), p=0.3))
+register("embedding", _embedding, "EmbeddingBackward0", (0,), sample=S(("int", (2, 3), 6), (6, 4)))
+register(
     "embedding_scaled",
     _embedding,
     "EmbeddingBackward0",
@@ -296,15 +298,15 @@ def _bce_with_logits(x, target, *extra, reduction="mean", has_weight=False, has_
     return _reduce(loss, reduction)
 
 
-_op("mse_loss", _mse_loss, "MseLossBackward0", "all", sample=S((3, 4), (3, 4)))
-_op(
+register("mse_loss", _mse_loss, "MseLossBackward0", "all", sample=S((3, 4), (3, 4)))
+register(
     "nll_loss",
     _nll_loss,
     "NllLossBackward0",
     "all",
     sample=S((4, 5), ("int", (4,), 5), (5,), reduction="mean"),
 )
-_op(
+register(
     "binary_cross_entropy_with_logits",
     _bce_with_logits,
     "BinaryCrossEntropyWithLogitsBackward0",

@@ -17,7 +17,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .ops import S, _op
+from ._op import S, register
+
+__all__ = []
 
 
 def _lstm_layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse=False):
@@ -36,7 +38,7 @@ def _lstm_layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse=False):
     return out, h, c
 
 
-_op(
+register(
     "mkldnn_rnn_layer",
     _lstm_layer,
     "MkldnnRnnLayerBackward0",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+__all__ = ["tensor_repr"]
+
 _DEFAULT_DTYPES = ("float32", "int64", "int32", "bool")
 
 

@@ -11,6 +11,8 @@ import threading
 
 import jax
 
+__all__ = ["default_generator", "Generator", "manual_seed"]
+
 
 class Generator:
     """Holds a PRNG key; `next_key()` returns a fresh subkey and advances the state."""

@@ -2,32 +2,35 @@
 
 The state is what PyTorch keeps per tensor: `requires_grad`, `.grad`, `grad_fn` (the node
 that made it, with `output_nr`), a version counter for in-place checks, and hooks. No math
-lives here: every method dispatches to the op table (`ops.apply`), and `backward()` to
-`autograd.backward`.
+lives here: the op methods (methods/) run table ops through `dispatch.apply`, which this
+module hands the `Tensor` class (`Tensor._apply`, and `apply` for the modules above), and
+`backward()` starts the engine (backward.py).
 
 JAX arrays are immutable, so in-place ops rebind the tensor to a new array and bump its
-version counter, as PyTorch does. Views cannot share memory with their base: in-place
-changes through a view (or of a base whose view is read later) raise instead of silently
-losing the write; `detach()` and `.data` are the exception, since they alias the whole
-array and can write through.
+version counter, as PyTorch does (`_write`, the one routine that does it). Views cannot
+share memory with their base: in-place changes through a view (or of a base whose view is
+read later) raise instead of silently losing the write; `detach()` and `.data` are the
+exception, since they alias the whole array and can write through.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from . import errors
-from . import ops as _ops
+from . import dispatch, errors, observe, printing
+from ._convert import to_array
+from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
-from .grad_mode import is_grad_enabled
-from .tensor_methods import TensorMethods
-from .tensor_methods_index import IndexMethods
-from .tensor_methods_math import MathMethods
+from .grad_mode import is_inference_mode_enabled
+from .hooks import add_hook
+from .methods import Size as Size, TensorMethods
+
+__all__ = ["Size", "Tensor", "apply"]
 
 
 class _Version:
@@ -39,17 +42,7 @@ class _Version:
         self.value = 0
 
 
-class Size(tuple):
-    """PyTorch's torch.Size: a tuple that prints as `torch.Size([2, 3])`."""
-
-    def __repr__(self):
-        return errors.torch_size(self)
-
-    def numel(self) -> int:
-        return int(np.prod(self, dtype=np.int64))
-
-
-class Tensor(TensorMethods, MathMethods, IndexMethods):
+class Tensor(TensorMethods):
     """A tensor on the tape. Create one with `funcgrad.tape.tensor(...)` and friends.
 
     Example:
@@ -62,14 +55,9 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
     """
 
     __array_priority__ = 100  # numpy scalars defer to our reflected operators
-    # While funcgrad.tape.jit traces a step: its trace context (compile._TraceContext), told
-    # of every tensor made and every write to a tensor. None otherwise: one check per op.
-    _jit_trace = None
 
     def __init__(self, data=None, *, requires_grad: bool = False):
-        from .creation import _to_array
-
-        self._init(_to_array(data if data is not None else [], None))
+        self._init(to_array(data if data is not None else []))
         if requires_grad:
             self.requires_grad_(True)
 
@@ -83,17 +71,24 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
         self._base = None
         self._view_version = 0
         self._accumulator = None  # weakref to the leaf's AccumulateGrad node
-        self._hooks = []
-        self._post_accumulate_hooks = []
+        self._hooks = {}
+        self._post_accumulate_hooks = {}
         self._retains_grad = False
         self._inference = False
-        if Tensor._jit_trace is not None:
-            Tensor._jit_trace.created_tensor(self)
+        if observe.active:
+            observe.created(self)
 
     @classmethod
     def _wrap(cls, array, grad_fn=None, output_nr=0) -> Tensor:
         t = Tensor.__new__(Tensor)
         t._init(array, grad_fn, output_nr)
+        return t
+
+    @classmethod
+    def _lift(cls, value) -> Tensor:
+        """A constant tensor from array-like data, as `funcgrad.tape.as_tensor` makes it."""
+        t = Tensor._wrap(to_array(value))
+        t._inference = is_inference_mode_enabled()
         return t
 
     # ------------------------------------------------------------ autograd state
@@ -106,11 +101,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
         if self._grad_fn is not None:
             if value:
                 return  # like PyTorch: a non-leaf already requires grad
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use "
-                "a computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach()."
-            )
+            raise RuntimeError(errors.NON_LEAF_REQUIRES_GRAD)
         if value and not jnp.issubdtype(self._data.dtype, jnp.inexact):
             raise RuntimeError(  # PyTorch's setter and requires_grad_() word it differently
                 errors.INTEGER_REQUIRES_GRAD_SETTER
@@ -151,9 +142,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
                 )
             if tuple(value.shape) != tuple(self.shape):
                 raise RuntimeError(
-                    f"attempting to assign a gradient of size '{list(value.shape)}' to a "
-                    f"tensor of size '{list(self.shape)}'. Please ensure that the gradient "
-                    "and the tensor are the same size"
+                    errors.GRAD_SIZE.format(grad=list(value.shape), size=list(self.shape))
                 )
             if value.dtype != self.dtype:
                 raise RuntimeError(
@@ -178,7 +167,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._grad_fn is None or self._retains_grad:
             return
-        self._grad_fn._retains_grad[self._output_nr] = weakref.ref(self)
+        self._grad_fn._retains_grad[self._output_nr] = _retain_hook(self)
         self._retains_grad = True
 
     def register_hook(self, hook):
@@ -194,15 +183,12 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
         """
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        from .engine import _RemovableHandle
-
         hooks = (
             self._hooks
             if self._grad_fn is None
-            else self._grad_fn._tensor_pre_hooks.setdefault(self._output_nr, [])
+            else self._grad_fn._tensor_pre_hooks.setdefault(self._output_nr, {})
         )
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
+        return add_hook(hooks, _tensor_hook(hook))
 
     def register_post_accumulate_grad_hook(self, hook):
         """Registers `hook(tensor)`, run after a gradient is accumulated into this leaf."""
@@ -212,10 +198,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
             )
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        from .engine import _RemovableHandle
-
-        self._post_accumulate_hooks.append(hook)
-        return _RemovableHandle(self._post_accumulate_hooks, hook)
+        return add_hook(self._post_accumulate_hooks, hook)
 
     def _edge(self):
         """The (node, output_nr) a gradient for this tensor flows into."""
@@ -231,8 +214,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
 
     def _accumulate_grad(self, grad, create_graph: bool) -> None:
         """Adds an incoming gradient into `.grad`, as PyTorch's AccumulateGrad does."""
-        if Tensor._jit_trace is not None:
-            Tensor._jit_trace.writing(self, "accumulated a .grad into")
+        observe.writing(self, "accumulated a .grad into")
         if isinstance(grad, Tensor) and not create_graph:
             grad = grad._data
         if create_graph:
@@ -242,10 +224,10 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
             self._grad = Tensor._wrap(grad)
         else:
             # In place, like PyTorch: a reference to the old .grad sees the new value.
-            self._grad._data = jnp.add(self._grad._data, grad)
-            self._grad._version.value += 1
-        for hook in self._post_accumulate_hooks:
-            hook(self)
+            self._grad._write(jnp.add(self._grad._data, grad))
+        if self._post_accumulate_hooks:
+            for hook in list(self._post_accumulate_hooks.values()):
+                hook(self)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Computes the gradient of this tensor w.r.t. graph leaves; see autograd.backward.
@@ -266,10 +248,9 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
             >>> a.grad
             tensor([3., 3.])
         """
-        from .autograd import backward
+        _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
-
+    # ------------------------------------------------------------ storage
     def detach(self) -> Tensor:
         """A tensor with the same values, cut from the graph (aliases this one's array)."""
         out = Tensor._wrap(self._value())
@@ -283,13 +264,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
     def detach_(self) -> Tensor:
         """Cuts this tensor from the graph in place."""
         if self._base is not None and not getattr(self, "_alias", False):
-            raise RuntimeError(
-                "Can't detach views in-place. Use detach() instead. If you are using "
-                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
-                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
-                "called on these gradients. To fix this error, please refer to the "
-                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
-            )
+            raise RuntimeError(errors.DETACH_VIEW_INPLACE)
         self._grad_fn, self._output_nr, self._requires_grad = None, 0, False
         return self
 
@@ -300,9 +275,8 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
 
     @data.setter
     def data(self, value) -> None:
-        if Tensor._jit_trace is not None:
-            Tensor._jit_trace.writing(self, "assigned .data of")
-        self._data = value._data if isinstance(value, Tensor) else jnp.asarray(value)
+        observe.writing(self, "assigned .data of")
+        self._data = to_array(value)
 
     @property
     def array(self) -> jax.Array:
@@ -322,115 +296,38 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
     def is_inference(self) -> bool:
         return self._inference
 
-    # ------------------------------------------------------------ metadata
-    @property
-    def shape(self) -> Size:
-        return Size(self._data.shape)
+    def _write(self, array, what: str = "a view") -> None:
+        """Rebinds this tensor to `array` in place and off the tape, bumping its version
+        counter, as PyTorch's in-place ops do (a graph that saved the old value then fails
+        its backward). A `.detach()` alias writes through to its base: in PyTorch they
+        share storage. A view cannot (`what` names it in the error)."""
+        alias = getattr(self, "_alias", False)
+        if self._base is not None and not alias:
+            raise NotImplementedError(errors.VIEW_INPLACE.format(what=what))
+        self._data = array
+        self._version.value += 1
+        if alias:
+            self._base._data = array
+            self._view_version = self._version.value
 
-    def size(self, dim: int | None = None):
-        return self.shape if dim is None else self._data.shape[dim]
+    def _snapshot(self) -> tuple:
+        """The autograd state a trace may change, for `_restore` (see state.py)."""
+        return tuple(getattr(self, name) for name in _SNAPSHOT) + (self._version.value,)
 
-    @property
-    def dtype(self):
-        return self._data.dtype
+    def _restore(self, snapshot: tuple) -> None:
+        for name, value in zip(_SNAPSHOT, snapshot):
+            setattr(self, name, value)
+        self._version.value = snapshot[-1]
 
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
+    def unsafe_buffer_pointer(self) -> int:
+        """The address of this tensor's device buffer (jax.Array's method of the same name),
+        so that `funcgrad.functional.residual_bytes` counts a tensor and the arrays made from
+        it as one allocation."""
+        return self._data.unsafe_buffer_pointer()
 
-    def dim(self) -> int:
-        return self._data.ndim
-
-    def numel(self) -> int:
-        return int(self._data.size)
-
-    def nelement(self) -> int:
-        return self.numel()
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._data.nbytes)
-
-    def element_size(self) -> int:
-        return self._data.dtype.itemsize
-
-    @property
-    def device(self):
-        if isinstance(self._data, jax.core.Tracer):  # inside jit(): placed with the program
-            return jax.devices()[0]
-        return next(iter(self._data.devices()))
-
-    @property
-    def is_floating_point(self):
-        return lambda: bool(jnp.issubdtype(self._data.dtype, jnp.floating))
-
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
-
-    # ------------------------------------------------------------ leaving the tape
-    def item(self):
-        """The value of a one-element tensor as a Python number."""
-        if self.numel() != 1:
-            raise RuntimeError(
-                f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
-            )
-        return self._concrete(".item()").item()
-
-    def _concrete(self, what: str):
-        """The array, which must hold values: inside jit() it is a tracer, and `what` (e.g.
-        `.item()`) raises in PyTorch terms instead of JAX's concretization error."""
-        data = self._value()
-        if isinstance(data, jax.core.Tracer):
-            from .compile import traced_value_error
-
-            raise traced_value_error(what)
-        return data
-
-    def tolist(self):
-        return np.asarray(self._concrete(".tolist()")).tolist()
-
-    def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The values as a NumPy array. As in PyTorch, refused for a tensor that requires
-        grad while grad mode is on, unless force=True."""
-        if self._requires_grad and not force and is_grad_enabled():
-            raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
-                "instead."
-            )
-        return np.asarray(self._concrete(".numpy()"))
-
-    def __array__(self, dtype=None, copy=None):
-        arr = self.numpy()
-        return arr if dtype is None else arr.astype(dtype)
-
-    def __float__(self):
-        self._concrete("float()")
-        return float(self.item())
-
-    def __int__(self):
-        self._concrete("int()")
-        return int(self.item())
-
-    def __index__(self):
-        if jnp.issubdtype(self._data.dtype, jnp.integer):
-            self._concrete("using a tensor as an index (__index__)")
-            return int(self.item())
-        raise TypeError("only integer tensors of a single element can be converted to an index")
-
-    def __bool__(self):
-        if self.numel() != 1:
-            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-        self._concrete("bool() (a Python `if`, `while`, `and`, `or` or `not` on a tensor)")
-        return bool(self.item())
-
+    # ------------------------------------------------------------ Python protocols
     def __repr__(self) -> str:
-        from .printing import tensor_repr
-
-        return tensor_repr(self)
-
-    __hash__ = object.__hash__
+        return printing.tensor_repr(self)
 
     def __iter__(self):
         if self._data.ndim == 0:
@@ -443,12 +340,7 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
     def __deepcopy__(self, memo):
         """A new leaf with the same values, requires_grad and a copy of `.grad` (PyTorch)."""
         if self._grad_fn is not None:
-            raise RuntimeError(
-                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                "protocol at the moment.  If you were attempting to deepcopy a module, this may "
-                "be because of a torch.nn.utils.weight_norm usage, see "
-                "https://github.com/pytorch/pytorch/pull/103001"
-            )
+            raise RuntimeError(errors.DEEPCOPY_NON_LEAF)
         if id(self) in memo:
             return memo[id(self)]
         out = type(self).__new__(type(self))
@@ -460,8 +352,55 @@ class Tensor(TensorMethods, MathMethods, IndexMethods):
             out._grad = self._grad.__deepcopy__(memo)
         return out
 
+    __hash__ = object.__hash__
 
+
+# The fields of `_snapshot` (and the version counter's value).
+_SNAPSHOT = (
+    "_data",
+    "_grad",
+    "_grad_fn",
+    "_output_nr",
+    "_requires_grad",
+    "_accumulator",
+    "_retains_grad",
+)
 # Autograd state a deep copy must not share with the original.
 _FRESH = frozenset(("_grad", "_version", "_accumulator", "_hooks", "_post_accumulate_hooks"))
 
-_ops.Tensor = Tensor  # the op dispatcher needs the class; see ops.Tensor
+# The op dispatcher, bound to this class: what the method mixins call (`self._apply`) and
+# what the modules above the tensor use (`from funcgrad.tape.tensor import apply`).
+apply = functools.partial(dispatch.apply, Tensor)
+Tensor._apply = staticmethod(apply)
+
+
+def _tensor_hook(hook):
+    """A tensor hook as the engine calls it, on a raw gradient (an array, or a tensor under
+    create_graph): the user's hook sees a tensor and may return a replacement."""
+
+    def on_grad(grad):
+        new = hook(grad if isinstance(grad, Tensor) else Tensor._wrap(grad))
+        if new is None:
+            return None
+        return new if isinstance(grad, Tensor) else new._data
+
+    return on_grad
+
+
+def _retain_hook(tensor):
+    """retain_grad as a hook the engine runs last on the tensor's gradient."""
+    ref = weakref.ref(tensor)
+
+    def retain(grad):
+        t = ref()
+        if t is None:
+            return
+        # Out of place, like PyTorch's retain_grad hook (`grad = grad + new`): unlike a
+        # leaf's .grad, a reference to the old retained grad keeps its value.
+        old = t._grad
+        if isinstance(grad, Tensor):  # create_graph: the retained grad stays differentiable
+            t._grad = grad if old is None else old + grad
+        else:
+            t._grad = Tensor._wrap(grad if old is None else jnp.add(old._data, grad))
+
+    return retain

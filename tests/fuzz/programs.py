@@ -5,9 +5,9 @@ twice, once with `lib = torch` and once with `lib = funcgrad.tape`, from the sam
 data, and everything the program can observe is recorded: every instruction's exception
 (type and message), `.grad` of every leaf after each backward (so partial updates left by
 a failing backward show), what hooks saw, and at the end every slot's value, `.grad`,
-`requires_grad`, `is_leaf`, `retains_grad` and `grad_fn` name. `compare()` then checks
-funcgrad's record against PyTorch's. PyTorch is the only oracle: nothing here knows an
-expected number.
+`requires_grad`, `is_leaf`, `retains_grad` and `grad_fn` name. `torch_twin.assert_same`
+(with `FUZZ_TOLERANCE`) then checks funcgrad's record against PyTorch's. PyTorch is the
+only oracle: nothing here knows an expected number.
 
 The generator tracks each slot's shape with a *shadow*: a zero tensor in real torch on
 which every op is replayed (cheap, no autograd), so ops are drawn valid for their input
@@ -71,7 +71,9 @@ from typing import Any
 import numpy as np
 import torch
 from hypothesis import strategies as st
-from torch_twin import Raised, TensorObs  # the observation records the parity tests use
+from torch_twin import Raised, observe  # the records the parity tests use
+
+from funcgrad.tape import indexing
 
 # ================================================================ the IR
 
@@ -214,21 +216,17 @@ def _index(lib, x, key):
 
 
 def _decode_key(lib, key):
-    out = []
+    """The fuzzer's index key (index arrays and masks given by value) through the tape's
+    index codec, with the index tensors made by `lib`."""
+    index, arrays = [], []
     for k in key:
-        if isinstance(k, tuple) and k[0] == "slice":
-            out.append(slice(*k[1:]))
-        elif isinstance(k, tuple) and k[0] == "array":
-            out.append(lib.tensor(np.array(k[1], np.int64)))
-        elif isinstance(k, tuple) and k[0] == "mask":
-            out.append(lib.tensor(mask(k[1], k[2])))
-        elif k == "None":
-            out.append(None)
-        elif k == "...":
-            out.append(Ellipsis)
+        if isinstance(k, tuple) and k[0] in ("array", "mask"):
+            values = np.array(k[1], np.int64) if k[0] == "array" else mask(k[1], k[2])
+            index.append(("array", len(arrays)))
+            arrays.append(lib.tensor(values))
         else:
-            out.append(k)
-    return tuple(out)
+            index.append(k)
+    return indexing.decode(tuple(index), arrays)
 
 
 OPS = {
@@ -783,16 +781,10 @@ def programs(draw, max_instructions=14):
 
 
 DEAD = "dead"  # a slot whose instruction raised (or was skipped)
-UNNAMED = "?"  # a grad_fn name that is not compared (see the module docstring)
 
 
 def _observe(t, names=True):
-    if t is None:
-        return None
-    value = np.array(t.detach().numpy(), copy=True)
-    kind = "integer" if value.dtype.kind in "iu" else value.dtype.name
-    name = None if t.grad_fn is None else (type(t.grad_fn).__name__ if names else UNNAMED)
-    return TensorObs(value, kind, bool(t.requires_grad), bool(t.is_leaf), name)
+    return observe(t, grad_fn_names=names)
 
 
 def _live(t) -> bool:
@@ -950,53 +942,6 @@ def _step(lib, ins, n, slots, start, unnamed, log):
 def _contiguous_in_torch(x) -> bool:
     """funcgrad tensors have no layout; only torch's run marks such names uncompared."""
     return x.is_contiguous() if isinstance(x, torch.Tensor) else True
-
-
-# ================================================================ comparing
-
-
-def _close(expected: np.ndarray, actual: np.ndarray) -> bool:
-    if expected.shape != actual.shape:
-        return False
-    if expected.dtype.kind == "b" or actual.dtype.kind == "b":
-        return bool(np.array_equal(expected, actual))
-    e = expected.astype(np.float64)
-    a = actual.astype(np.float64)
-    finite = np.isfinite(e)
-    scale = float(np.max(np.abs(e[finite]))) if finite.any() else 0.0
-    return bool(np.allclose(a, e, rtol=2e-4, atol=1e-5 * max(1.0, scale), equal_nan=True))
-
-
-def message_matches(expected: str, actual: str) -> bool:
-    """funcgrad keeps PyTorch's text first and may only append a newline and a hint."""
-    return actual == expected or (
-        actual.startswith(expected) and actual[len(expected) :].startswith("\n")
-    )
-
-
-def compare(expected, actual, path="program") -> None:
-    """Asserts that funcgrad's observations (actual) match PyTorch's (expected)."""
-    where = f"at {path}:\n  torch    = {expected!r}\n  funcgrad = {actual!r}"
-    if isinstance(expected, TensorObs):
-        assert isinstance(actual, TensorObs), f"not a tensor {where}"
-        assert actual.value.shape == expected.value.shape, f"shape differs {where}"
-        assert actual.dtype == expected.dtype, f"dtype differs {where}"
-        assert _close(expected.value, actual.value), f"values differ {where}"
-        assert actual.requires_grad == expected.requires_grad, f"requires_grad differs {where}"
-        assert actual.is_leaf == expected.is_leaf, f"is_leaf differs {where}"
-        if UNNAMED not in (expected.grad_fn, actual.grad_fn):
-            assert actual.grad_fn == expected.grad_fn, f"grad_fn differs {where}"
-    elif isinstance(expected, Raised):
-        assert isinstance(actual, Raised), f"funcgrad did not raise {where}"
-        assert actual.type == expected.type, f"exception type differs {where}"
-        assert message_matches(expected.message, actual.message), f"message differs {where}"
-    elif isinstance(expected, (list, tuple)):
-        assert isinstance(actual, (list, tuple)), f"not a sequence {where}"
-        assert len(actual) == len(expected), f"lengths differ {where}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
-            compare(e, a, f"{path}[{i}]")
-    else:
-        assert type(actual) is type(expected) and actual == expected, f"differs {where}"
 
 
 # What the fuzz run did, reported at the end of the pytest run (conftest.py).

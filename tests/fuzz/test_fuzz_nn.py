@@ -19,8 +19,8 @@ import warnings
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
+from torch_twin import assert_same
 
 import funcgrad.tape as tape
 from funcgrad.tape.compile import RetraceWarning
@@ -178,17 +178,11 @@ def train(lib, recipe, weights, compiled=False):
     if compiled:
         step = tape.jit(step)
     losses = []
-    with warnings.catch_warnings():  # the .grads appear after the first call: one retrace
-        warnings.simplefilter("ignore", RetraceWarning)
+    with warnings.catch_warnings():  # the .grads appear after the first call: one retrace,
+        warnings.simplefilter("error", RetraceWarning)  # expected, so without a warning
         for x, t in batches(lib, recipe):
             losses.append(float(step(x, t).item()))
     return losses, observe(model)
-
-
-def assert_close(actual, expected, rtol, atol, what):
-    for key in expected:
-        np.testing.assert_allclose(actual[key], expected[key], rtol=rtol, atol=atol,
-                                   err_msg=f"{what} {key}")  # fmt: skip
 
 
 @settings(
@@ -206,13 +200,13 @@ def test_random_models_train_as_in_torch_eagerly_and_under_jit(recipe):
     t_losses, (t_params, t_grads, t_buffers) = train(torch, recipe, weights)
     np.testing.assert_allclose(losses, t_losses, rtol=1e-4, atol=1e-5, err_msg=str(recipe))
     assert params.keys() == t_params.keys() and buffers.keys() == t_buffers.keys()
-    assert_close(params, t_params, 1e-4, 1e-5, f"{recipe}\nparameter")
-    assert_close(grads, t_grads, 1e-4, 1e-5, f"{recipe}\ngrad")
-    assert_close(buffers, t_buffers, 1e-4, 1e-5, f"{recipe}\nbuffer")
+    assert_same(t_params, params, rtol=1e-4, atol=1e-5, path=f"{recipe}\nparameter")
+    assert_same(t_grads, grads, rtol=1e-4, atol=1e-5, path=f"{recipe}\ngrad")
+    assert_same(t_buffers, buffers, rtol=1e-4, atol=1e-5, path=f"{recipe}\nbuffer")
     j_losses, (j_params, j_grads, j_buffers) = train(tape, recipe, weights, compiled=True)
     np.testing.assert_allclose(j_losses, losses, rtol=1e-5, atol=1e-6, err_msg=str(recipe))
-    assert_close(j_params, params, 1e-5, 1e-6, f"{recipe}\njit parameter")
-    assert_close(j_grads, grads, 1e-5, 1e-6, f"{recipe}\njit grad")
-    assert_close(j_buffers, buffers, 1e-5, 1e-6, f"{recipe}\njit buffer")
+    assert_same(params, j_params, rtol=1e-5, atol=1e-6, path=f"{recipe}\njit parameter")
+    assert_same(grads, j_grads, rtol=1e-5, atol=1e-6, path=f"{recipe}\njit grad")
+    assert_same(buffers, j_buffers, rtol=1e-5, atol=1e-6, path=f"{recipe}\njit buffer")
     STATS["models"] = STATS.get("models", 0) + 1
     STATS["model_steps"] = STATS.get("model_steps", 0) + 3 * recipe["steps"]

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import torch
 from hypothesis import HealthCheck, given, settings
+from torch_twin import FUZZ_TOLERANCE, assert_same
 
 import funcgrad.tape as tape
 
-from .programs import STATS, Backward, Call, Grad, InPlace, compare, programs, run
+from .programs import STATS, Backward, Call, Grad, InPlace, programs, run
 
 N_PROGRAMS = 1000
 
@@ -31,7 +32,7 @@ def check(program) -> None:
     STATS["backwards"] += sum(isinstance(i, (Backward, Grad)) for i in program.instructions)
     STATS["errors"] += sum(1 for r in expected[0] if r[1].__class__.__name__ == "Raised")
     try:
-        compare(expected, actual)
+        assert_same(expected, actual, **FUZZ_TOLERANCE, path="program")
     except AssertionError as e:
         STATS["mismatches"] += 1
         raise AssertionError(f"{e}\nprogram:\n{program.source()}") from None

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 
 from .module import Module, _addindent
 
+__all__ = ["ModuleDict", "ModuleList", "Sequential"]
+
 
 def _index(idx: int, n: int) -> int:
     idx = operator.index(idx)

@@ -19,9 +19,8 @@ Example:
 from __future__ import annotations
 
 from ..tensor import Size
-from . import functional as F
-from . import init
-from .functional_layers import reversed_conv_padding
+from . import functional as F, init
+from .functional_layers import _reversed_conv_padding
 from .module import Module
 from .parameter import _empty
 
@@ -102,7 +101,7 @@ class _ConvNd(Module):
         F.pad first and convolve without padding, as PyTorch does."""
         if self.padding_mode == "zeros":
             return input, self.padding
-        amounts = reversed_conv_padding(self.padding, self.kernel_size, self.dilation)
+        amounts = _reversed_conv_padding(self.padding, self.kernel_size, self.dilation)
         return F.pad(input, amounts, mode=self.padding_mode), 0
 
     def extra_repr(self) -> str:

@@ -1,23 +1,20 @@
 """Weight layouts between PyTorch, the tape and Flax, in one place.
 
 The tape uses PyTorch's layouts, so PyTorch <-> tape is only a change of array type
-(`load_state_dict` accepts a real PyTorch state dict). Flax differs:
+(`load_state_dict` accepts a real PyTorch state dict). Flax differs in the array layouts
+(activations, conv kernels, linear weights: the table in `funcgrad.convert`) and in the
+names of what layers hold:
 
 =================  ============================  ===========================
 what               PyTorch / tape                Flax (linen)
 =================  ============================  ===========================
-activations        NCHW                          NHWC
-conv kernel        OIHW  (out, in, kh, kw)       HWIO  (kh, kw, in, out)
-linear weight      (out, in), y = x W^T + b      kernel (in, out), y = x K + b
-linear after a     columns in C, H, W order      rows in H, W, C order
-conv flatten
 batch norm         weight, bias,                 params scale, bias;
                    running_mean, running_var     batch_stats mean, var
 embedding          weight (num, dim)             params embedding (num, dim)
 =================  ============================  ===========================
 
-The layout functions accept numpy, jax or torch arrays and tape tensors, and return the
-same kind (on tape tensors they are differentiable ops). `to_flax` / `from_flax_variables`
+The layout functions are `funcgrad.convert`'s (re-exported here): they accept numpy, jax or
+torch arrays and tape tensors, and return the same kind. `to_flax` / `from_flax_variables`
 convert a whole tape module given a map from its submodule names to Flax module paths.
 Flax's own BatchNorm momentum and running-variance conventions differ from PyTorch's; only
 the stored values are converted here.
@@ -29,72 +26,29 @@ from collections import OrderedDict
 
 import jax.numpy as jnp
 
-from .layers import Conv2d, Embedding, Linear, _BatchNorm
-from .module import Module, as_array
+from ...convert import (
+    hwio_to_oihw as hwio_to_oihw,
+    kernel_to_linear as kernel_to_linear,
+    linear_to_kernel as linear_to_kernel,
+    nchw_to_nhwc as nchw_to_nhwc,
+    nhwc_to_nchw as nhwc_to_nchw,
+    oihw_to_hwio as oihw_to_hwio,
+)
+from .._convert import to_array
+from .layers import Conv2d, Embedding, Linear
+from .module import Module
+from .normalization import _BatchNorm
 
-
-def _permute(x, axes):
-    return x.permute(*axes) if hasattr(x, "permute") else x.transpose(axes)
-
-
-def nchw_to_nhwc(x):
-    """(N, C, H, W) -> (N, H, W, C). Example: `nchw_to_nhwc(np.zeros((2, 3, 4, 5))).shape`
-    is (2, 4, 5, 3)."""
-    return _permute(x, (0, 2, 3, 1))
-
-
-def nhwc_to_nchw(x):
-    """(N, H, W, C) -> (N, C, H, W)."""
-    return _permute(x, (0, 3, 1, 2))
-
-
-def oihw_to_hwio(w):
-    """A PyTorch conv weight (out, in, kh, kw) -> a Flax conv kernel (kh, kw, in, out).
-
-    Example:
-        >>> import numpy as np
-        >>> from funcgrad.tape.nn import convert
-        >>> convert.oihw_to_hwio(np.zeros((8, 3, 5, 4))).shape
-        (5, 4, 3, 8)
-    """
-    return _permute(w, (2, 3, 1, 0))
-
-
-def hwio_to_oihw(k):
-    """A Flax conv kernel (kh, kw, in, out) -> a PyTorch conv weight (out, in, kh, kw)."""
-    return _permute(k, (3, 2, 0, 1))
-
-
-def linear_to_kernel(w, input_chw: tuple[int, int, int] | None = None):
-    """A PyTorch linear weight (out, in) -> a Flax Dense kernel (in, out).
-
-    Args:
-      w: the weight.
-      input_chw: Optional. (C, H, W) when the layer reads a flattened conv feature map:
-        PyTorch flattens NCHW in (C, H, W) order, Flax flattens NHWC in (H, W, C) order, so
-        the input rows are permuted too.
-
-    Example:
-        >>> import numpy as np
-        >>> from funcgrad.tape.nn import convert
-        >>> convert.linear_to_kernel(np.zeros((10, 2 * 3 * 3)), input_chw=(2, 3, 3)).shape
-        (18, 10)
-    """
-    if input_chw is None:
-        return _permute(w, (1, 0))
-    c, h, wd = input_chw
-    out = w.shape[0]
-    return _permute(w.reshape((out, c, h, wd)), (2, 3, 1, 0)).reshape((h * wd * c, out))
-
-
-def kernel_to_linear(k, input_chw: tuple[int, int, int] | None = None):
-    """A Flax Dense kernel (in, out) -> a PyTorch linear weight (out, in); the inverse of
-    `linear_to_kernel` (same `input_chw`)."""
-    if input_chw is None:
-        return _permute(k, (1, 0))
-    c, h, wd = input_chw
-    out = k.shape[1]
-    return _permute(k.reshape((h, wd, c, out)), (3, 2, 0, 1)).reshape((out, c * h * wd))
+__all__ = [
+    "from_flax_variables",
+    "hwio_to_oihw",
+    "kernel_to_linear",
+    "linear_to_kernel",
+    "nchw_to_nhwc",
+    "nhwc_to_nchw",
+    "oihw_to_hwio",
+    "to_flax",
+]
 
 
 def _target(spec):
@@ -181,7 +135,7 @@ def from_flax_variables(module: Module, variables: dict, names: dict) -> Ordered
         prefix = tape_name + "." if tape_name else ""
 
         def params(name, path=path):
-            return as_array(_get(variables["params"], path, name))
+            return to_array(_get(variables["params"], path, name))
 
         if isinstance(layer, Linear):
             out[prefix + "weight"] = kernel_to_linear(params("kernel"), chw)
@@ -194,8 +148,8 @@ def from_flax_variables(module: Module, variables: dict, names: dict) -> Ordered
                 out[prefix + "weight"] = params("scale")
             if layer.track_running_stats:
                 stats = variables["batch_stats"]
-                out[prefix + "running_mean"] = as_array(_get(stats, path, "mean"))
-                out[prefix + "running_var"] = as_array(_get(stats, path, "var"))
+                out[prefix + "running_mean"] = to_array(_get(stats, path, "mean"))
+                out[prefix + "running_var"] = to_array(_get(stats, path, "var"))
         else:
             raise TypeError(f"no Flax layout is known for {type(layer).__name__}")
         if getattr(layer, "bias", None) is not None:

@@ -16,13 +16,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import state
+from .._convert import to_array
+from .._op import Op
 from ..creation import as_tensor
 from ..grad_mode import no_grad
-from ..ops import Op, apply
 from ..random import default_generator
-from ..tensor import Tensor
+from ..tensor import Tensor, apply
 from .module import Module
 from .parameter import Parameter
+
+__all__ = ["FlaxModule", "from_flax", "functional_call"]
 
 
 class _Scope(Module):
@@ -165,7 +169,8 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
       module: a tape module.
       params: a dict name -> array (names as in `named_parameters()` / `named_buffers()`);
         names left out keep the module's current values.
-      *args, **kwargs: the forward's arguments; arrays become tape tensors.
+      *args: the forward's positional arguments; arrays become tape tensors.
+      **kwargs: its keyword arguments, likewise.
 
     Returns:
       The forward's output with every tensor replaced by its jax array.
@@ -187,17 +192,13 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
             f"functional_call got unexpected keys {unknown}; the module has {sorted(named)}"
         )
     tensors = list(named.values())
-    saved = [(t, t._data, t._version.value) for t in tensors]
+    arrays = [to_array(params[n]) if n in params else t._data for n, t in named.items()]
     key = default_generator.key
     try:
-        for name, value in params.items():
-            named[name]._data = value._data if isinstance(value, Tensor) else jnp.asarray(value)
-        args = [as_tensor(a) if isinstance(a, (jax.Array, np.ndarray)) else a for a in args]
-        with no_grad():
+        with state.bound(tensors, arrays), no_grad():
+            args = [as_tensor(a) if isinstance(a, (jax.Array, np.ndarray)) else a for a in args]
             out = module(*args, **kwargs)
     finally:
-        for t, data, version in saved:
-            t._data, t._version.value = data, version
         if isinstance(default_generator.key, jax.core.Tracer):
             default_generator.key = key
     return jax.tree_util.tree_map(

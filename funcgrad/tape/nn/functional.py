@@ -20,25 +20,21 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from .. import errors
 from ..creation import as_tensor
-from ..ops import apply
 from ..random import default_generator
-from ..tensor import Tensor
-from . import functional_activations, functional_layers, functional_losses
+from ..tensor import Tensor, apply
+from . import functional_activations, functional_layers, loss_functions
 from .functional_activations import *  # noqa: F403 - the wider surface, listed in each __all__
 from .functional_layers import *  # noqa: F403
-from .functional_losses import *  # noqa: F403
-from .reduction import legacy_reduction as _reduction
+from .loss_functions import *  # noqa: F403 - the losses, listed in its __all__
 
 __all__ = [
     "adaptive_avg_pool2d",
     "avg_pool2d",
     "batch_norm",
-    "binary_cross_entropy_with_logits",
     "conv2d",
-    "cross_entropy",
     "dropout",
     "elu",
     "embedding",
@@ -48,8 +44,6 @@ __all__ = [
     "linear",
     "log_softmax",
     "max_pool2d",
-    "mse_loss",
-    "nll_loss",
     "relu",
     "relu_",
     "sigmoid",
@@ -60,7 +54,7 @@ __all__ = [
     "tanh",
     *functional_activations.__all__,
     *functional_layers.__all__,
-    *functional_losses.__all__,
+    *loss_functions.__all__,
 ]
 
 
@@ -75,10 +69,6 @@ def _pair(v, name="value") -> tuple[int, int]:
     return v
 
 
-def _is_concrete(t: Tensor) -> bool:
-    return not isinstance(t._data, jax.core.Tracer)
-
-
 # ---------------------------------------------------------------- linear and convolution
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight.T + bias, with weight of shape (out_features, in_features).
@@ -90,10 +80,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(x, w, torch.zeros(4)).grad_fn.name()
         'AddmmBackward0'
     """
-    # PyTorch: addmm(bias, input, weight.t()), whose saved weight.t() is a view of the
-    # weight (it decides the "modified by an inplace operation" text after an optimizer step)
     if bias is None:
         return input.matmul(weight.t())
+    # PyTorch: addmm(bias, input, weight.t()), whose saved weight.t() is a view of the
+    # weight (it decides the "modified by an inplace operation" text after an optimizer step)
     if input.ndim == 2:
         return apply("addmm", bias, input, weight.t())
     lead = tuple(input.shape[:-1])
@@ -153,9 +143,13 @@ def conv2d(
     channels = input.shape[-3]
     if weight.shape[1] * groups != channels:
         raise RuntimeError(
-            f"Given groups={groups}, weight of size [{', '.join(str(s) for s in weight.shape)}]"
-            f", expected input[{', '.join(str(s) for s in input.shape)}] to have "
-            f"{weight.shape[1] * groups} channels, but got {channels} channels instead"
+            errors.CONV_GROUPS.format(
+                groups=groups,
+                weight=errors.short_shape(weight.shape),
+                input=errors.short_shape(input.shape),
+                expected=weight.shape[1] * groups,
+                channels=channels,
+            )
         )
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation)
@@ -376,9 +370,7 @@ def embedding(
         tensor([[0.6000, 0.8000]])
     """
     if sparse:
-        raise NotImplementedError(
-            "embedding(sparse=True) is not supported by funcgrad: its gradients are dense"
-        )
+        raise NotImplementedError(errors.EMBEDDING_SPARSE)
     input = as_tensor(input)
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
@@ -396,16 +388,7 @@ def _renorm_rows(weight: Tensor, indices: Tensor, max_norm: float, norm_type: fl
     used = jnp.zeros(w.shape[0], bool).at[jnp.ravel(indices._value())].set(True)
     norms = jnp.linalg.vector_norm(w, ord=norm_type, axis=1)
     scale = jnp.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
-    _update_in_place(weight, (w * scale[:, None].astype(w.dtype)).astype(w.dtype))
-
-
-def _update_in_place(tensor: Tensor, array) -> None:
-    """Rebinds a tensor's array without a graph; through a `.data` alias to its base."""
-    tensor._data = array
-    tensor._version.value += 1
-    if getattr(tensor, "_alias", False):
-        tensor._base._data = array
-        tensor._view_version = tensor._version.value
+    weight._write((w * scale[:, None].astype(w.dtype)).astype(w.dtype), "a view's rows")
 
 
 # ---------------------------------------------------------------- normalisation
@@ -457,137 +440,3 @@ def _update(buffer: Tensor, batch_stat, momentum) -> None:
     old = buffer._data
     buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
     buffer._version.value += 1
-
-
-# ---------------------------------------------------------------- losses
-def mse_loss(
-    input: Tensor,
-    target: Tensor,
-    size_average=None,
-    reduce=None,
-    reduction: str = "mean",
-    weight=None,
-) -> Tensor:
-    """Mean squared error. Example: `F.mse_loss(pred, target)`."""
-    reduction = _reduction(size_average, reduce, reduction)
-    if weight is not None:
-        raise NotImplementedError("mse_loss(weight=) is not supported by funcgrad")
-    target = as_tensor(target)
-    if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(
-            f"Using a target size ({target.shape!r}) that is different to the input size "
-            f"({input.shape!r}). This will likely lead to incorrect results due to "
-            "broadcasting. Please ensure they have the same size.",
-            UserWarning,
-            stacklevel=2,
-        )
-    return apply("mse_loss", input, target, reduction=reduction)
-
-
-def _check_targets(target: Tensor, n_classes: int, ignore_index: int) -> None:
-    if not _is_concrete(target):
-        return  # inside jax.jit: no data-dependent check
-    t = np.asarray(target._data)
-    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_classes))]
-    if bad.size:
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
-
-
-def nll_loss(
-    input: Tensor,
-    target: Tensor,
-    weight: Tensor | None = None,
-    size_average=None,
-    ignore_index: int = -100,
-    reduce=None,
-    reduction: str = "mean",
-) -> Tensor:
-    """Negative log-likelihood of class indices, input (N, C, ...) of log-probabilities."""
-    reduction = _reduction(size_average, reduce, reduction)
-    target = as_tensor(target)
-    if jnp.issubdtype(target.dtype, jnp.floating):
-        raise RuntimeError(f"expected scalar type Long but found {np.dtype(target.dtype).name}")
-    _check_targets(target, input.shape[0 if input.ndim == 1 else 1], ignore_index)
-    inputs = (input, target) if weight is None else (input, target, weight)
-    return apply("nll_loss", *inputs, reduction=reduction, ignore_index=int(ignore_index))
-
-
-def _class_weight(weight, ndim):
-    return weight if ndim == 1 else weight.reshape(-1, *([1] * (ndim - 2)))
-
-
-def cross_entropy(
-    input: Tensor,
-    target: Tensor,
-    weight: Tensor | None = None,
-    size_average=None,
-    ignore_index: int = -100,
-    reduce=None,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-) -> Tensor:
-    """Cross entropy of logits against class indices or class probabilities.
-
-    As in PyTorch: log_softmax over the class dim (1, or 0 for unbatched input), then
-    nll_loss; with label_smoothing, the smoothed term is added as PyTorch adds it.
-    """
-    reduction = _reduction(size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    target = as_tensor(target)
-    class_dim = 0 if input.ndim == 1 else 1
-    n_classes = input.shape[class_dim]
-    logp = input.log_softmax(class_dim)
-    if jnp.issubdtype(target.dtype, jnp.floating):  # class probabilities
-        if label_smoothing > 0:
-            target = target * (1 - label_smoothing) + label_smoothing / n_classes
-        prod = logp * target
-        if weight is not None:
-            prod = prod * _class_weight(weight, input.ndim)
-        loss = -prod.sum(class_dim)
-        if reduction == "mean":
-            return loss.sum() / (input.numel() / n_classes) if input.ndim > 1 else loss
-        return loss.sum() if reduction == "sum" else loss
-    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
-    if label_smoothing == 0.0:
-        return nll
-    valid = target._data != ignore_index
-    per_class = logp if weight is None else logp * _class_weight(weight, input.ndim)
-    smooth = (-per_class.sum(class_dim)).masked_fill(as_tensor(~valid), 0.0)
-    if reduction == "mean":
-        if weight is None:
-            denom = jnp.sum(valid)
-        else:
-            denom = jnp.sum(jnp.where(valid, weight._data[jnp.where(valid, target._data, 0)], 0))
-        smooth = smooth.sum() / Tensor._wrap(denom.astype(input.dtype))
-    elif reduction == "sum":
-        smooth = smooth.sum()
-    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
-
-
-def binary_cross_entropy_with_logits(
-    input: Tensor,
-    target: Tensor,
-    weight: Tensor | None = None,
-    size_average=None,
-    reduce=None,
-    reduction: str = "mean",
-    pos_weight: Tensor | None = None,
-) -> Tensor:
-    """Sigmoid + binary cross entropy in one numerically stable op (PyTorch's formula)."""
-    reduction = _reduction(size_average, reduce, reduction)
-    target = as_tensor(target)
-    if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(
-            f"Target size ({target.shape!r}) must be the same as input size ({input.shape!r})"
-        )
-    extra = [t for t in (weight, pos_weight) if t is not None]
-    return apply(
-        "binary_cross_entropy_with_logits",
-        input,
-        target,
-        *extra,
-        reduction=reduction,
-        has_weight=weight is not None,
-        has_pos_weight=pos_weight is not None,
-    )

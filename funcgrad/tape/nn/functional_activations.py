@@ -21,9 +21,8 @@ import numpy as np
 
 from .. import errors
 from ..grad_mode import no_grad
-from ..ops import apply
-from ..tensor import Tensor
-from ..tensor_methods import _dim
+from ..methods._args import _dim
+from ..tensor import Tensor, apply
 
 __all__ = [
     "celu", "cosine_similarity", "elu_", "glu", "hardsigmoid", "hardswish", "hardtanh",

@@ -22,9 +22,8 @@ import warnings
 import jax
 
 from .. import errors
-from ..ops import apply
 from ..random import default_generator
-from ..tensor import Tensor
+from ..tensor import Tensor, apply
 
 __all__ = [
     "conv1d", "conv_transpose1d", "conv_transpose2d", "dropout1d", "dropout2d", "dropout3d",
@@ -57,13 +56,13 @@ def _same_padding(kernel, dilation):
     return tuple(pads)
 
 
-def reversed_conv_padding(padding, kernel_size, dilation) -> tuple:
+def _reversed_conv_padding(padding, kernel_size, dilation) -> tuple:
     """F.pad's amounts (last dim first, both sides) for a convolution's padding: ints,
     'valid', or 'same' (the extra one on the right), for padding modes other than zeros.
 
     Example:
-        >>> from funcgrad.tape.nn.functional_layers import reversed_conv_padding
-        >>> reversed_conv_padding((1, 2), (3, 5), (1, 1))
+        >>> from funcgrad.tape.nn.functional_layers import _reversed_conv_padding
+        >>> _reversed_conv_padding((1, 2), (3, 5), (1, 1))
         (2, 2, 1, 1)
     """
     if padding == "valid":

@@ -21,6 +21,20 @@ import numpy as np
 from ..random import default_generator
 from ..tensor import Tensor
 
+__all__ = [
+    "calculate_gain",
+    "constant_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
+    "trunc_normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]
+
 
 def _fill(tensor: Tensor, array) -> Tensor:
     if isinstance(array, np.ndarray):  # cast on the host, then one transfer

@@ -1,7 +1,9 @@
 """PyTorch's layers: parameters and buffers registered like PyTorch's, math in `functional`.
 
 Each layer keeps PyTorch's constructor arguments, attribute names (so state-dict keys and
-`repr` match) and default initialisation (`reset_parameters`, via `nn.init`).
+`repr` match) and default initialisation (`reset_parameters`, via `nn.init`). This module
+holds the linear, convolution, embedding, pooling, flatten and dropout layers; the
+activations (activations.py) and batch norm (normalization.py) are re-exported here.
 """
 
 from __future__ import annotations
@@ -9,13 +11,43 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ..creation import tensor
-from ..tensor import Tensor
-from . import functional as F
-from . import init
+from . import functional as F, init
+from .activations import (
+    GELU as GELU,
+    LeakyReLU as LeakyReLU,
+    LogSoftmax as LogSoftmax,
+    ReLU as ReLU,
+    Sigmoid as Sigmoid,
+    SiLU as SiLU,
+    Softmax as Softmax,
+    Tanh as Tanh,
+)
 from .conv import _ConvNd
-from .module import Module, _set_array
-from .parameter import Parameter, _empty, _zeros
+from .module import Module
+from .normalization import BatchNorm1d as BatchNorm1d, BatchNorm2d as BatchNorm2d
+from .parameter import Parameter, _empty
+
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GELU",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MaxPool2d",
+    "ReLU",
+    "Sigmoid",
+    "SiLU",
+    "Softmax",
+    "Tanh",
+]
 
 
 def _pair(v):
@@ -149,7 +181,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             w = np.array(self.weight._data)
             w[self.padding_idx] = 0.0
-            _set_array(self.weight, jnp.asarray(w))
+            self.weight._write(jnp.asarray(w))
 
     def forward(self, input):
         return F.embedding(
@@ -259,114 +291,7 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-# ---------------------------------------------------------------- activations and shapes
-class ReLU(Module):
-    """max(x, 0). Example: `nn.ReLU()(x)`."""
-
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.relu(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
-
-
-class LeakyReLU(Module):
-    """max(x, 0) + negative_slope * min(x, 0). Example: `nn.LeakyReLU(0.2)(x)`."""
-
-    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
-        super().__init__()
-        self.negative_slope, self.inplace = negative_slope, inplace
-
-    def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
-
-
-class GELU(Module):
-    """Gaussian error linear unit; approximate="tanh" for the tanh form.
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> torch.nn.GELU()(torch.zeros(2))
-        tensor([0., 0.])
-    """
-
-    def __init__(self, approximate: str = "none"):
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, input):
-        return F.gelu(input, approximate=self.approximate)
-
-    def extra_repr(self) -> str:
-        return f"approximate={self.approximate!r}"
-
-
-class SiLU(Module):
-    """x * sigmoid(x). Example: `nn.SiLU()(x)`."""
-
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
-
-
-class Sigmoid(Module):
-    """1 / (1 + exp(-x)).
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> torch.nn.Sigmoid()(torch.zeros(2))
-        tensor([0.5000, 0.5000])
-    """
-
-    def forward(self, input):
-        return input.sigmoid()
-
-
-class Tanh(Module):
-    """Hyperbolic tangent. Example: `nn.Tanh()(x)`."""
-
-    def forward(self, input):
-        return input.tanh()
-
-
-class Softmax(Module):
-    """Softmax along `dim`.
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> torch.nn.Softmax(dim=1)(torch.zeros(1, 4))
-        tensor([[0.2500, 0.2500, 0.2500, 0.2500]])
-    """
-
-    def __init__(self, dim: int | None = None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return F.softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Softmax):
-    """log(softmax(x)) along `dim`, computed stably. Example: `nn.LogSoftmax(1)(x)`."""
-
-    def forward(self, input):
-        return F.log_softmax(input, self.dim)
+# ---------------------------------------------------------------- shapes and dropout
 
 
 class Flatten(Module):
@@ -405,107 +330,3 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
-
-
-# ---------------------------------------------------------------- normalisation
-class _BatchNorm(Module):
-    _dims: tuple = ()
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        bias: bool = True,
-    ):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = _empty(num_features, device=device, dtype=dtype)
-            if bias:
-                self.bias = _empty(num_features, device=device, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", _zeros(num_features, device=device, dtype=dtype))
-            self.register_buffer("running_var", _zeros(num_features, device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked", tensor(np.int64(0), dtype=jnp.int64))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
-        self.reset_parameters()
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            init.zeros_(self.num_batches_tracked)
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.ndim not in self._dims:
-            want = " or ".join(f"{d}D" for d in self._dims)
-            raise ValueError(f"expected {want} input (got {input.ndim}D input)")
-
-    def forward(self, input):
-        self._check_input_dim(input)
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            count = self.num_batches_tracked
-            _set_array(count, count._data + 1)
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / count._data.astype(jnp.float32)
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
-        keep_stats = not self.training or self.track_running_stats
-        return F.batch_norm(
-            input,
-            self.running_mean if keep_stats else None,
-            self.running_var if keep_stats else None,
-            self.weight,
-            self.bias,
-            use_batch_stats,
-            momentum,
-            self.eps,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, bias={self.bias is not None}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) input."""
-
-    _dims = (2, 3)
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of NCHW input; running_mean, running_var and
-    num_batches_tracked are buffers, updated in training mode as PyTorch does.
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> bn = torch.nn.BatchNorm2d(3)
-        >>> [name for name, _ in bn.named_buffers()]
-        ['running_mean', 'running_var', 'num_batches_tracked']
-    """
-
-    _dims = (4,)

@@ -5,7 +5,7 @@ As in PyTorch, class weights (`weight`, `pos_weight`) are registered as buffers.
 
 from __future__ import annotations
 
-from .functional import (
+from .loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
@@ -18,6 +18,18 @@ from .functional import (
 )
 from .module import Module
 from .reduction import legacy_reduction as _legacy_reduction
+
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+]
 
 
 class _Loss(Module):

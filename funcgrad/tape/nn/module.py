@@ -13,61 +13,21 @@ from __future__ import annotations
 
 import copy
 import itertools
-import warnings
-from collections import OrderedDict, namedtuple
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .. import errors
-from ..creation import _is_dtype_like, _parse_device
-from ..function import Function
-from ..grad_mode import is_grad_enabled
+from .._convert import parse_device, to_arguments
+from ..backward_hooks import BackwardHook
+from ..hooks import RemovableHandle, add_hook
 from ..tensor import Tensor
 from .parameter import Parameter
+from .state_dict import StateDictMixin
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-_hook_ids = itertools.count()
-
-
-class RemovableHandle:
-    """Returned by the `register_*_hook` methods; `remove()` unregisters the hook."""
-
-    def __init__(self, hooks: dict, key: int):
-        self._hooks, self.id = hooks, key
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-def as_array(value, dtype=None):
-    """A jax array (never aliasing foreign memory) from a tape tensor, a torch tensor, a
-    numpy or jax array, or a list."""
-    if isinstance(value, Tensor):
-        array = value._data
-    elif isinstance(value, jax.Array):
-        array = value
-    elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        array = np.array(value.detach().cpu().numpy(), copy=True)
-    else:
-        array = np.array(value, copy=True)
-    # Copied first: jnp.asarray(numpy_array, dtype=...) can alias the numpy memory on CPU,
-    # and torch updates its buffers in place.
-    return jnp.asarray(array, dtype=dtype)
-
-
-def _set_array(tensor: Tensor, array) -> None:
-    """Rebinds a tensor to a new array in place (no graph), bumping its version."""
-    tensor._data = array
-    tensor._version.value += 1
+__all__ = ["Module"]
 
 
 def _addindent(s: str, spaces: int) -> str:
@@ -78,7 +38,7 @@ def _addindent(s: str, spaces: int) -> str:
     return "\n".join([lines[0]] + rest)
 
 
-class Module:
+class Module(StateDictMixin):
     """Base class of all layers and models (PyTorch's `nn.Module`).
 
     Subclasses call `super().__init__()`, assign parameters, buffers and submodules as
@@ -341,7 +301,7 @@ class Module:
                     g.detach_()
                 else:
                     g._requires_grad = False
-                _set_array(g, jnp.zeros_like(g._data))
+                g._write(jnp.zeros_like(g._data))
 
     # ------------------------------------------------------------ dtype and device
     def _apply_arrays(self, fn) -> Module:
@@ -354,15 +314,8 @@ class Module:
     def to(self, *args, **kwargs) -> Module:
         """Moves and/or casts parameters and buffers in place: `m.to('cpu')`,
         `m.to(torch.float32)`. Only floating-point tensors change dtype, as in PyTorch."""
-        dtype, device = kwargs.get("dtype"), kwargs.get("device")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif _is_dtype_like(a):
-                dtype = a
-            else:
-                device = a
-        target = None if device is None else _parse_device(device)
+        dtype, device = to_arguments(args, kwargs)
+        target = None if device is None else parse_device(device)
 
         def convert(a):
             if dtype is not None and jnp.issubdtype(a.dtype, jnp.floating):
@@ -389,111 +342,9 @@ class Module:
     def bfloat16(self) -> Module:
         return self.to(jnp.bfloat16)
 
-    # ------------------------------------------------------------ state dicts
-    def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
-        """An OrderedDict name -> tensor of parameters and persistent buffers, with PyTorch's
-        key names. Values are detached (they alias the live arrays) unless keep_vars."""
-        out = OrderedDict() if destination is None else destination
-        for name, p in self._parameters.items():
-            if p is not None:
-                out[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                out[prefix + name] = b if keep_vars else b.detach()
-        for name, m in self._modules.items():
-            if m is not None:
-                m.state_dict(destination=out, prefix=prefix + name + ".", keep_vars=keep_vars)
-        return out
-
-    def load_state_dict(self, state_dict: Mapping, strict: bool = True, assign: bool = False):
-        """Copies parameters and buffers from `state_dict` into this module.
-
-        Values may be tape tensors, torch tensors (a real PyTorch `state_dict()`), numpy or
-        jax arrays; each is cast to the dtype of the tensor it replaces.
-
-        Args:
-          state_dict: a mapping name -> value, with PyTorch's key names.
-          strict: Optional, bool. Raise on missing or unexpected keys (default True).
-          assign: Optional, bool. Accepted for PyTorch compatibility; values are always
-            copied into the existing tensors.
-
-        Returns:
-          A named tuple (missing_keys, unexpected_keys).
-
-        Example:
-            >>> from funcgrad.tape import nn
-            >>> a, b = nn.Linear(3, 2), nn.Linear(3, 2)
-            >>> b.load_state_dict(a.state_dict())
-            <All keys matched successfully>
-        """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing, unexpected, error_msgs = [], [], []
-        self._load(dict(state_dict), "", missing, unexpected, error_msgs)
-        if strict:
-            if unexpected:
-                keys = ", ".join(f'"{k}"' for k in unexpected)
-                error_msgs.insert(0, f"Unexpected key(s) in state_dict: {keys}. ")
-            if missing:
-                keys = ", ".join(f'"{k}"' for k in missing)
-                error_msgs.insert(0, f"Missing key(s) in state_dict: {keys}. ")
-        if error_msgs:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                + "\n\t".join(error_msgs)
-            )
-        return _LoadResult(missing, unexpected)
-
-    def _load(self, state_dict, prefix, missing, unexpected, error_msgs):
-        local = {
-            k: v
-            for k, v in itertools.chain(
-                self._parameters.items(),
-                (
-                    (k, v)
-                    for k, v in self._buffers.items()
-                    if k not in self._non_persistent_buffers_set
-                ),
-            )
-            if v is not None
-        }
-        for name, tensor in local.items():
-            key = prefix + name
-            if key not in state_dict:
-                missing.append(key)
-                continue
-            value = as_array(state_dict[key], tensor.dtype)
-            if value.shape != tensor._data.shape:
-                error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape "
-                    f"{errors.torch_size(value.shape)} from checkpoint, the shape in current "
-                    f"model is {errors.torch_size(tensor.shape)}."
-                )
-                continue
-            if not isinstance(tensor._data, jax.core.Tracer):
-                value = jax.device_put(value, tensor.device)
-            _set_array(tensor, value)
-        for key in state_dict:
-            if key.startswith(prefix):
-                head, dot, _ = key[len(prefix) :].partition(".")
-                if (dot and head not in self._modules) or (not dot and head not in local):
-                    unexpected.append(key)
-        for name, child in self._modules.items():
-            if child is not None:
-                sub = prefix + name + "."
-                child._load(
-                    {k: v for k, v in state_dict.items() if k.startswith(sub)},
-                    sub,
-                    missing,
-                    unexpected,
-                    error_msgs,
-                )
-
     # ------------------------------------------------------------ hooks
     def _add_hook(self, registry: dict, hook) -> RemovableHandle:
-        key = next(_hook_ids)
-        registry[key] = hook
-        return RemovableHandle(registry, key)
+        return add_hook(registry, hook)
 
     def register_forward_pre_hook(self, hook) -> RemovableHandle:
         """hook(module, args) runs before forward; it may return new args."""
@@ -542,7 +393,7 @@ class Module:
                 args = result if isinstance(result, tuple) else (result,)
         backward_hook = None
         if self._backward_hooks or self._backward_pre_hooks:
-            backward_hook = _BackwardHook(self)
+            backward_hook = BackwardHook(self)
             args = backward_hook.setup_input_hook(args)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
@@ -586,13 +437,6 @@ class Module:
         return new
 
 
-class _LoadResult(_IncompatibleKeys):
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-
 def _type_name(value) -> str:
     return (
         errors.torch_type_name(value.dtype) if isinstance(value, Tensor) else type(value).__name__
@@ -608,119 +452,3 @@ def _check_name(name, what, module, registry):
         raise KeyError(f'{what} name can\'t be empty string ""')
     if hasattr(module, name) and name not in registry:
         raise KeyError(f"attribute '{name}' already exists")
-
-
-# ---------------------------------------------------------------- full backward hooks
-class BackwardHookFunction(Function):
-    """Identity on the module's tensors; its node is where module backward hooks run
-    (PyTorch's `BackwardHookFunctionBackward`)."""
-
-    @staticmethod
-    def forward(ctx, *tensors):
-        outs = tuple(Tensor._wrap(t._data) for t in tensors)
-        ctx.mark_non_differentiable(*[o for o, t in zip(outs, tensors) if not t.requires_grad])
-        return outs
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return grads
-
-
-class _BackwardHook:
-    """Links the gradients w.r.t. a module's outputs with those w.r.t. its inputs, and calls
-    the user hooks when both are known (PyTorch's `torch.utils.hooks.BackwardHook`)."""
-
-    def __init__(self, module):
-        self.module = module
-        self.grad_outputs = None
-        self.n_inputs = self.n_outputs = -1
-        self.input_index = self.output_index = None
-
-    def _wrap(self, args, on_node):
-        index = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        tensors = [args[i] for i in index]
-        if not (any(t.requires_grad for t in tensors) and is_grad_enabled()):
-            return args, None
-        new = BackwardHookFunction.apply(*tensors)
-        node = next(t.grad_fn for t in new if t.grad_fn is not None)
-        node.register_prehook(on_node)
-        out = list(args)
-        for i, t in zip(index, new):
-            out[i] = t
-        return tuple(out), index
-
-    def _pack(self, index, values, size):
-        out = [None] * size
-        for i, v in zip(index, values):
-            out[i] = None if v is None else (v if isinstance(v, Tensor) else Tensor._wrap(v))
-        return tuple(out)
-
-    @staticmethod
-    def _unpack(index, values, like):
-        out = []
-        for i, old in zip(index, like):
-            v = values[i]
-            out.append(v._data if isinstance(v, Tensor) and not isinstance(old, Tensor) else v)
-        return tuple(out)
-
-    def setup_input_hook(self, args):
-        def on_inputs(grads):
-            if self.grad_outputs is None:  # the gradient did not come through the outputs
-                return None
-            res = self._pack(self.input_index, grads, self.n_inputs)
-            for hook in list(self.module._backward_hooks.values()):
-                out = hook(self.module, res, self.grad_outputs)
-                if out is None:
-                    continue
-                if len(out) != len(res):
-                    raise RuntimeError(
-                        "Backward hook returned an invalid number of grad_input, "
-                        f"got {len(out)}, but expected {len(res)}"
-                    )
-                res = out
-            self.grad_outputs = None
-            return self._unpack(self.input_index, res, grads)
-
-        args, self.input_index = self._wrap(args, on_inputs)
-        self.n_inputs = len(args)
-        return args
-
-    def setup_output_hook(self, output):
-        is_tuple = isinstance(output, tuple)
-        outputs = output if is_tuple else (output,)
-
-        def on_outputs(grads):
-            self.grad_outputs = self._pack(self.output_index, grads, self.n_outputs)
-            for hook in list(self.module._backward_pre_hooks.values()):
-                new = hook(self.module, self.grad_outputs)
-                if new is None:
-                    continue
-                if len(new) != len(self.grad_outputs):
-                    raise RuntimeError(
-                        "Backward pre hook returned an invalid number of grad_output, "
-                        f"got {len(new)}, but expected {len(self.grad_outputs)}"
-                    )
-                self.grad_outputs = tuple(new)
-            local = self.grad_outputs
-            if self.input_index is None:
-                warnings.warn(
-                    "Full backward hook is firing when gradients are computed with respect to "
-                    "module outputs since no inputs require gradients. See "
-                    "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
-                    "#torch.nn.Module.register_full_backward_hook for more details.",
-                    stacklevel=2,
-                )
-                grad_inputs = (None,) * self.n_inputs
-                for hook in list(self.module._backward_hooks.values()):
-                    res = hook(self.module, grad_inputs, self.grad_outputs)
-                    if res is not None and not all(r is None for r in res):
-                        raise RuntimeError(
-                            "Backward hook for Modules where no input requires gradient "
-                            "should always return None or None for all gradients."
-                        )
-                self.grad_outputs = None
-            return self._unpack(self.output_index, local, grads)
-
-        outputs, self.output_index = self._wrap(outputs, on_outputs)
-        self.n_outputs = len(outputs)
-        return outputs if is_tuple else outputs[0]

@@ -1,8 +1,7 @@
 """`Parameter`: a leaf tensor that a `Module` registers as one of its weights.
 
 Nothing else: a Parameter is a Tensor that requires grad by default and prints as
-PyTorch's does. Ops on it return plain Tensors. (`_empty` makes the zero-filled parameters
-that layers create before their `reset_parameters()`.)
+PyTorch's does. Ops on it return plain Tensors.
 """
 
 from __future__ import annotations
@@ -10,8 +9,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ..creation import _canonical_dtype, _to_array, tensor
+from .._convert import canonical_dtype, to_array
+from ..creation import tensor
 from ..tensor import Tensor
+
+__all__ = ["Parameter"]
 
 
 class Parameter(Tensor):
@@ -34,10 +36,8 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
             array = jnp.zeros((0,), jnp.float32)
-        elif isinstance(data, Tensor):
-            array = data._data
         else:
-            array = _to_array(data, None)
+            array = to_array(data)
         self._init(array)
         if requires_grad:
             self.requires_grad_(True)
@@ -55,7 +55,7 @@ class Parameter(Tensor):
 
 def _zeros(*shape, device=None, dtype=None) -> Tensor:
     """Host zeros moved to the device: no per-shape compilation at model construction."""
-    dtype = _canonical_dtype(dtype) or jnp.float32
+    dtype = canonical_dtype(dtype) or jnp.float32
     return tensor(np.zeros(shape, dtype), dtype=dtype, device=device)
 
 

@@ -33,10 +33,8 @@ import numpy as np
 from .. import errors
 from ..creation import zeros
 from ..functions import cat, stack
-from ..ops import apply
-from ..tensor import Tensor
-from . import functional as F
-from . import init
+from ..tensor import Tensor, apply
+from . import functional as F, init
 from .module import Module
 from .parameter import _empty
 

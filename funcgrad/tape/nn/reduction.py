@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import warnings
 
+__all__ = ["legacy_reduction"]
+
 
 def legacy_reduction(size_average, reduce, reduction, allowed=("none", "mean", "sum")) -> str:
     """The reduction to apply; size_average / reduce (deprecated) override it, with

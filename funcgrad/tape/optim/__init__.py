@@ -14,13 +14,27 @@ Example:
     tensor([0.8000, 1.6000], requires_grad=True)
 """
 
-from .adam import Adam as Adam
-from .adam import AdamW as AdamW
+from .adam import Adam as Adam, AdamW as AdamW
 from .lbfgs import LBFGS as LBFGS
 from .optimizer import Optimizer as Optimizer
 from .sgd import SGD as SGD
-from .transforms import ScaleByTorchAdamState as ScaleByTorchAdamState
-from .transforms import TorchMomentumState as TorchMomentumState
-from .transforms import scale_by_torch_adam as scale_by_torch_adam
-from .transforms import torch_adam_hyperparams as torch_adam_hyperparams
-from .transforms import torch_momentum as torch_momentum
+from .transforms import (
+    ScaleByTorchAdamState as ScaleByTorchAdamState,
+    TorchMomentumState as TorchMomentumState,
+    scale_by_torch_adam as scale_by_torch_adam,
+    torch_adam_hyperparams as torch_adam_hyperparams,
+    torch_momentum as torch_momentum,
+)
+
+__all__ = [
+    "Adam",
+    "AdamW",
+    "LBFGS",
+    "Optimizer",
+    "scale_by_torch_adam",
+    "ScaleByTorchAdamState",
+    "SGD",
+    "torch_adam_hyperparams",
+    "torch_momentum",
+    "TorchMomentumState",
+]

@@ -15,9 +15,14 @@ import functools
 import jax.numpy as jnp
 import optax
 
+from .. import errors
+from .._convert import to_array
 from ..tensor import Tensor
-from .optimizer import Optimizer, _as_array, _find_state, _replace_state, _scalar
+from ._optax import _find_state, _replace_state, _scalar
+from .optimizer import Optimizer
 from .transforms import ScaleByTorchAdamState, scale_by_torch_adam, torch_adam_hyperparams
+
+__all__ = ["Adam", "AdamW"]
 
 
 def _adam(
@@ -117,9 +122,7 @@ class Adam(Optimizer):
                 raise ValueError(f"Tensor betas[{i}] must be 1-element")
         if differentiable:
             raise NotImplementedError(
-                f"{type(self).__name__}(differentiable=True) is not supported: funcgrad's "
-                "optimizer steps are not recorded on the tape. Differentiate through updates "
-                "with optax in jax.grad."
+                errors.DIFFERENTIABLE_OPTIMIZER.format(name=type(self).__name__)
             )
         defaults = {
             "lr": lr,
@@ -176,14 +179,14 @@ class Adam(Optimizer):
 
     def _import_state(self, group, p, value):
         state = self._make_tx(group).init(p._value())
-        count = jnp.asarray(int(float(_as_array(value["step"]))), jnp.int32)
-        mu = _as_array(value["exp_avg"], p.dtype)
-        nu = _as_array(value["exp_avg_sq"], p.dtype)
+        count = jnp.asarray(int(float(to_array(value["step"]))), jnp.int32)
+        mu = to_array(value["exp_avg"], p.dtype)
+        nu = to_array(value["exp_avg_sq"], p.dtype)
         nu_max = None
         if group["amsgrad"]:
             # PyTorch may lack max_exp_avg_sq when amsgrad was switched on later: start at 0.
             nu_max = value.get("max_exp_avg_sq")
-            nu_max = jnp.zeros_like(nu) if nu_max is None else _as_array(nu_max, p.dtype)
+            nu_max = jnp.zeros_like(nu) if nu_max is None else to_array(nu_max, p.dtype)
         loaded = ScaleByTorchAdamState(count=count, mu=mu, nu=nu, nu_max=nu_max)
         return _replace_state(state, ScaleByTorchAdamState, loaded)
 

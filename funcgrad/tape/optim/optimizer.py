@@ -36,7 +36,6 @@ step hooks, or learning-rate schedulers.
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections import defaultdict
 from typing import Any
@@ -47,22 +46,17 @@ import numpy as np
 import optax
 
 from .. import errors
+from .._convert import to_array
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
-
-UNUSED_GROUP_OPTION = (
-    "param group option {key!r} has no effect: the optax transformation has no injected "
-    "hyperparameter {name!r}.\n[funcgrad] Build the transformation with "
-    "optax.inject_hyperparams, e.g. optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), "
-    "so that the group's value can be fed to it at every step."
+from ._optax import (
+    _is_injected,
+    _python_number,
+    _scalar,
+    _update_fn,
 )
 
-STRUCTURAL_OPTION_CHANGED = (
-    "param_groups[{group}]: {option} changed from {old!r} to {new!r} after the optimizer was "
-    "built.\n[funcgrad] This option selects which optax transformations are chained, so the "
-    "optimizer state has another structure; create a new optimizer (and load_state_dict "
-    "from the old one where that makes sense)."
-)
+__all__ = ["Optimizer"]
 
 
 def _typename(obj) -> str:
@@ -72,94 +66,6 @@ def _typename(obj) -> str:
     cls = type(obj)
     module = cls.__module__
     return cls.__qualname__ if module in ("builtins", None) else f"{module}.{cls.__qualname__}"
-
-
-def _scalar(value):
-    """A group option as something `jnp.asarray` takes (a Tensor becomes its array)."""
-    return value._value() if isinstance(value, Tensor) else value
-
-
-def _python_number(array):
-    """A scalar hyperparameter as the Python number the user most likely wrote (0.1, not
-    0.10000000149011612 from its float32 copy)."""
-    value = np.asarray(array)
-    if value.ndim:
-        return array
-    if np.issubdtype(value.dtype, np.integer):
-        return int(value)
-    return float(str(value[()]))
-
-
-def _as_array(value, dtype=None):
-    """A state value from a state dict (tape Tensor, array, number) as a JAX array."""
-    if isinstance(value, Tensor):
-        value = value._value()
-    if isinstance(value, jax.Array):
-        return jnp.asarray(value, dtype=dtype)
-    # A copy: jnp.asarray may alias a numpy buffer (e.g. torch_tensor.numpy(), which
-    # PyTorch keeps updating in place).
-    return jnp.array(np.asarray(value), dtype=dtype, copy=True)
-
-
-def _write(p: Tensor, array) -> None:
-    """Sets a parameter's values in place and off the tape, as `p.copy_(x)` under no_grad.
-
-    The version counter is bumped, so a graph that saved the old value fails its backward
-    with PyTorch's "modified by an inplace operation" error.
-    """
-    alias = getattr(p, "_alias", False)
-    if p._base is not None and not alias:
-        raise NotImplementedError(errors.VIEW_INPLACE.format(what="a view (as a parameter)"))
-    p._data = array
-    p._version.value += 1
-    if alias:  # a `.detach()` of another tensor shares its storage, as in PyTorch
-        p._base._data = array
-        p._view_version = p._version.value
-
-
-def _find_state(state, cls):
-    """The first sub-state of type `cls` in an optax state (e.g. in a chain), or None."""
-    is_leaf = lambda s: isinstance(s, cls)  # noqa: E731
-    return next((s for s in jax.tree.leaves(state, is_leaf=is_leaf) if is_leaf(s)), None)
-
-
-def _replace_state(state, cls, new):
-    """The optax state with its sub-state of type `cls` replaced by `new`."""
-    is_leaf = lambda s: isinstance(s, cls)  # noqa: E731
-    return jax.tree.map(lambda s: new if is_leaf(s) else s, state, is_leaf=is_leaf)
-
-
-def _is_injected(state) -> bool:
-    return hasattr(state, "hyperparams") and hasattr(state, "hyperparams_states")
-
-
-def _with_hyperparams(state, values: dict):
-    """The injected state with the group's current hyperparameter values."""
-    if not values or not _is_injected(state):
-        return state
-    hyperparams = dict(state.hyperparams)
-    for name, value in values.items():
-        if name in hyperparams:
-            hyperparams[name] = jnp.asarray(value, dtype=hyperparams[name].dtype)
-    return state._replace(hyperparams=hyperparams)
-
-
-@functools.lru_cache(maxsize=256)
-def _update_fn(tx: optax.GradientTransformation):
-    """One jitted step for a list of parameters that share `tx` (cached per transformation).
-
-    Under `funcgrad.tape.jit` this is traced into the caller's program like any function.
-    """
-
-    def update(grads, states, params, hyperparams):
-        new_params, new_states = [], []
-        for g, state, p in zip(grads, states, params):
-            updates, state = tx.update(g, _with_hyperparams(state, hyperparams), p)
-            new_params.append(optax.apply_updates(p, updates))
-            new_states.append(state)
-        return new_params, new_states
-
-    return jax.jit(update)
 
 
 class Optimizer:
@@ -238,7 +144,7 @@ class Optimizer:
                 f"loaded state for a parameter of shape {tuple(p.shape)} has the structure "
                 f"{given}, but this optimizer's transformation has {jax.tree.structure(template)}"
             )
-        return jax.tree.map(lambda t, v: _as_array(v, t.dtype), template, value)
+        return jax.tree.map(lambda t, v: to_array(v, t.dtype), template, value)
 
     # ------------------------------------------------------------------ param groups
     def _init_groups(self, params, defaults: dict) -> None:
@@ -278,11 +184,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             param_group["params"] = [params]
         elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs. Please use a list "
-                "instead."
-            )
+            raise TypeError(errors.PARAMS_IN_A_SET)
         else:
             param_group["params"] = list(params)
 
@@ -316,12 +218,7 @@ class Optimizer:
 
         ids = [id(p) for p in tensors]
         if len(ids) != len(set(ids)):
-            warnings.warn(
-                "optimizer contains a parameter group with duplicate parameters; in future, "
-                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for "
-                "more information",
-                stacklevel=3,
-            )
+            warnings.warn(errors.DUPLICATE_PARAMS, stacklevel=3)
         seen = set()
         for group in self.param_groups:
             seen.update(id(p) for p in group["params"])
@@ -347,7 +244,7 @@ class Optimizer:
         for key in group:
             if key not in known:
                 name = "learning_rate" if key == "lr" else key
-                raise ValueError(UNUSED_GROUP_OPTION.format(key=key, name=name))
+                raise ValueError(errors.UNUSED_GROUP_OPTION.format(key=key, name=name))
 
     def _group_tx(self, index: int):
         """The group's transformation, after checking its structural options did not change."""
@@ -359,7 +256,7 @@ class Optimizer:
                 if old.get(k) != v:
                     option = self._STATIC_OPTIONS.get(k, repr(k))
                     raise ValueError(
-                        STRUCTURAL_OPTION_CHANGED.format(
+                        errors.STRUCTURAL_OPTION_CHANGED.format(
                             group=index, option=option, old=old.get(k), new=v
                         )
                     )
@@ -425,7 +322,14 @@ class Optimizer:
         )
         for i, array, state in zip(live, new_params, new_states):
             states[i] = state
-            _write(params[i], array)
+            self._write_param(params[i], array)
+
+    @staticmethod
+    def _write_param(p: Tensor, array) -> None:
+        """Sets a parameter's values in place and off the tape, as `p.copy_(x)` under
+        no_grad: its version is bumped, so a graph that saved the old value fails its
+        backward with PyTorch's "modified by an inplace operation" error."""
+        p._write(array, what="a view (as a parameter)")
 
     def _step_hyperparams(self, index: int) -> dict:
         if self._bound_hyperparams is not None:

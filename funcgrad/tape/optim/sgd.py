@@ -14,9 +14,14 @@ import functools
 import jax.numpy as jnp
 import optax
 
+from .. import errors
+from .._convert import to_array
 from ..tensor import Tensor
-from .optimizer import Optimizer, _as_array, _find_state, _replace_state, _scalar
+from ._optax import _find_state, _replace_state, _scalar
+from .optimizer import Optimizer
 from .transforms import TorchMomentumState, torch_momentum
+
+__all__ = ["SGD"]
 
 
 def _sgd(learning_rate, momentum, dampening, weight_decay, *, use_momentum, nesterov, maximize):
@@ -83,10 +88,7 @@ class SGD(Optimizer):
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if differentiable:
-            raise NotImplementedError(
-                "SGD(differentiable=True) is not supported: funcgrad's optimizer steps are not "
-                "recorded on the tape. Differentiate through updates with optax in jax.grad."
-            )
+            raise NotImplementedError(errors.DIFFERENTIABLE_OPTIMIZER.format(name="SGD"))
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -138,6 +140,6 @@ class SGD(Optimizer):
         if buffer is None or _find_state(state, TorchMomentumState) is None:
             return state
         loaded = TorchMomentumState(
-            count=jnp.ones([], jnp.int32), momentum_buffer=_as_array(buffer, p.dtype)
+            count=jnp.ones([], jnp.int32), momentum_buffer=to_array(buffer, p.dtype)
         )
         return _replace_state(state, TorchMomentumState, loaded)

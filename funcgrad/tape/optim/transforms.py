@@ -26,6 +26,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
+__all__ = [
+    "scale_by_torch_adam",
+    "ScaleByTorchAdamState",
+    "torch_adam_hyperparams",
+    "torch_momentum",
+    "TorchMomentumState",
+]
+
 
 class TorchMomentumState(NamedTuple):
     """State of `torch_momentum`: the step count and PyTorch's `momentum_buffer`."""

@@ -1,11 +1,11 @@
 """The Tensor's math methods of the wider PyTorch surface, on the entries of `ops_math.py`.
 
-Like `tensor_methods.py`, each method only translates PyTorch's calling conventions into a
+Like the other mixins, each method only translates PyTorch's calling conventions into a
 table op and its static arguments (or composes table ops where PyTorch composes kernels, so
 node names match: `outer` is a `MulBackward0`). Grouped here, apart from the original
 methods: comparisons, elementwise math and its in-place forms, sorting and selection,
 scans and reductions, products. Rearranging and indexing methods are in
-`tensor_methods_index.py`.
+`arrange.py`.
 
 Example:
     >>> import funcgrad.tape as torch
@@ -21,27 +21,17 @@ import warnings
 
 import jax.numpy as jnp
 
-from . import errors
-from . import ops as _ops
-from .ops import ReturnTypes, apply
-from .tensor_methods import _dim, _dims, _operand
+from .. import errors
+from .._base import TensorBase
+from .._op import ReturnTypes
+from ._args import _dim, _dims
 
-
-def _tensor_cls():
-    return _ops.Tensor
-
-
-def _is_tensor(x) -> bool:
-    return isinstance(x, _tensor_cls())
-
-
-def _wrap(array):
-    return _tensor_cls()._wrap(array)
+__all__ = ["MoreMathMixin"]
 
 
 def _unary(name):
     def method(self):
-        return apply(name, self)
+        return self._apply(name, self)
 
     method.__name__ = name
     method.__doc__ = f"Elementwise {name}, PyTorch's `Tensor.{name}`."
@@ -91,7 +81,7 @@ _ALIASES = {
 }
 
 
-class MathMethods:
+class MoreMathMixin(TensorBase):
     """Mixin with the Tensor's math methods of the wider PyTorch surface."""
 
     __slots__ = ()
@@ -107,36 +97,38 @@ class MathMethods:
         return bool(jnp.allclose(self._value(), other._value(), rtol, atol, equal_nan))
 
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return apply(
-            "isclose", self, _operand(other), rtol=rtol, atol=atol, equal_nan=bool(equal_nan)
+        return self._apply(
+            "isclose", self, self._operand(other), rtol=rtol, atol=atol, equal_nan=bool(equal_nan)
         )
 
     def isinf(self):
-        return apply("isinf", self)
+        return self._apply("isinf", self)
 
     def isfinite(self):
-        return apply("isfinite", self)
+        return self._apply("isfinite", self)
 
     def isposinf(self):
-        return apply("isposinf", self)
+        return self._apply("isposinf", self)
 
     def isneginf(self):
-        return apply("isneginf", self)
+        return self._apply("isneginf", self)
 
     def signbit(self):
-        return apply("signbit", self)
+        return self._apply("signbit", self)
 
     def logical_and(self, other):
-        return apply("logical_and", self, _operand(other))
+        return self._apply("logical_and", self, self._operand(other))
 
     def logical_or(self, other):
-        return apply("logical_or", self, _operand(other))
+        return self._apply("logical_or", self, self._operand(other))
 
     def logical_xor(self, other):
-        return apply("logical_xor", self, _operand(other))
+        return self._apply("logical_xor", self, self._operand(other))
 
     def count_nonzero(self, dim=None):
-        return apply("count_nonzero", self, dim=None if dim is None else _dims(dim, self.ndim))
+        return self._apply(
+            "count_nonzero", self, dim=None if dim is None else _dims(dim, self.ndim)
+        )
 
     # ---------------------------------------------------------------- elementwise math
     # (sinh, ..., and the in-place cos_, ...: one table op each, added below the class)
@@ -144,74 +136,74 @@ class MathMethods:
         return self
 
     def floor_divide(self, other):
-        return apply("floor_divide", self, _operand(other))
+        return self._apply("floor_divide", self, self._operand(other))
 
     def remainder(self, other):
         return self % other
 
     def logit(self, eps=None):
-        return apply("logit", self, eps=None if eps is None else float(eps))
+        return self._apply("logit", self, eps=None if eps is None else float(eps))
 
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
-        return apply("nan_to_num", self, nan=nan, posinf=posinf, neginf=neginf)
+        return self._apply("nan_to_num", self, nan=nan, posinf=posinf, neginf=neginf)
 
     def hypot(self, other):
-        return apply("hypot", self, _operand(other))
+        return self._apply("hypot", self, self._operand(other))
 
     def logaddexp(self, other):
-        return apply("logaddexp", self, _operand(other))
+        return self._apply("logaddexp", self, self._operand(other))
 
     def fmod(self, other):
         if isinstance(other, (int, float)):
-            return apply("fmod_scalar", self, other)
-        return apply("fmod", self, _operand(other))
+            return self._apply("fmod_scalar", self, other)
+        return self._apply("fmod", self, self._operand(other))
 
     def xlogy(self, other):
-        return apply("xlogy", self, _operand(other))
+        return self._apply("xlogy", self, self._operand(other))
 
     def lerp(self, end, weight):
-        if _is_tensor(weight):
-            return apply("lerp_tensor", self, end, weight)
-        return apply("lerp", self, end, weight=float(weight))
+        if isinstance(weight, TensorBase):
+            return self._apply("lerp_tensor", self, end, weight)
+        return self._apply("lerp", self, end, weight=float(weight))
 
     def clamp_min(self, min):
-        if _is_tensor(min):
-            return apply("clamp_min_tensor", self, min)
-        return apply("clamp_min", self, min=min)
+        if isinstance(min, TensorBase):
+            return self._apply("clamp_min_tensor", self, min)
+        return self._apply("clamp_min", self, min=min)
 
     def clamp_max(self, max):
-        if _is_tensor(max):
-            return apply("clamp_max_tensor", self, max)
-        return apply("clamp_max", self, max=max)
+        if isinstance(max, TensorBase):
+            return self._apply("clamp_max_tensor", self, max)
+        return self._apply("clamp_max", self, max=max)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
-        return apply("addcmul", self, tensor1, tensor2, value=value)
+        return self._apply("addcmul", self, tensor1, tensor2, value=value)
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
-        return apply("addcdiv", self, tensor1, tensor2, value=value)
+        return self._apply("addcdiv", self, tensor1, tensor2, value=value)
 
     def fmod_(self, other):
         if isinstance(other, (int, float)):
             return self._inplace("fmod_scalar", other)
-        return self._inplace("fmod", _operand(other))
+        return self._inplace("fmod", self._operand(other))
 
     def remainder_(self, other):
         if isinstance(other, (int, float)):
             return self._inplace("remainder_scalar", other)
-        return self._inplace("remainder", _operand(other))
+        return self._inplace("remainder", self._operand(other))
 
     def clamp_min_(self, min):
-        if _is_tensor(min):
+        if isinstance(min, TensorBase):
             return self._inplace("clamp_min_tensor", min)
         return self._inplace("clamp_min", min=min)
 
     def clamp_max_(self, max):
-        if _is_tensor(max):
+        if isinstance(max, TensorBase):
             return self._inplace("clamp_max_tensor", max)
         return self._inplace("clamp_max", max=max)
 
     def lerp_(self, end, weight):
-        if _is_tensor(weight):
+        if isinstance(weight, TensorBase):
             return self._inplace("lerp_tensor", end, weight)
         return self._inplace("lerp", end, weight=float(weight))
 
@@ -238,12 +230,12 @@ class MathMethods:
         if not 0 <= k <= size:
             raise RuntimeError("selected index k out of range")
         if self.ndim == 0:
-            return ReturnTypes(*apply("sort", self))
-        return ReturnTypes(*apply("topk", self, k=int(k), dim=d, largest=bool(largest)))
+            return ReturnTypes(*self._apply("sort", self))
+        return ReturnTypes(*self._apply("topk", self, k=int(k), dim=d, largest=bool(largest)))
 
     def sort(self, dim=-1, descending=False, stable=False):
         return ReturnTypes(
-            *apply("sort", self, dim=_dim(dim, self.ndim), descending=bool(descending))
+            *self._apply("sort", self, dim=_dim(dim, self.ndim), descending=bool(descending))
         )
 
     def argsort(self, dim=-1, descending=False, stable=False):
@@ -256,48 +248,48 @@ class MathMethods:
         if dim is None:
             if self.numel() == 0:
                 raise NotImplementedError(errors.UNSUPPORTED.format(what="median() of nothing"))
-            return apply("median", self)
+            return self._apply("median", self)
         return ReturnTypes(
-            *apply("median_dim", self, dim=_dim(dim, self.ndim), keepdim=bool(keepdim))
+            *self._apply("median_dim", self, dim=_dim(dim, self.ndim), keepdim=bool(keepdim))
         )
 
     # ---------------------------------------------------------------- scans and reductions
     def cumprod(self, dim):
-        return apply("cumprod", self, dim=_dim(dim, self.ndim))
+        return self._apply("cumprod", self, dim=_dim(dim, self.ndim))
 
     def logcumsumexp(self, dim):
-        return apply("logcumsumexp", self, dim=_dim(dim, self.ndim))
+        return self._apply("logcumsumexp", self, dim=_dim(dim, self.ndim))
 
     def nansum(self, dim=None, keepdim=False):
-        return apply("nansum", self, dim=_dims(dim, self.ndim), keepdim=bool(keepdim))
+        return self._apply("nansum", self, dim=_dims(dim, self.ndim), keepdim=bool(keepdim))
 
     def nanmean(self, dim=None, keepdim=False):
         """nansum / the count of non-nan elements (a DivBackward0, as in PyTorch)."""
         return self.nansum(dim, keepdim) / (~self.isnan()).sum(dim, keepdim=keepdim)
 
     def dist(self, other, p=2):
-        return apply("dist", self, other, p=float(p) if p != 2 else 2)
+        return self._apply("dist", self, other, p=float(p) if p != 2 else 2)
 
     def trace(self):
         if self.ndim != 2:
             raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
-        return apply("trace", self)
+        return self._apply("trace", self)
 
     def cumsum_(self, dim):
         return self._inplace("cumsum", dim=_dim(dim, self.ndim))
 
     # ---------------------------------------------------------------- products
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
-        return apply("addmm", self, mat1, mat2, beta=beta, alpha=alpha)
+        return self._apply("addmm", self, mat1, mat2, beta=beta, alpha=alpha)
 
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
-        return apply("baddbmm", self, batch1, batch2, beta=beta, alpha=alpha)
+        return self._apply("baddbmm", self, batch1, batch2, beta=beta, alpha=alpha)
 
     def addmv(self, mat, vec, *, beta=1, alpha=1):
-        return apply("addmv", self, mat, vec, beta=beta, alpha=alpha)
+        return self._apply("addmv", self, mat, vec, beta=beta, alpha=alpha)
 
     def addr(self, vec1, vec2, *, beta=1, alpha=1):
-        return apply("addr", self, vec1, vec2, beta=beta, alpha=alpha)
+        return self._apply("addr", self, vec1, vec2, beta=beta, alpha=alpha)
 
     def outer(self, vec2):
         """Outer product; PyTorch computes it as self.reshape(-1, 1) * vec2."""
@@ -306,19 +298,19 @@ class MathMethods:
     ger = outer
 
     def vdot(self, other):
-        return apply("vdot", self, other)
+        return self._apply("vdot", self, other)
 
     def cross(self, other, dim=None):
         if dim is None:  # PyTorch's deprecated default: the first dim of size 3
             warnings.warn(errors.CROSS_DIM_WARNING, UserWarning, stacklevel=2)
             dim = next((i for i, s in enumerate(self.shape) if s == 3), -1)
-        return apply("cross", self, other, dim=_dim(dim, self.ndim))
+        return self._apply("cross", self, other, dim=_dim(dim, self.ndim))
 
     def det(self):
-        return apply("det", self)
+        return self._apply("det", self)
 
     def inverse(self):
-        return apply("inverse", self)
+        return self._apply("inverse", self)
 
 
 def _alias(name, target):
@@ -331,8 +323,8 @@ def _alias(name, target):
 
 
 for _name in _UNARY:
-    setattr(MathMethods, _name, _unary(_name))
+    setattr(MoreMathMixin, _name, _unary(_name))
 for _name in _UNARY_INPLACE:
-    setattr(MathMethods, f"{_name}_", _unary_inplace(f"{_name}_", _name))
+    setattr(MoreMathMixin, f"{_name}_", _unary_inplace(f"{_name}_", _name))
 for _name, _target in _ALIASES.items():
-    setattr(MathMethods, _name, _alias(_name, _target))
+    setattr(MoreMathMixin, _name, _alias(_name, _target))

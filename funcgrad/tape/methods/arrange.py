@@ -1,7 +1,7 @@
 """The Tensor's rearranging and indexing methods of the wider PyTorch surface, on the
 entries of `ops_arrange.py`.
 
-Like `tensor_methods.py`, each method only translates PyTorch's calling conventions into a
+Like the other mixins, each method only translates PyTorch's calling conventions into a
 table op and its static arguments, or composes table ops where PyTorch composes kernels
 (`repeat_interleave` is an unsqueeze, expand, clone and reshape). Grouped here: in-place
 reshapes, diagonals and triangles, rearranging, index-driven reads and writes, the `new_*`
@@ -22,15 +22,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import errors
-from .ops import apply
-from .tensor_methods import _dim, _dims, _shape_args, _split_sections
-from .tensor_methods_math import _is_tensor, _wrap
+from .. import errors
+from .._base import TensorBase
+from ._args import _dim, _dims, _shape_args, _split_sections
+
+__all__ = ["ArrangeMixin"]
 
 
 def _int_array(x, what):
     """An index argument as an integer array (PyTorch requires integer index tensors)."""
-    array = x._data if _is_tensor(x) else jnp.asarray(x)
+    array = x._data if isinstance(x, TensorBase) else jnp.asarray(x)
     if not jnp.issubdtype(array.dtype, jnp.integer):
         raise RuntimeError(f"{what}(): Expected dtype int64 for index")
     return array
@@ -51,7 +52,7 @@ def _matrices(x, name):
     return x
 
 
-class IndexMethods:
+class ArrangeMixin(TensorBase):
     """Mixin with the Tensor's rearranging and indexing methods of the wider surface."""
 
     __slots__ = ()
@@ -86,17 +87,17 @@ class IndexMethods:
         d1, d2 = _dim(dim1, self.ndim), _dim(dim2, self.ndim)
         if d1 == d2:
             raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-        return apply("diagonal", self, offset=int(offset), dim1=d1, dim2=d2)
+        return self._apply("diagonal", self, offset=int(offset), dim1=d1, dim2=d2)
 
     def diag(self, diagonal=0):
         if self.ndim == 1:
-            return apply("diag_embed", self, offset=int(diagonal), dim1=0, dim2=1)
+            return self._apply("diag_embed", self, offset=int(diagonal), dim1=0, dim2=1)
         if self.ndim != 2:
             raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
-        return apply("diagonal_copy", self, offset=int(diagonal))
+        return self._apply("diagonal_copy", self, offset=int(diagonal))
 
     def diag_embed(self, offset=0, dim1=-2, dim2=-1):
-        return apply(
+        return self._apply(
             "diag_embed",
             self,
             offset=int(offset),
@@ -105,10 +106,10 @@ class IndexMethods:
         )
 
     def tril(self, diagonal=0):
-        return apply("tril", _matrices(self, "tril"), diagonal=int(diagonal))
+        return self._apply("tril", _matrices(self, "tril"), diagonal=int(diagonal))
 
     def triu(self, diagonal=0):
-        return apply("triu", _matrices(self, "triu"), diagonal=int(diagonal))
+        return self._apply("triu", _matrices(self, "triu"), diagonal=int(diagonal))
 
     def tril_(self, diagonal=0):
         return _matrices(self, "tril")._inplace("tril", diagonal=int(diagonal))
@@ -120,16 +121,18 @@ class IndexMethods:
     def roll(self, shifts, dims=None):
         if dims is None:  # over the flattened tensor, shape kept
             shifts = shifts if isinstance(shifts, int) else tuple(shifts)[0]
-            return apply("roll", self, shifts=int(shifts), dims=None)
+            return self._apply("roll", self, shifts=int(shifts), dims=None)
         shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
         dims = (dims,) if isinstance(dims, int) else tuple(dims)
         if self.ndim == 0:
             raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
-        return apply("roll", self, shifts=shifts, dims=tuple(_dim(d, self.ndim) for d in dims))
+        return self._apply(
+            "roll", self, shifts=shifts, dims=tuple(_dim(d, self.ndim) for d in dims)
+        )
 
     def rot90(self, k=1, dims=(0, 1)):
         dims = tuple(_dim(d, self.ndim) for d in dims)
-        return apply("rot90", self, k=int(k) % 4, dims=dims)
+        return self._apply("rot90", self, k=int(k) % 4, dims=dims)
 
     def fliplr(self):
         return self.flip(1)
@@ -165,17 +168,17 @@ class IndexMethods:
 
     def unfold(self, dimension, size, step):
         d = _dim(dimension, self.ndim)
-        return apply("unfold", self, dimension=d, size=int(size), step=int(step))
+        return self._apply("unfold", self, dimension=d, size=int(size), step=int(step))
 
     def repeat_interleave(self, repeats, dim=None, *, output_size=None):
         """Repeats each element; int repeats as PyTorch does (unsqueeze, expand, clone,
         reshape), tensor repeats as an index_select of the repeated positions."""
         x = self.flatten() if dim is None else self
         d = 0 if dim is None else _dim(dim, self.ndim)
-        if _is_tensor(repeats) and repeats.numel() != 1:
+        if isinstance(repeats, TensorBase) and repeats.numel() != 1:
             counts = _host(repeats, "repeat_interleave")
             index = np.repeat(np.arange(x.shape[d]), counts)
-            return x.index_select(d, _wrap(jnp.asarray(index)))
+            return x.index_select(d, self._wrap(jnp.asarray(index)))
         n = int(repeats)
         shape = tuple(x.shape)
         expanded = x.unsqueeze(d + 1).expand(*shape[: d + 1], n, *shape[d + 1 :]).clone()
@@ -185,7 +188,7 @@ class IndexMethods:
         """split, as copies (PyTorch's RNN cells chunk their gates this way)."""
         d = _dim(dim, self.ndim)
         sections = _split_sections(self.shape[d], split_size)
-        return apply("unsafe_split", self, sections=sections, dim=d)
+        return self._apply("unsafe_split", self, sections=sections, dim=d)
 
     def unsafe_chunk(self, chunks, dim=0):
         n = self.shape[_dim(dim, self.ndim)]
@@ -210,10 +213,10 @@ class IndexMethods:
         index = _int_array(index, "index_select")
         if index.ndim > 1:
             raise IndexError("index_select(): Index is supposed to be a vector")
-        return apply("index_select", self, index, dim=_dim(dim, self.ndim))
+        return self._apply("index_select", self, index, dim=_dim(dim, self.ndim))
 
     def take(self, index):
-        return apply("take", self, _int_array(index, "take"))
+        return self._apply("take", self, _int_array(index, "take"))
 
     def take_along_dim(self, indices, dim=None):
         if dim is None:
@@ -224,13 +227,13 @@ class IndexMethods:
         """The elements where mask (broadcast with self) is True, as a 1-D tensor."""
         shape = tuple(np.broadcast_shapes(tuple(self.shape), tuple(mask.shape)))
         positions = np.flatnonzero(np.broadcast_to(_host(mask, "masked_select"), shape))
-        return apply("masked_select", self, mask, jnp.asarray(positions), shape=shape)
+        return self._apply("masked_select", self, mask, jnp.asarray(positions), shape=shape)
 
     def nonzero(self, *, as_tuple=False):
         found = np.nonzero(_host(self, "nonzero"))
         if as_tuple:
-            return tuple(_wrap(jnp.asarray(i)) for i in found)
-        return _wrap(jnp.asarray(np.stack(found, axis=1) if found else np.zeros((1, 0), int)))
+            return tuple(self._wrap(jnp.asarray(i)) for i in found)
+        return self._wrap(jnp.asarray(np.stack(found, axis=1) if found else np.zeros((1, 0), int)))
 
     def argwhere(self):
         return self.nonzero()
@@ -241,11 +244,11 @@ class IndexMethods:
         values, inverse, counts = np.unique(
             _host(self, "unique"), return_inverse=True, return_counts=True
         )
-        out = [_wrap(jnp.asarray(values))]
+        out = [self._wrap(jnp.asarray(values))]
         if return_inverse:
-            out.append(_wrap(jnp.asarray(inverse.reshape(self.shape))))
+            out.append(self._wrap(jnp.asarray(inverse.reshape(self.shape))))
         if return_counts:
-            out.append(_wrap(jnp.asarray(counts)))
+            out.append(self._wrap(jnp.asarray(counts)))
         return out[0] if len(out) == 1 else tuple(out)
 
     def bincount(self, weights=None, minlength=0):
@@ -255,7 +258,7 @@ class IndexMethods:
         w = None if weights is None else _host(weights, "bincount")
         counts = np.bincount(values, weights=w, minlength=minlength)
         dtype = None if w is None else np.dtype(weights.dtype)
-        return _wrap(jnp.asarray(counts if dtype is None else counts.astype(dtype)))
+        return self._wrap(jnp.asarray(counts if dtype is None else counts.astype(dtype)))
 
     def histc(self, bins=100, min=0, max=0):
         values = _host(self, "histc")
@@ -264,12 +267,12 @@ class IndexMethods:
             lo, hi = lo - 1, hi + 1
         inside = values[(values >= lo) & (values <= hi)]
         counts, _ = np.histogram(inside, bins=bins, range=(lo, hi))
-        return _wrap(jnp.asarray(counts.astype(np.dtype(self.dtype))))
+        return self._wrap(jnp.asarray(counts.astype(np.dtype(self.dtype))))
 
     # ---------------------------------------------------------------- index-driven writes
     def scatter(self, dim, index, src=None, *, value=None, reduce=None):
         name, inputs, static = self._scatter_args(dim, index, src, value, reduce)
-        return apply(name, self, *inputs, **static)
+        return self._apply(name, self, *inputs, **static)
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         name, inputs, static = self._scatter_args(dim, index, src, value, reduce)
@@ -282,12 +285,12 @@ class IndexMethods:
         index = _int_array(index, "scatter")
         d = _dim(dim, self.ndim)
         src = value if src is None else src
-        if _is_tensor(src):
+        if isinstance(src, TensorBase):
             return "scatter", (index, src), {"dim": d}
         return "scatter_value", (index,), {"dim": d, "value": float(src)}
 
     def scatter_add(self, dim, index, src):
-        return apply("scatter_add", self, _int_array(index, "scatter_add"), src,
+        return self._apply("scatter_add", self, _int_array(index, "scatter_add"), src,
                      dim=_dim(dim, self.ndim))  # fmt: skip
 
     def scatter_add_(self, dim, index, src):
@@ -296,7 +299,7 @@ class IndexMethods:
         )
 
     def index_add(self, dim, index, source, *, alpha=1):
-        return apply("index_add", self, _int_array(index, "index_add"), source,
+        return self._apply("index_add", self, _int_array(index, "index_add"), source,
                      dim=_dim(dim, self.ndim), alpha=alpha)  # fmt: skip
 
     def index_add_(self, dim, index, source, *, alpha=1):
@@ -304,7 +307,7 @@ class IndexMethods:
                              dim=_dim(dim, self.ndim), alpha=alpha)  # fmt: skip
 
     def index_fill(self, dim, index, value):
-        return apply("index_fill", self, _int_array(index, "index_fill"),
+        return self._apply("index_fill", self, _int_array(index, "index_fill"),
                      dim=_dim(dim, self.ndim), value=float(value))  # fmt: skip
 
     def index_fill_(self, dim, index, value):
@@ -312,7 +315,7 @@ class IndexMethods:
                              dim=_dim(dim, self.ndim), value=float(value))  # fmt: skip
 
     def index_copy(self, dim, index, source):
-        return apply("index_copy", self, _int_array(index, "index_copy"), source,
+        return self._apply("index_copy", self, _int_array(index, "index_copy"), source,
                      dim=_dim(dim, self.ndim))  # fmt: skip
 
     def index_copy_(self, dim, index, source):
@@ -322,7 +325,7 @@ class IndexMethods:
     # ---------------------------------------------------------------- new tensors like this one
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         """A new leaf from data, with this tensor's dtype and device unless given."""
-        array = data._value() if _is_tensor(data) else np.asarray(data)
+        array = data._value() if isinstance(data, TensorBase) else np.asarray(data)
         return self._new(jnp.asarray(array), dtype, device, requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
@@ -339,6 +342,6 @@ class IndexMethods:
         return self._new(array, dtype, device, requires_grad)
 
     def _new(self, array, dtype, device, requires_grad):
-        out = _wrap(array.astype(self.dtype if dtype is None else dtype))
+        out = self._wrap(array.astype(self.dtype if dtype is None else dtype))
         out = out.to(device=self.device if device is None else device)
         return out.requires_grad_(True) if requires_grad else out

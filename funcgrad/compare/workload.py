@@ -1,0 +1,153 @@
+"""What `funcgrad compare` measures in one paradigm: a `Workload`, and the values it returns.
+
+A workload is the same unit of work written in one paradigm (PyTorch eager, the tape, the
+tape under `jit`, functional JAX): its first-step gradients, a step to time, the graph a
+step backwards through, and optionally its own training loop. Every example form provides
+one as a dict from `workload()` (see examples/README.md); `compare_model` builds them for a
+user's module. This module also reads the values those callables return, whatever their
+framework: waiting for them, and turning them into NumPy arrays and floats.
+
+It measures nothing itself (that is `measure.py`) and imports no framework at load time:
+PyTorch is looked up only if a form already imported it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import jax
+import numpy as np
+
+from ..functional import residual_bytes
+from ..tape import Tensor, graph_bytes
+
+NO_GRAPH_UNDER_JIT = (
+    "inside one XLA program: XLA decides what the backward keeps and frees it when the "
+    "program returns"
+)
+WORKLOAD_KEYS = "unit, grads, step, graph (optional), losses (optional)"
+
+
+class Unavailable(Exception):
+    """A paradigm that cannot run here; its message is shown in its column instead."""
+
+
+@dataclass
+class Workload:
+    """One unit of work in one paradigm.
+
+    Attributes:
+      unit: what one `step()` is, e.g. "Adam step, batch 64".
+      grads: `grads() -> {name: gradient}`: the gradients of the first step at the initial
+        weights, by PyTorch parameter name. It must not change the weights.
+      step: `step() -> loss`: one unit of work (a training step, or one loss-and-gradient
+        evaluation); may update the weights.
+      graph: Optional. `graph() -> tensors or pullback`: the forward alone, returning what a
+        backward would run through: PyTorch or tape tensors (their saved tensors are
+        counted), or a JAX pullback (its residuals are counted).
+      losses: Optional. `losses(steps, step) -> [loss, ...]`: the form's own loop of `steps`
+        units driven by the `step` it is given (e.g. L-BFGS calling it as its closure);
+        by default `step()` called `steps` times.
+      no_graph: Optional. Why `graph` is missing, shown in its place.
+    """
+
+    unit: str
+    grads: Callable[[], Mapping[str, Any]]
+    step: Callable[[], Any]
+    graph: Callable[[], Any] | None = None
+    losses: Callable[[int, Callable], Sequence[float]] | None = None
+    no_graph: str = "the form defines no graph()"
+
+    @classmethod
+    def of(cls, value: Any, where: str) -> Workload:
+        """A `Workload` from what a form's `workload()` returned (a dict or a Workload)."""
+        if isinstance(value, cls):
+            return value
+        names = {f.name for f in fields(cls)}
+        if not isinstance(value, Mapping) or not {"unit", "grads", "step"} <= set(value):
+            raise TypeError(
+                f"{where}: workload() must return a dict with the keys {WORKLOAD_KEYS}; got "
+                f"{type(value).__name__} {sorted(value) if isinstance(value, Mapping) else ''}"
+            )
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise TypeError(f"{where}: workload() returned unknown keys {unknown}")
+        return cls(**value)
+
+    def compiled(self, jit: Callable) -> Workload:
+        """The same workload with `grads` and `step` compiled by `jit` (`funcgrad.tape.jit`)."""
+        return Workload(
+            unit=self.unit,
+            grads=jit(self.grads),
+            step=jit(self.step),
+            losses=self.losses,
+            no_graph=NO_GRAPH_UNDER_JIT,
+        )
+
+
+# ---------------------------------------------------------------- values of any framework
+def _torch():
+    return sys.modules.get("torch")  # only a form that uses PyTorch imports it
+
+
+def _is_torch(value) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def wait(value) -> None:
+    """Blocks until `value` (a loss, a pytree of arrays, tensors) is computed."""
+    if _is_torch(value):
+        if value.is_cuda:
+            _torch().cuda.synchronize()
+        return
+    if isinstance(value, Tensor):
+        value = value.array
+    jax.block_until_ready(value)
+
+
+def to_numpy(value) -> np.ndarray:
+    """A PyTorch tensor, tape tensor or JAX array as a NumPy array."""
+    if _is_torch(value):
+        return value.detach().cpu().numpy()
+    if isinstance(value, Tensor):
+        return np.asarray(value.array)
+    return np.asarray(value)
+
+
+def to_float(value) -> float:
+    return float(to_numpy(value).reshape(()))
+
+
+def framework(value) -> str:
+    """'torch', 'tape' or 'jax': which framework computed `value` (a tensor or an array)."""
+    return "torch" if _is_torch(value) else "tape" if isinstance(value, Tensor) else "jax"
+
+
+def retained_bytes(graph: Callable[[], Any]) -> tuple[int, str]:
+    """(bytes, how they were counted) of what the graph built by `graph()` keeps for backward.
+
+    PyTorch tensors: the unique tensors its nodes save, seen through saved-tensor hooks;
+    tape tensors: `funcgrad.tape.graph_bytes`; anything else is a JAX pullback:
+    `funcgrad.functional.residual_bytes`.
+    """
+    torch, saved = _torch(), {}
+
+    def pack(t):  # one tensor saved by several nodes is kept once
+        saved[(t.data_ptr(), t.numel(), t.element_size())] = t.numel() * t.element_size()
+        return t
+
+    if torch is not None:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = graph()
+    else:
+        out = graph()
+    outputs = out if isinstance(out, tuple | list) else (out,)
+    if any(_is_torch(o) for o in outputs):
+        return sum(saved.values()), "PyTorch saved tensors (saved_tensors_hooks)"
+    if any(isinstance(o, Tensor) for o in outputs):
+        return graph_bytes(*outputs), "funcgrad.tape.graph_bytes"
+    return residual_bytes(out), "funcgrad.functional.residual_bytes (pullback residuals)"

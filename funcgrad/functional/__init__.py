@@ -1,0 +1,56 @@
+"""The functional core: the retained graph as a value you keep, reuse, measure and free.
+
+In PyTorch, ``loss.backward(retain_graph=True)`` keeps the graph's saved tensors so that a
+second backward can run. In JAX the same thing is a value: ``jax.vjp(f, x)`` returns
+``(y, pullback)``, the pullback holds the residuals (the saved tensors), it can be called
+any number of times, and dropping it frees them. This package makes that concrete:
+
+- :class:`Pullback` wraps a ``jax.vjp`` pullback: call it many times, ``free()`` it, read its
+  ``residual_bytes``; it is a pytree, so it crosses ``jax.jit``. :func:`vjp` makes one.
+- :class:`SavedPullback` is the same value made from saved inputs and a cached, jitted VJP
+  rule (:class:`SavedInputVJP`): PyTorch's way of saving tensors, and what each node of
+  ``funcgrad.tape``'s graph holds.
+- :func:`residual_bytes` and :func:`residual_bytes_of` count what a pullback keeps alive.
+- :func:`shared_trunk_vjp` reuses one trunk pullback for several loss heads.
+- :func:`accumulate_grads` accumulates gradients over micro-batches with ``jax.lax.scan``.
+
+It deliberately knows nothing about the tape (``funcgrad.tape`` builds on it, not the other
+way round), holds no global state, and adds no differentiation rules: every gradient here
+comes from ``jax.vjp`` / ``jax.grad``.
+"""
+
+from ._pullback import (
+    BACKWARD_TWICE as BACKWARD_TWICE,
+    FREED_PULLBACK_MESSAGE as FREED_PULLBACK_MESSAGE,
+    Pullback as Pullback,
+    PullbackBase as PullbackBase,
+    residual_bytes as residual_bytes,
+    residual_bytes_of as residual_bytes_of,
+    vjp as vjp,
+)
+from ._recipes import (
+    SharedTrunkGrads as SharedTrunkGrads,
+    accumulate_grads as accumulate_grads,
+    shared_trunk_vjp as shared_trunk_vjp,
+)
+from ._saved import (
+    SavedInputVJP as SavedInputVJP,
+    SavedPullback as SavedPullback,
+    input_type as input_type,
+)
+
+__all__ = [
+    "BACKWARD_TWICE",
+    "FREED_PULLBACK_MESSAGE",
+    "Pullback",
+    "PullbackBase",
+    "SavedInputVJP",
+    "SavedPullback",
+    "SharedTrunkGrads",
+    "accumulate_grads",
+    "input_type",
+    "residual_bytes",
+    "residual_bytes_of",
+    "shared_trunk_vjp",
+    "vjp",
+]

@@ -1,0 +1,190 @@
+"""Pullbacks made from saved inputs: how PyTorch's saved tensors relate to `jax.vjp`.
+
+`jax.vjp(f, *x)` runs the forward and keeps whatever residuals the linearization needs (for
+a conv + relu trunk, more bytes than PyTorch keeps). PyTorch's ops instead save a few of their
+inputs (or their result) and recompute the rest at backward. `SavedInputVJP` is that rule
+as a function of the saved values: the VJP of `fn` w.r.t. the inputs in `diff`, computed at
+call time from the inputs in `keep`, with every other input a placeholder the VJP does not
+read. One jitted copy serves every call with the same signature; XLA drops the forward work
+the VJP does not need. `SavedPullback` binds such a rule to the values one call saved: a
+pullback you keep, with the same `__call__`, `free()` and `residual_bytes` as a `jax.vjp`
+`Pullback`. The tape's graph nodes each hold one.
+
+Which inputs a VJP may drop is the caller's knowledge (the tape's op table states it per op,
+as PyTorch's save rules); nothing here checks it. Every derivative comes from `vjp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._pullback import FREED_PULLBACK_MESSAGE, PullbackBase, vjp
+
+_INEXACT = frozenset(
+    np.dtype(t)
+    for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64, jnp.complex64, jnp.complex128)
+)
+_SCALARS = (bool, int, float)
+
+
+def input_type(value) -> tuple:
+    """How `SavedInputVJP` describes an input: `("scalar", type)` for a Python number, else
+    `("array", shape, dtype)`."""
+    if isinstance(value, _SCALARS):
+        return ("scalar", type(value))
+    return ("array", value.shape, value.dtype)
+
+
+def _placeholder(kind: tuple):
+    if kind[0] == "scalar":
+        return kind[1](0)
+    return jnp.zeros(kind[1], kind[2])
+
+
+class SavedInputVJP:
+    """The VJP of `fn` w.r.t. the inputs in `diff`, computed from the inputs in `keep`.
+
+    Args:
+      fn: a function of the inputs (arrays and Python numbers) returning an array, or a
+        tuple of arrays when `multi`.
+      inputs: per input, its `input_type`: `("array", shape, dtype)` or `("scalar", type)`.
+      keep: positions of the inputs whose values the VJP needs; they are what a call saves.
+      diff: positions of the inputs to differentiate.
+      outputs: per output, `(shape, dtype)`. Outputs that are not inexact (integer indices)
+        get no cotangent.
+      multi: Optional, bool. Whether `fn` returns a tuple of outputs.
+
+    Calling it, `rule(kept, cotangents)`, runs the jitted VJP: `kept` holds the values of the
+    inputs in `keep`, `cotangents` one array (or None, for zeros) per output; it returns one
+    cotangent per input in `diff`. `vjp_fn` is the same function, not jitted; `jitted` is
+    the jitted one (it takes tuples).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x, y = jnp.array([1.0, 2.0]), jnp.array([3.0, 4.0])
+        >>> types = (input_type(x), input_type(y))
+        >>> rule = SavedInputVJP(jnp.multiply, types, keep=(1,), diff=(0,),
+        ...                      outputs=((x.shape, x.dtype),))
+        >>> pullback = rule.bind((y,))  # d(x * y)/dx needs only y
+        >>> pullback((jnp.ones(2),))[0].tolist(), pullback.residual_bytes
+        ([3.0, 4.0], 8)
+    """
+
+    def __init__(
+        self,
+        fn: Callable,
+        inputs: Sequence[tuple],
+        keep: Sequence[int],
+        diff: Sequence[int],
+        outputs: Sequence[tuple],
+        multi: bool = False,
+    ):
+        self.fn, self.inputs, self.multi = fn, tuple(inputs), multi
+        self.keep, self.diff, self.outputs = tuple(keep), tuple(diff), tuple(outputs)
+        self.diff_out = tuple(np.dtype(dtype) in _INEXACT for _, dtype in self.outputs)
+        # The jitted VJP (compiled at its first call); the tape calls it directly.
+        self.jitted = jax.jit(self.vjp_fn)
+
+    def vjp_fn(self, kept: Sequence, cotangents: Sequence) -> tuple:
+        """The VJP as a pure function of the kept values and the output cotangents."""
+        primals = [_placeholder(kind) for kind in self.inputs]
+        for i, v in zip(self.keep, kept):
+            primals[i] = v
+
+        def f(*diff_values):
+            args = list(primals)
+            for i, v in zip(self.diff, diff_values):
+                args[i] = v
+            outs = self.fn(*args)
+            outs = outs if self.multi else (outs,)
+            return tuple(o for o, d in zip(outs, self.diff_out) if d)
+
+        _, pullback = vjp(f, *[primals[i] for i in self.diff])
+        full = tuple(
+            jnp.zeros(shape, dtype) if ct is None else ct.astype(dtype)
+            for ct, (shape, dtype), d in zip(cotangents, self.outputs, self.diff_out)
+            if d
+        )
+        return pullback(full)
+
+    def __call__(self, kept: Sequence, cotangents: Sequence) -> tuple:
+        return self.jitted(tuple(kept), tuple(cotangents))
+
+    def placeholders(self) -> tuple:
+        """Stand-ins for the kept values, for a rule that reads none of them (Python numbers
+        the gradient ignores, e.g. `alpha` of `x - alpha * y` w.r.t. `x`)."""
+        return tuple(_placeholder(self.inputs[i]) for i in self.keep)
+
+    def bind(self, saved: Sequence, unpack: Callable | None = None) -> SavedPullback:
+        """The pullback of one call: this rule and the values it saved (see SavedPullback)."""
+        return SavedPullback(self, saved, unpack)
+
+
+@jax.tree_util.register_pytree_node_class
+class SavedPullback(PullbackBase):
+    """A pullback made from saved values and a VJP rule; the tape's nodes hold these.
+
+    `pullback(cotangents)` returns `rule(values, cotangents)`. Its residuals are the saved
+    values (Python numbers among them are constants, not residuals): `residual_bytes` counts
+    them, `free()` drops them. Unlike `Pullback` it does not check the cotangents (the tape
+    builds them), and a cotangent may be None (zeros).
+
+    Args:
+      rule: `rule(values, cotangents) -> input cotangents`, e.g. a `SavedInputVJP`.
+      saved: the values the rule reads, in its order.
+      unpack: Optional. Turns `saved` into the values the rule reads, when they are stored
+        in another form (PyTorch's `saved_tensors_hooks` pack and unpack them).
+    """
+
+    __slots__ = ("rule", "unpack", "_residuals", "__weakref__")
+
+    def __init__(self, rule: Callable, saved: Sequence, unpack: Callable | None = None):
+        self.rule, self.unpack = rule, unpack
+        self._residuals = saved if type(saved) is tuple else tuple(saved)
+
+    @property
+    def saved(self) -> tuple:
+        """The saved values as stored (empty once freed)."""
+        return self._residuals or ()
+
+    def values(self) -> tuple:
+        """The saved values as the rule reads them (unpacked)."""
+        if self._residuals is None:
+            raise RuntimeError(FREED_PULLBACK_MESSAGE)
+        return self._residuals if self.unpack is None else self.unpack(self._residuals)
+
+    def __call__(self, cotangents: Sequence, *, retain: bool = True) -> tuple:
+        """Applies the rule to the saved values; frees them after the call if not `retain`."""
+        grads = self.rule(self.values(), cotangents)
+        if not retain:
+            self.free()
+        return grads
+
+    def tree_flatten(self):
+        saved = self._residuals
+        if saved is None:
+            return (), (self.rule, self.unpack, None)
+        scalars = tuple((i, v) for i, v in enumerate(saved) if isinstance(v, _SCALARS))
+        leaves = tuple(v for v in saved if not isinstance(v, _SCALARS))
+        return leaves, (self.rule, self.unpack, (len(saved), scalars))
+
+    @classmethod
+    def tree_unflatten(cls, aux, leaves):
+        rule, unpack, layout = aux
+        self = object.__new__(cls)
+        self.rule, self.unpack, self._residuals = rule, unpack, None
+        if layout is not None:
+            n, scalars = layout
+            fixed, it = dict(scalars), iter(leaves)
+            self._residuals = tuple(fixed[i] if i in fixed else next(it) for i in range(n))
+        return self
+
+    def __repr__(self) -> str:
+        if self.is_freed:
+            return "SavedPullback(freed)"
+        n, size = len(self.saved), self.residual_bytes
+        return f"SavedPullback({n} saved values, residual_bytes={size})"

@@ -1,0 +1,102 @@
+"""What an op-table entry is: `Op`, the registry `OPS`, and PyTorch's save rules.
+
+`ops.py` and `ops_nn.py` fill `OPS` with `register(...)` at import; `dispatch.py` runs the
+entries. This module holds no entries and runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: ops are cache keys on the hot path
+class Op:
+    """One table entry.
+
+    name: the table key. fn: the JAX function of the input arrays (static keyword
+    arguments are hashable values). node: PyTorch's grad_fn name. saves: which tensors
+    PyTorch saves ("none", "all", "cross", "result", "all+result", "div", "indices" (the
+    last output only), "hidden" (an internal value: the inputs are kept but never
+    version-checked), a tuple of input positions, or {position: positions}: an input saved
+    only when one of those requires grad, as PyTorch's addmm saves mat1 only for mat2's
+    gradient). differentiable: False for comparisons and integer results.
+    multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
+    PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
+    """
+
+    name: str
+    fn: Callable
+    node: str
+    saves: str | tuple | dict = "none"
+    differentiable: bool = True
+    multi: bool = False
+    view: bool = False
+    sample: dict = field(default_factory=dict, compare=False)
+
+
+OPS: dict[str, Op] = {}
+# What PyTorch's (values, indices) ops return: max(dim), topk, sort, median(dim).
+ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
+
+
+def register(name, fn, node, saves="none", *, sample=None, **kw) -> None:
+    """Adds the entry `name` to `OPS` (see `Op` for the arguments)."""
+    OPS[name] = Op(name, fn, node, saves, sample=sample or {}, **kw)
+
+
+def S(*inputs, positive=False, **static):
+    """A test sample: input shapes (tuples), python scalars, or ("bool"|"int", shape, high)."""
+    return {"inputs": inputs, "static": static, "positive": positive}
+
+
+def saved_positions(saves, n, requires) -> tuple[tuple, bool]:
+    """Input positions whose values PyTorch saves, and whether the result is saved.
+
+    Args:
+      saves: the op's `saves` rule.
+      n: the number of inputs.
+      requires: per input, whether it requires grad.
+
+    Example:
+        >>> saved_positions("cross", 2, (True, False))  # x * c saves c, not x
+        ((1,), False)
+    """
+    if saves == "none":
+        return (), False
+    if saves == "hidden":
+        return tuple(range(n)), False
+    if saves in ("all", "result", "all+result", "indices"):
+        return tuple(range(n)), saves != "all"
+    if saves == "cross":
+        return tuple(i for i in range(n) if any(requires[:i] + requires[i + 1 :])), False
+    if saves == "div":
+        return tuple(i for i in range(n) if i == 1 or requires[1]), False
+    if isinstance(saves, dict):  # {position: the positions whose grads need it}
+        return tuple(i for i, users in saves.items() if any(requires[u] for u in users)), False
+    return tuple(i for i in saves if i < n), False
+
+
+# The names PyTorch's nodes give the saved inputs of these ops (by position): a backward
+# checks the saved tensors in the order of their names, so when several were changed in
+# place, the error names the first in that order. (Single-input ops that also save their
+# result call the input "self": the result, "result", is checked first.)
+SAVED_NAMES = {
+    **dict.fromkeys(
+        "mul div atan2 maximum minimum remainder hypot logaddexp fmod xlogy dist cross "
+        "vdot".split(),
+        ("self", "other"),
+    ),
+    **dict.fromkeys("mm bmm matmul matmul_t matmul_tc".split(), ("self", "mat2")),
+    "pow_tensor": ("self", "exponent"),
+    "gather": ("self", "index"),
+    "take": ("self", "index"),
+    "masked_select": ("self", "mask"),
+    "lerp_tensor": ("self", "end", "weight"),
+    "clamp_tensor": ("self", "min", "max"),
+    "clamp_min_tensor": ("self", "min"),
+    "clamp_max_tensor": ("self", "max"),
+    "cdist": ("x1", "x2"),
+    "det": ("A",),
+}

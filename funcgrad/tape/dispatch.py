@@ -1,0 +1,321 @@
+"""The op dispatcher: runs a table op on tensors and records the node of its backward.
+
+`apply(cls, op, *inputs, **static)` is the only place a graph node for a table op is made.
+It unwraps the tensors (of class `cls`, handed in by tensor.py, never imported), applies
+PyTorch's promotion of 0-d tensors, runs the op's forward through a `jax.jit` cached per
+(op, static arguments), and, when grad is recorded, gives the node a pullback of the
+functional core: a `SavedInputVJP` rule, built and jitted once per op signature, bound to
+the values PyTorch's save rules keep (`funcgrad.functional.SavedPullback`). The node also
+gets version checks of what it saved, so an in-place change fails its backward as in
+PyTorch. With `create_graph=True`, backward runs the same rule as a recorded op, so
+higher-order gradients come from JAX too.
+
+The hot path: every tape op passes through `apply`, every backward step of a table op
+through `_run`. Per-signature work is done once and cached in a `_Plan`; what remains per
+call is a few attribute reads and two jitted dispatches.
+
+What it does not do: define ops (ops.py), walk the graph (engine.py), or know which Tensor
+methods exist (methods/).
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..functional import SavedInputVJP, SavedPullback, input_type
+from . import errors
+from ._convert import dtype_category
+from ._op import SAVED_NAMES, Op, ReturnTypes, saved_positions
+from .engine import AccumulateGrad, no_edge, node_class
+from .grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .ops import OPS  # the table, complete once ops.py is imported
+from .saved_hooks import pack_all, saved_hooks_active, unpack_all
+
+__all__ = ["apply", "ReturnTypes"]
+
+_forward_cache: dict = {}
+_plans: dict = {}
+_backward_ops: dict = {}  # create_graph: each op's pullback, itself an op
+
+
+def _forward(op, key):
+    fn = _forward_cache.get((op, key))
+    if fn is None:
+        fn = functools.partial(op.fn, **dict(key))
+        # A device move runs eagerly: under jit the result would stay on the input's device.
+        fn = _forward_cache[(op, key)] = fn if op.name == "to_device" else jax.jit(fn)
+    return fn
+
+
+def apply(cls, name, *inputs, **static):
+    """Runs table op `name` on tensors of class `cls` (and Python scalars); records a node
+    if grad is enabled and an input requires grad.
+
+    Tensor methods call it as `self._apply(name, ...)`; other modules through
+    `funcgrad.tape.tensor.apply`, this function with `cls` bound to `Tensor`.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> from funcgrad.tape.tensor import apply
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> apply("mul", x, 3.0).grad_fn.name()
+        'MulBackward0'
+    """
+    op = name if isinstance(name, Op) else OPS[name]
+    key = tuple(sorted(static.items())) if static else ()
+    if op.name in _PROMOTING and len(inputs) > 1:
+        inputs = _promote_zero_dim(cls, op, inputs)
+    arrays, requires = [], []
+    for x in inputs:
+        if isinstance(x, cls):
+            arrays.append(x._data if x._base is None else x._value())
+            requires.append(x._requires_grad)
+        else:
+            arrays.append(x)
+            requires.append(False)
+    if _MULTI_DEVICE and len(arrays) > 1:
+        _check_devices(arrays)
+    try:
+        out = _forward(op, key)(*arrays)
+    except (TypeError, ValueError) as e:
+        raise _input_error(op, arrays, e) from e
+    outs = out if op.multi else (out,)
+    results = [cls._wrap(o) for o in outs]
+    if is_inference_mode_enabled():
+        for r in results:
+            r._inference = True
+    if op.differentiable and True in requires and is_grad_enabled():
+        _record(cls, op, key, inputs, arrays, tuple(requires), results)
+    if op.view and isinstance(inputs[0], cls):
+        base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+        for r in results:
+            r._version, r._base, r._view_version = base._version, base, base._version.value
+        if requires[0] and results[0]._grad_fn is None and not is_inference_mode_enabled():
+            for r in results:  # PyTorch: a view made under no_grad requires grad, as a
+                r._requires_grad, r._accumulator = True, no_edge  # leaf without a grad edge
+    if not op.multi:
+        return results[0]
+    if op.name in ("max_dim", "min_dim"):
+        return ReturnTypes(*results)
+    return tuple(results)
+
+
+# ---------------------------------------------------------------- PyTorch's input rules
+# Elementwise ops whose tensor inputs follow PyTorch's type promotion (where: inputs 1, 2).
+_PROMOTING = frozenset(
+    "hypot logaddexp fmod xlogy lerp_tensor clamp_tensor clamp_min_tensor clamp_max_tensor "
+    "addcmul addcdiv isclose logical_xor "
+    "add sub rsub mul div rdiv pow_tensor maximum minimum atan2 remainder where eq ne lt le "
+    "gt ge logical_and logical_or floor_divide".split()
+)
+
+
+def _promote_zero_dim(cls, op, inputs):
+    """PyTorch's promotion: a 0-d tensor does not raise the dtype of dimensioned tensors of
+    its category or a higher one (float16 vector + float32 0-d tensor is float16), where
+    JAX's would; such a 0-d input is cast (a recorded op, so its grad comes back in its
+    own dtype)."""
+    positions = (1, 2) if op.name == "where" else range(len(inputs))
+    zero, dims = [], []
+    for i in positions:
+        x = inputs[i]
+        if isinstance(x, cls):
+            (dims if x._data.ndim else zero).append(i)
+    if not zero or not dims:
+        return inputs
+    target = np.dtype(jnp.result_type(*(inputs[i]._data.dtype for i in dims)))
+    out = list(inputs)
+    for i in zero:
+        dtype = np.dtype(inputs[i]._data.dtype)
+        if dtype != target and dtype_category(dtype) <= dtype_category(target):
+            out[i] = apply(cls, "to_dtype", inputs[i], dtype=target.name)
+    return out
+
+
+_MULTI_DEVICE = jax.device_count() > 1  # only then can inputs sit on different devices
+
+
+def _check_devices(arrays):
+    """PyTorch's error for inputs on different devices (JAX would move uncommitted ones)."""
+    seen = []
+    for a in arrays:
+        if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer):
+            for d in a.devices():
+                if d not in seen:
+                    seen.append(d)
+    if len(seen) > 1:
+        names = [f"{d.platform}:{d.id}" for d in seen[:2]]
+        raise RuntimeError(
+            errors.DEVICE_MISMATCH.format(a=names[0], b=names[1]) + errors.DEVICE_HINT
+        )
+
+
+def _input_error(op, arrays, error):
+    """PyTorch's error for input shapes that do not broadcast; other errors unchanged."""
+    if "broadcast" not in str(error).lower():
+        return error
+    shapes = [tuple(a.shape) for a in arrays if hasattr(a, "shape")]
+    message = errors.broadcast_mismatch(shapes) if len(shapes) > 1 else None
+    if message is None:
+        return error
+    return RuntimeError(
+        message + errors.BROADCAST_HINT.format(op=op.name, shapes=", ".join(map(str, shapes)))
+    )
+
+
+# ---------------------------------------------------------------- recording a node
+class _Plan:
+    """What one op signature (op, static args, which inputs require grad, input and output
+    types) needs at backward: PyTorch's saved positions and the functional VJP rule."""
+
+    __slots__ = ("op", "key", "requires", "torch_saved", "saves_result", "rule", "run")
+
+    def __init__(self, cls, op, key, requires, inputs, outputs):
+        self.op, self.key, self.requires = op, key, requires
+        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), requires)
+        # Python scalars cost nothing to keep, and the VJP may need them (x ** 3).
+        keep = tuple(
+            i for i, kind in enumerate(inputs) if i in self.torch_saved or kind[0] == "scalar"
+        )
+        diff = tuple(i for i, r in enumerate(requires) if r)
+        fn = functools.partial(op.fn, **dict(key))
+        self.rule = SavedInputVJP(fn, inputs, keep, diff, outputs, multi=op.multi)
+        self.run = functools.partial(_run, cls, self)
+
+
+def _record(cls, op, key, inputs, arrays, requires, results):
+    input_types = tuple(map(input_type, arrays))
+    output_types = tuple((r._data.shape, r._data.dtype) for r in results)
+    spec = (op, key, requires, input_types, output_types)
+    plan = _plans.get(spec)
+    if plan is None:
+        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types)
+    checks = []
+    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
+    if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
+        for i in plan.torch_saved:
+            x = inputs[i]
+            if isinstance(x, cls):
+                if x._inference:
+                    raise RuntimeError(errors.INFERENCE_SAVED)
+                checks.append((names[i] if i < len(names) else "", _version_check(x)))
+    if plan.saves_result:
+        saved_results = results[-1:] if op.saves == "indices" else results
+        checks.extend(("result", _version_check(r, op.node)) for r in saved_results)
+    if names:  # PyTorch checks a node's saved tensors in the order of their names
+        checks.sort(key=lambda named: named[0])
+    checks = [check for _, check in checks]
+    keep = plan.rule.keep
+    saved = tuple(arrays[i] for i in keep)
+    unpack = None
+    if saved_hooks_active():
+        tensors = tuple(inputs[i] if isinstance(inputs[i], cls) else None for i in keep)
+        saved, unpack = pack_all(saved, tensors), unpack_all
+    edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
+    node = node_class(op.node)(
+        op.node,
+        edges,
+        plan.run,
+        SavedPullback(plan.rule, saved, unpack),
+        checks,
+        len(results),
+        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
+        saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
+    )
+    for i, r in enumerate(results):
+        if plan.rule.diff_out[i]:
+            r._grad_fn, r._output_nr, r._requires_grad = node, i, True
+
+
+def _version_check(tensor, owner=None):
+    """(counter, version, info): backward fails if the tensor was changed in place since.
+
+    A saved input is named in the error by its grad_fn at backward time, as PyTorch does
+    (an in-place op may have replaced it), so info holds a weak reference to it."""
+    grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
+    ref = None if owner else weakref.ref(tensor)
+    output_nr = tensor._output_nr
+    if not owner and tensor._base is not None and not getattr(tensor, "_alias", False):
+        # A saved view fails only after its base changed in place; PyTorch then regenerates
+        # the view's grad_fn as an AsStridedBackward0 (a linear layer's saved weight.t()
+        # after an optimizer step), and names that.
+        grad_fn = "AsStridedBackward0" if tensor._requires_grad else None
+        ref, output_nr = None, 0
+    info = (tensor._data.dtype, tensor._data.shape, grad_fn, output_nr, ref)
+    return tensor._version, tensor._version.value, info
+
+
+# ---------------------------------------------------------------- running a node
+def _run(cls, plan, node, grads, create_graph):
+    pullback = node._pullback
+    if pullback.is_freed:
+        # Freed, and saves no tensor (only Python scalars the gradient ignores).
+        kept = plan.rule.placeholders()
+    else:
+        kept = pullback.values()
+    if create_graph:
+        diff_grads = _backward_as_op(cls, plan, node, kept, grads)
+    else:
+        diff_grads = plan.rule.jitted(kept, tuple(grads))
+        if plan.op.name == "to_device":  # ToCopyBackward0: back to the source device
+            source = dict(plan.key)["source"]
+            diff_grads = tuple(jax.device_put(g, source) for g in diff_grads)
+    it = iter(diff_grads)
+    return [next(it) if r else None for r in plan.requires]
+
+
+_SELECTING_BACKWARD = frozenset(
+    ["max", "min", "max_dim", "min_dim", "amax", "amin", "maximum", "minimum", "clamp",
+     "remainder"]
+    + "clamp_min clamp_max clamp_tensor clamp_min_tensor clamp_max_tensor median median_dim "
+    "topk sort nansum nan_to_num sgn take masked_select".split()
+)  # fmt: skip
+
+
+def _is_zero(v) -> bool:
+    return isinstance(v, (int, float)) and v == 0
+
+
+def _backward_as_op(cls, plan, node, kept, grads):
+    """create_graph: the pullback runs as a recorded op whose inputs are the saved tensors
+    (re-attached to their graph edges) and the incoming grads."""
+    name = plan.op.name
+    # PyTorch's backward of these only selects or masks the incoming grad (comparisons of
+    # the saved values), so its result requires grad only through the grad; x ** 0 too.
+    constant = name in _SELECTING_BACKWARD or (name == "pow" and _is_zero(kept[-1]))
+    saved_tensors = []
+    for i, value in zip(plan.rule.keep, kept):
+        edge_node, nr = (None, 0) if constant else node.next_functions[i]
+        if isinstance(edge_node, AccumulateGrad):
+            # The saved value, on the leaf's edge: the leaf itself may have changed since
+            # (in place under no_grad, legal when PyTorch saved only the result).
+            leaf = cls._wrap(value)
+            leaf._requires_grad, leaf._accumulator = True, weakref.ref(edge_node)
+            saved_tensors.append(leaf)
+        elif edge_node is not None:
+            saved_tensors.append(cls._wrap(value, grad_fn=edge_node, output_nr=nr))
+        else:
+            saved_tensors.append(value if isinstance(value, (int, float)) else cls._wrap(value))
+    present = tuple(g is not None for g in grads)
+    backward_op = _backward_ops.get((plan, present))
+    if backward_op is None:
+        vjp_fn, n_kept = plan.rule.vjp_fn, len(plan.rule.keep)
+
+        def backward_fn(*args):
+            cts = iter(args[n_kept:])
+            return tuple(vjp_fn(args[:n_kept], tuple(next(cts) if p else None for p in present)))
+
+        op = plan.op
+        backward_op = _backward_ops[(plan, present)] = Op(
+            f"{op.name}_backward",
+            backward_fn,
+            op.node.replace("Backward", "BackwardBackward"),
+            "all",
+            multi=True,
+        )
+    return tuple(apply(cls, backward_op, *saved_tensors, *[g for g in grads if g is not None]))

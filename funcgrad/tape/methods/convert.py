@@ -1,0 +1,62 @@
+"""Dtype and device conversions of `Tensor`: `to`, `float()`, `long()`, `cpu()`, ...
+
+Each is the recorded op `to_dtype` or `to_device` (differentiable, as in PyTorch), or the
+tensor itself when nothing changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._base import TensorBase
+from .._convert import dtype_name, parse_device, to_arguments
+
+__all__ = ["ConvertMixin"]
+
+
+class ConvertMixin(TensorBase):
+    """Dtype and device conversion."""
+
+    __slots__ = ()
+
+    def to(self, *args, **kwargs):
+        """Converts dtype and/or device, PyTorch style: `x.to(torch.float64)`, `x.to("cpu")`."""
+        dtype, device = to_arguments(args, kwargs)
+        out = self
+        if dtype is not None and dtype_name(dtype) != np.dtype(self.dtype).name:
+            out = self._apply("to_dtype", out, dtype=dtype_name(dtype))
+        if device is not None:
+            target = parse_device(device)
+            if target != out.device:
+                out = self._apply("to_device", out, device=target, source=out.device)
+        return out
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to("float32")
+
+    def double(self):
+        return self.to("float64")
+
+    def half(self):
+        return self.to("float16")
+
+    def bfloat16(self):
+        return self.to("bfloat16")
+
+    def long(self):
+        return self.to("int64")
+
+    def int(self):
+        return self.to("int32")
+
+    def bool(self):
+        return self.to("bool")
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{device}")
