@@ -26,6 +26,7 @@ __all__ = [
     "BROADCAST_MISMATCH",
     "broadcast_mismatch",
     "CHAIN_MATMUL_WARNING",
+    "CLIP_GRAD_NONFINITE",
     "CONV_GROUPS",
     "CROSS_DIM_WARNING",
     "DATA_DEPENDENT_SHAPE",
@@ -516,4 +517,9 @@ CHAIN_MATMUL_WARNING = (
 EMBEDDING_SPARSE = (
     "embedding(sparse=True) is not supported by funcgrad: its gradients are dense"
     "\n[funcgrad] Drop sparse=True (the optimizers update dense gradients)."
+)
+CLIP_GRAD_NONFINITE = (
+    "The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
+    "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+    "anyway, set `error_if_nonfinite=False`"
 )

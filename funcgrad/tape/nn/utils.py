@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from .. import linalg
+from .. import errors, linalg
 from ..functions import cat, stack
 from ..grad_mode import no_grad
 from ..tensor import Tensor
@@ -45,11 +45,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norms = [linalg.vector_norm(t, norm_type) for t in tensors]
     total = linalg.vector_norm(stack(norms), norm_type)
     if error_if_nonfinite and bool(total.isnan() | total.isinf()):
-        raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is "
-            "non-finite, so it cannot be clipped. To disable this error and scale the "
-            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
-        )
+        raise RuntimeError(errors.CLIP_GRAD_NONFINITE.format(norm_type=norm_type))
     return total
 
 
