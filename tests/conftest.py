@@ -27,3 +27,12 @@ def docs_url(built_docs):
     )
     with docs_site.serve(out) as url:
         yield url
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs), every test of the
+    built site goes to one worker, so the site is built once while the other worker runs the
+    rest of the suite."""
+    for item in items:
+        if "built_docs" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("docs"))

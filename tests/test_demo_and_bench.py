@@ -5,6 +5,7 @@ checked against real PyTorch; the benchmark script runs at tiny sizes (no timing
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,12 @@ from funcgrad.tape.autograd import FunctionCtx
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+# A script (`python benchmarks/x.py`) has its own folder first on sys.path, not the checkout:
+# this one's funcgrad is put first, so a worktree tests its own code, not an installed copy.
+SCRIPT_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+}
 PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", README, flags=re.DOTALL | re.MULTILINE)
 
 
@@ -210,6 +217,7 @@ def test_benchmark_runs_and_prints_ratios(tmp_path):
             str(out),
         ],
         cwd=ROOT,
+        env=SCRIPT_ENV,
         capture_output=True,
         text=True,
         timeout=300,
@@ -233,7 +241,8 @@ def test_train_step_benchmark_runs_checks_parity_and_reports_ratios(tmp_path):
     out = tmp_path / "train.json"
     command = [sys.executable, "benchmarks/train_step.py", "--quick", "--repeats", "2",
                "--warmup", "1", "--json", str(out)]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, env=SCRIPT_ENV, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr  # includes its first-loss parity checks
     payload = json.loads(out.read_text())
     assert payload["ratio_vs_jax_jit"]["jax.jit + optax"] == 1.0
@@ -249,7 +258,8 @@ def test_example_forms_benchmark_runs_each_form_and_reports_the_ratio(tmp_path):
     out = tmp_path / "forms.json"
     command = [sys.executable, "benchmarks/example_forms.py", "--quick", "retain_graph",
                "--json", str(out)]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, env=SCRIPT_ENV, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     medians = json.loads(out.read_text())["median_s"]["retain_graph"]
     assert set(medians) == {"torch_ref", "tape", "functional"} and min(medians.values()) > 0

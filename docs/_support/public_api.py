@@ -66,12 +66,10 @@ def public_modules() -> list[str]:
     """Every public module's dotted name: the top-level ones, then their public submodules."""
     import funcgrad
 
-    if hasattr(funcgrad, "__all__"):
-        roots = [f"funcgrad.{n}" for n in funcgrad.__all__
-                 if is_funcgrad_module(getattr(funcgrad, n, None))]  # fmt: skip
-    else:
-        roots = [f"funcgrad.{m.name}" for m in pkgutil.iter_modules(funcgrad.__path__)
-                 if not m.name.startswith("_") and m.name not in SCRIPTS]  # fmt: skip
+    # The package's own `__all__` lists names, not its subpackages (importing `funcgrad`
+    # imports neither the tape nor JAX), so the roots are its public top-level modules.
+    roots = [f"funcgrad.{m.name}" for m in pkgutil.iter_modules(funcgrad.__path__)
+             if not m.name.startswith("_") and m.name not in SCRIPTS]  # fmt: skip
     found, queue = [], list(roots)
     while queue:
         name = queue.pop(0)

@@ -9,3 +9,5 @@ the report's JSON schema is `SCHEMA.md` beside this file.
 
 from .model import compare_model as compare_model
 from .report import SCHEMA_VERSION as SCHEMA_VERSION, Report as Report
+
+__all__ = ["compare_model", "SCHEMA_VERSION", "Report"]

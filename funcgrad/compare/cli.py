@@ -21,6 +21,19 @@ from .graphs import draw_example_graphs
 from .measure import Settings, measure_case
 from .report import Report
 
+__all__ = [
+    "QUICK",
+    "FULL",
+    "UsageError",
+    "parser",
+    "settings",
+    "select_examples",
+    "select_paradigms",
+    "select_device",
+    "run",
+    "main",
+]
+
 QUICK = Settings(steps=2, repeats=3, warmup=1)
 FULL = Settings(steps=10, repeats=20, warmup=3)
 DEVICES = ("cpu", "gpu", "tpu")

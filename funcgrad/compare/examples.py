@@ -23,6 +23,18 @@ from funcgrad.tape import jit
 from .measure import Case, Paradigm
 from .workload import Unavailable, Workload
 
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "NO_EXAMPLES",
+    "examples_dir",
+    "available",
+    "forms",
+    "paradigm_ids",
+    "form_module",
+    "workload",
+    "case",
+]
+
 # form file -> (paradigm id, column label); a form not listed gets its file name for both
 FORM_PARADIGMS = {
     "torch_ref": ("pytorch", "PyTorch eager"),

@@ -16,6 +16,8 @@ from funcgrad.tape import draw_graph, graph_bytes
 from . import examples
 from .workload import Unavailable
 
+__all__ = ["draw_example_graphs"]
+
 MOMENTS = (
     ("1_before_backward", "before any backward"),
     ("2_after_retain_graph", "after backward(retain_graph=True)"),

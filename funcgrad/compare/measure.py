@@ -28,6 +28,8 @@ import numpy as np
 
 from .workload import Unavailable, Workload, framework, retained_bytes, to_float, to_numpy, wait
 
+__all__ = ["Paradigm", "Case", "Settings", "agreement", "measure_case"]
+
 REFERENCE_ORDER = ("pytorch", "functional")  # the agreement reference: the first that ran
 
 

@@ -23,6 +23,8 @@ from .measure import Case, Paradigm, Settings, measure_case
 from .report import Report, current_device
 from .workload import Workload
 
+__all__ = ["NO_TORCH_LOSS", "BAD_BATCH", "compare_model"]
+
 NO_TORCH_LOSS = (
     "compare_model: torch_model is given but no torch_loss_fn, and loss_fn ({loss}) is not a "
     "funcgrad.tape.nn loss module with a torch.nn twin of the same name. Pass "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+__all__ = ["NO_MATPLOTLIB", "plot_report"]
+
 NO_MATPLOTLIB = (
     "funcgrad compare --plot needs matplotlib, which is not installed ({error}).\n"
     "[funcgrad] pip install matplotlib (or pip install -e '.[compare]'), or leave out --plot."

@@ -21,6 +21,16 @@ import funcgrad
 
 from .plot import plot_report
 
+__all__ = [
+    "SCHEMA_VERSION",
+    "SCHEMA_PATH",
+    "current_device",
+    "environment",
+    "Report",
+    "seconds",
+    "nbytes",
+]
+
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 

@@ -24,6 +24,18 @@ import numpy as np
 from ..functional import residual_bytes
 from ..tape import Tensor, graph_bytes
 
+__all__ = [
+    "NO_GRAPH_UNDER_JIT",
+    "WORKLOAD_KEYS",
+    "Unavailable",
+    "Workload",
+    "wait",
+    "to_numpy",
+    "to_float",
+    "framework",
+    "retained_bytes",
+]
+
 NO_GRAPH_UNDER_JIT = (
     "inside one XLA program: XLA decides what the backward keeps and frees it when the "
     "program returns"

@@ -21,6 +21,16 @@ from xml.sax.saxutils import escape
 
 from .graph_view import GraphView, graph_view
 
+__all__ = [
+    "FORMATS",
+    "UNKNOWN_FORMAT",
+    "NO_MATPLOTLIB",
+    "Box",
+    "GraphLayout",
+    "layout",
+    "draw_graph",
+]
+
 FORMATS = (".svg", ".png", ".dot")
 UNKNOWN_FORMAT = "draw_graph: cannot write {path!r}; the file name must end in one of {formats}"
 NO_MATPLOTLIB = (

@@ -17,6 +17,8 @@ import numpy as np
 from .memory import graph_bytes
 from .tensor import Tensor
 
+__all__ = ["STATES", "SavedValue", "NodeView", "GraphView", "graph_view"]
+
 # A node's state. retained: it holds saved tensors (a backward can run through it);
 # freed: a backward without retain_graph dropped them (another backward through it fails);
 # no tensor saved: nothing to keep or free (e.g. AddBackward0, SumBackward0);
