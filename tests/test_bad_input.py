@@ -31,6 +31,7 @@ from torch_twin import Raised, arr, raises, twin
 import funcgrad.tape as tape
 from funcgrad import functional
 from funcgrad.tape import errors
+from funcgrad.tape.func import _messages as func_messages
 
 A = arr(2, 3)
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -314,9 +315,10 @@ def test_tensors_on_two_devices_in_one_op_raise_pytorchs_error():
 
 def _message_constants():
     """Message constants: all of errors.py (every tape message), and the UPPER_CASE texts of
-    the functional core, which cannot import the tape's errors."""
+    the functional core, which cannot import the tape's errors, and of torch.func's own
+    messages module."""
     found = {}
-    for module in (errors, functional):
+    for module in (errors, functional, func_messages):
         for name, value in vars(module).items():
             if name.isupper() and isinstance(value, str) and len(value) > 20:
                 found[f"{module.__name__.split('.')[-1]}.{name}"] = value

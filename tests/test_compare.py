@@ -115,6 +115,34 @@ def test_conv_examples_functional_workload_agrees_with_pytorch(example):
     np.testing.assert_allclose(functional["losses"], pytorch["losses"], rtol=1e-4)
 
 
+# ---------------------------------------------------------------- the torch.func columns
+FUNC_EXAMPLES = ["retain_graph", "higher_order", "multitask"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", FUNC_EXAMPLES)
+def test_torch_func_columns_run_and_agree_with_pytorch(example):
+    """Each example with a torch.func form has both columns (`torch_func` in PyTorch,
+    `tape_func` on the tape), measured from their `workload()`s: the same gradients as
+    PyTorch eager, the same losses, and the bytes the kept `vjp_fn` holds."""
+    ids = ["pytorch", "torch_func", "tape", "tape_func"]
+    assert set(ids) <= set(examples.paradigm_ids(example))
+    case = examples.case(example, quick=True, only=ids)
+    result = measure_case(case, Settings(steps=2, repeats=1, warmup=0))
+    by_id = {p["id"]: p for p in result["paradigms"]}
+    assert list(by_id) == ids
+    for paradigm in ("torch_func", "tape_func"):
+        p = by_id[paradigm]
+        assert p["status"] == "ok", (paradigm, p["reason"])
+        assert p["agreement"]["reference"] == "pytorch"
+        assert p["agreement"]["passed"], (paradigm, p["agreement"])
+        names = {q["name"] for q in p["agreement"]["params"]}
+        assert names == {q["name"] for q in by_id["tape"]["agreement"]["params"]}
+        np.testing.assert_allclose(p["losses"], by_id["pytorch"]["losses"], rtol=1e-4)
+        memory = p["memory"]
+        assert memory["retained_graph_bytes"] > 0 and "vjp_fn" in memory["retained_graph_how"]
+
+
 # ---------------------------------------------------------------- arguments and errors
 def test_unknown_example_lists_the_valid_ones(capsys):
     code, _, err = _run(["retain_grpah"], capsys)

@@ -4,11 +4,13 @@ Each README ```python block runs as written; the demo's gradients and error text
 checked against real PyTorch; the benchmark script runs at tiny sizes (no timing asserts).
 """
 
+import inspect
 import json
 import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +119,7 @@ def test_readme_lists_only_api_that_exists():
     section = README.split("## What is supported", 1)[1].split("\n## ", 1)[0]
     tape_part, rest = section.split("`funcgrad.functional` (", 1)
     functional_part, training_part = rest.split("`funcgrad.tape.nn`, ", 1)
+    training_part, func_part = training_part.split("`funcgrad.tape.func` (", 1)
     # Words in those lists that are not API names: a node name, an exception, JAX's API.
     not_api = {
         "MulBackward0",
@@ -147,6 +150,21 @@ def test_readme_lists_only_api_that_exists():
         funcgrad.tape.optim.Optimizer,
     )
     missing += [n for n in training_names if not _resolves(n, training_spaces)]
+    func_names = _supported_names(func_part)
+    assert len(func_names) > 20
+    func = funcgrad.tape.func
+    parameters = {  # the transforms' keyword arguments the README names
+        name
+        for fn in (func.grad, func.vjp, func.jvp, func.jacrev, func.jacfwd, func.vmap,
+                   func.functional_call, func.VJPFunction.__call__)
+        for name in inspect.signature(fn).parameters
+    }  # fmt: skip
+    aliases = types.SimpleNamespace(torch=funcgrad.tape, vjp_fn=func.VJPFunction, funcgrad=funcgrad)
+    missing += [
+        n
+        for n in func_names
+        if n not in parameters and not _resolves(n, (func, aliases, funcgrad.tape))
+    ]
     assert not missing, f"README promises API that does not exist: {missing}"
 
 

@@ -117,20 +117,80 @@ def test_errors_page_keeps_every_heading_of_errors_md(built_docs):
         assert plain in built, heading
 
 
-@pytest.mark.parametrize("folder", ["home", "paradigms"])
+# PyTorch's import lines and the tape's in their place, as the snippets write them
+IMPORTS = {
+    "import torch": "import funcgrad.tape as torch",
+    "from torch import nn": "from funcgrad.tape import nn",
+}
+
+
+def test_architecture_page_is_architecture_md(built_docs):
+    _, out = built_docs
+    built = html.unescape(re.sub(r"<[^>]+>", "", (out / "architecture.html").read_text()))
+    headings = re.findall(r"^## (.+)$", (DOCS.parent / "ARCHITECTURE.md").read_text(), re.M)
+    assert len(headings) >= 3
+    for heading in headings:
+        assert heading.replace("`", "") in built, heading
+
+
+def test_costs_page_shows_the_compare_report(built_docs):
+    """The page ran `funcgrad compare --json` and made its tables from the report."""
+    _, out = built_docs
+    built = html.unescape(re.sub(r"<[^>]+>", "", (out / "costs.html").read_text()))
+    for shown in ("funcgrad compare retain_graph grad_accumulation --quick --json",
+                  "every gradient agreed: True", "tape eager", "JAX functional (jit)",
+                  "funcgrad.tape.graph_bytes", "None are recorded yet"):  # fmt: skip
+        assert shown in built, shown
+
+
+@pytest.mark.parametrize("folder", ["home", "paradigms", "retain", "retain_errors"])
 def test_tape_snippets_are_the_pytorch_snippets_with_the_import_changed(folder):
-    """As in the examples, the funcgrad.tape code on a page is PyTorch's with its import
-    changed: the files may differ in that line and in their opening comment only."""
+    """As in the examples, the funcgrad.tape code on a page is PyTorch's with its imports
+    changed: the files may differ in those lines and in their opening comment only."""
 
     def body(name):
         lines = (DOCS / "snippets" / folder / name).read_text().splitlines()
-        return [line for line in lines if not line.startswith("# ") or line.startswith("# %%")]
+        # blank lines aside: the formatter sets funcgrad's imports apart from numpy's
+        code = [line for line in lines if line.strip()]
+        return [line for line in code if not line.startswith("# ") or line.startswith("# %%")]
 
     pytorch, tape = body("pytorch.py"), body("tape.py")
     assert "import torch" in pytorch and "import funcgrad.tape as torch" in tape
-    assert [line for line in pytorch if line != "import torch"] == [
-        line for line in tape if line != "import funcgrad.tape as torch"
+    assert [line for line in pytorch if line not in IMPORTS] == [
+        line for line in tape if line not in IMPORTS.values()
     ]
+    assert [IMPORTS[line] for line in pytorch if line in IMPORTS] == [
+        line for line in tape if line in IMPORTS.values()
+    ]
+
+
+def test_retain_snippets_have_the_same_sections_in_every_paradigm():
+    """The "When not to retain" page shows each section of docs/snippets/retain/ in the
+    three paradigms' tabs; the error programs' functional file has one section per error."""
+    reference = list(snippets.sections("retain/pytorch.py"))
+    assert len(reference) >= 5
+    for name in ("tape.py", "functional.py"):
+        assert list(snippets.sections(f"retain/{name}")) == reference, name
+    errors = list(snippets.sections("retain_errors/pytorch.py"))
+    assert list(snippets.sections("retain_errors/tape.py")) == errors
+    cases = [name.removesuffix("_bug") for name in errors if name.endswith("_bug")]
+    assert cases == ["rnn", "gan", "step"]
+    assert list(snippets.sections("retain_errors/functional.py")) == ["setup", *cases]
+
+
+def test_retain_error_snippets_raise_pytorchs_error_on_the_tape():
+    """Each bug program raises in PyTorch, and the tape raises an exception of the same
+    type whose text starts as PyTorch's does (the page shows both texts in full)."""
+    printed = {
+        form: snippets.run_sections(f"retain_errors/{form}.py") for form in ("pytorch", "tape")
+    }
+    for case in ("rnn_bug", "gan_bug", "step_bug"):
+        pytorch, tape = printed["pytorch"][case], printed["tape"][case]
+        where, found, message = pytorch.partition("RuntimeError: ")  # where: "step 1: "
+        assert found, (case, pytorch)
+        assert tape.startswith(where + found + message[:40]), (case, pytorch, tape)
+    for case in ("rnn_fix", "gan_fix", "step_fix"):
+        assert printed["tape"][case] == printed["pytorch"][case], case
 
 
 def _napoleon_warnings(docstring: str) -> list[str]:

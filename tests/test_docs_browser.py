@@ -4,9 +4,10 @@ The site is built once per session (the `built_docs` fixture) and served over HT
 local port. The checks: switching the paradigm tabs on an example page shows the other
 paradigm's code and output in every tab set; every image on every page loads; the search
 finds the `retain_graph` pages; every internal link resolves, anchors included; and no page
-logs a console error or fails to load a resource. Screenshots of the home page and of the
-retain_graph example page (with the funcgrad.tape tab chosen) are written to
-`out/docs-screenshots/` for a person to look at.
+logs a console error or fails to load a resource (the pages on when not to retain, on
+what a retained graph costs and on the architecture among them). Screenshots of the home
+page and of the retain_graph example page (with the funcgrad.tape tab chosen) are written
+to `out/docs-screenshots/` for a person to look at.
 
 Chromium comes from the system (`apt-get install chromium`; `.ci/run` installs it), never
 from Playwright's download.
@@ -144,14 +145,18 @@ def test_every_image_on_every_page_loads(page_reports):
     broken = [f"{url}: {src}" for url, (_, images) in page_reports.items()
               for src, width in images if not width]  # fmt: skip
     with_images = {url.rsplit("/", 2)[-1] for url, (_, images) in page_reports.items() if images}
-    # the graph on the home page, a figure on every example page
+    # the graph on the home page, a figure on every example page, the plots of the pages on
+    # what a retained graph costs and when not to retain one
     assert {"index.html", "retain_graph.html", "style_transfer.html", "multitask.html",
-            "grad_accumulation.html", "higher_order.html"} <= with_images, with_images  # fmt: skip
+            "grad_accumulation.html", "higher_order.html", "costs.html",
+            "when_not_to_retain.html"} <= with_images, with_images  # fmt: skip
     assert not broken, "images that did not load:\n" + "\n".join(broken)
 
 
 def test_no_page_logs_a_console_error_or_fails_a_request(page_reports):
     assert len(page_reports) >= 15
+    opened = {url.rsplit("/", 1)[-1] for url in page_reports}
+    assert {"when_not_to_retain.html", "costs.html", "architecture.html"} <= opened, opened
     problems = [f"{url}: {p}" for url, (found, _) in page_reports.items() for p in found]
     assert not problems, "\n".join(problems)
 
@@ -164,6 +169,7 @@ def test_search_finds_the_retain_graph_pages(browser, docs_url):
              for a in page.locator("#search-results li a").all()]  # fmt: skip
     assert "retain_graph.html" in found
     assert "index.html" in found and "paradigms.html" in found
+    assert "when_not_to_retain.html" in found and "costs.html" in found
     assert not visit.problems, visit.problems
     visit.page.close()
 

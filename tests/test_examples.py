@@ -1,4 +1,5 @@
-"""Each example's three forms (PyTorch, funcgrad.tape, functional JAX) agree.
+"""Each example's forms (PyTorch, funcgrad.tape, functional JAX, and where they exist
+torch.func with PyTorch and on the tape) agree.
 
 PyTorch runs for real here: the reference numbers come from torch at test time.
 """
@@ -16,19 +17,24 @@ import numpy as np
 import pytest
 
 FORMS = ("torch_ref", "tape", "functional")
+# The fourth form, torch.func: torch_func.py (PyTorch) and tape_func.py (the same program on
+# the tape by its imports), in the examples where it reads naturally.
+FUNC_FORMS = ("torch_func", "tape_func")
+FUNC_EXAMPLES = ("retain_graph", "higher_order", "multitask")
 EXAMPLES = ["retain_graph", "higher_order", "multitask", "grad_accumulation", "style_transfer"]
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _run_all(example: str, **options) -> dict:
+    forms = FORMS + (FUNC_FORMS if example in FUNC_EXAMPLES else ())
     return {
-        form: importlib.import_module(f"examples.{example}.{form}").run(**options) for form in FORMS
+        form: importlib.import_module(f"examples.{example}.{form}").run(**options) for form in forms
     }
 
 
 def _assert_close(results: dict, keys, rtol=1e-5, atol=1e-6):
     reference = results["torch_ref"]
-    for form in ("tape", "functional"):
+    for form in [f for f in results if f != "torch_ref"]:
         for key in keys:
             np.testing.assert_allclose(
                 np.asarray(results[form][key]),
@@ -44,8 +50,8 @@ def test_retain_graph_three_forms_agree_and_fail_on_the_last_backward():
     _assert_close(results, ["grad_after_d", "grad_after_e", "grad_final"])
     torch_error = results["torch_ref"]["error_on_last_backward"]
     assert torch_error.startswith("Trying to backward through the graph a second time")
-    for form in ("tape", "functional"):
-        assert results[form]["error_on_last_backward"] == torch_error
+    for form in ("tape", "functional", *FUNC_FORMS):
+        assert results[form]["error_on_last_backward"] == torch_error, form
 
 
 def test_retain_graph_reports_what_each_side_retains():
@@ -53,6 +59,10 @@ def test_retain_graph_reports_what_each_side_retains():
     # PyTorch's saved-tensor hooks and the tape's count the same saved tensor (a, for a**2)
     assert results["tape"]["retained_bytes"] == results["torch_ref"]["retained_bytes"] > 0
     assert results["functional"]["retained_bytes"] > 0
+    # a kept vjp_fn: on the tape its JAX pullback's residuals, the same as functional JAX's;
+    # in PyTorch the tensors its graph saved (a, and the 2 of `b * 2` as a 0-dim tensor)
+    assert results["tape_func"]["retained_bytes"] == results["functional"]["retained_bytes"]
+    assert results["torch_func"]["retained_bytes"] >= results["torch_ref"]["retained_bytes"]
 
 
 def test_higher_order_penalty_gradients_and_hvp_agree():
@@ -60,16 +70,20 @@ def test_higher_order_penalty_gradients_and_hvp_agree():
     names = ("W1", "b1", "W2", "b2")
     keys = ["losses"] + [f"{p}_{n}" for p in ("grad", "hvp", "final") for n in names]
     _assert_close(results, keys, rtol=2e-4, atol=2e-5)
-    assert results["functional"]["hvp_jvp_vs_grad_of_grad"] < 1e-4
+    for form in ("functional", *FUNC_FORMS):
+        assert results[form]["hvp_jvp_vs_grad_of_grad"] < 1e-4, form
 
 
 def test_multitask_three_ways_give_the_same_gradients_and_losses():
     results = _run_all("multitask", seed=2, steps=4)
     for form in ("torch_ref", "tape"):
         assert results[form]["retain_vs_sum_max_diff"] < 1e-6
-    assert results["functional"]["pullback_vs_summed_loss_max_diff"] < 1e-6
+    for form in ("functional", *FUNC_FORMS):
+        assert results[form]["pullback_vs_summed_loss_max_diff"] < 1e-6, form
+    for form in FUNC_FORMS:  # what the kept trunk vjp_fn holds (conv activations and more)
+        assert results[form]["retained_bytes"] > 64 * 16 * 8 * 8 * 4, form
     reference = results["torch_ref"]["first_step_grads"]
-    for form in ("tape", "functional"):
+    for form in ("tape", "functional", *FUNC_FORMS):
         for name, grad in reference.items():
             np.testing.assert_allclose(
                 np.asarray(results[form]["first_step_grads"][name]),
@@ -136,8 +150,14 @@ def test_grad_accumulation_sharded_over_8_simulated_devices_gives_the_same_updat
         np.testing.assert_allclose(np.asarray(sharded[key]), reference[key], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
-@pytest.mark.parametrize("form", FORMS)
+COMMAND_LINES = [
+    (example, form)
+    for example in EXAMPLES
+    for form in FORMS + (FUNC_FORMS if example in FUNC_EXAMPLES else ())
+]
+
+
+@pytest.mark.parametrize(("example", "form"), COMMAND_LINES)
 def test_example_scripts_run_from_the_command_line(example, form, tmp_path):
     out = subprocess.run(
         [
@@ -330,3 +350,14 @@ def test_tape_form_is_the_pytorch_program_with_only_its_imports_and_banner_chang
     assert len(tape) == len(pytorch), f"{example}: tape.py has other top-level statements"
     for i, (a, b) in enumerate(zip(pytorch, tape)):
         assert a == b, f"{example}: statement {i} of tape.py differs from torch_ref.py"
+
+
+@pytest.mark.parametrize("example", FUNC_EXAMPLES)
+def test_tape_func_form_is_the_torch_func_program_with_only_its_imports_and_banner_changed(
+    example,
+):
+    folder = ROOT / "examples" / example
+    torch_func, tape_func = _program(folder / "torch_func.py"), _program(folder / "tape_func.py")
+    assert len(tape_func) == len(torch_func), f"{example}: other top-level statements"
+    for i, (a, b) in enumerate(zip(torch_func, tape_func)):
+        assert a == b, f"{example}: statement {i} of tape_func.py differs from torch_func.py"

@@ -99,7 +99,18 @@ LAYERS = (
             "funcgrad.tape.draw",
         ),
     ),
-    ("nn and optim", ("funcgrad.tape.nn", "funcgrad.tape.optim")),
+    (
+        "nn and optim",
+        (
+            "funcgrad.tape.nn",
+            "funcgrad.tape.optim",
+            # torch.func (it calls modules through nn.functional_call), and
+            # torch.autograd.functional, built on it
+            "funcgrad.tape.func",
+            "funcgrad.tape.autograd.functional",
+            "funcgrad.tape.autograd._strict",
+        ),
+    ),
     ("jit", ("funcgrad.tape.compile",)),
     ("the public funcgrad.tape namespace", ("=funcgrad.tape",)),
     (

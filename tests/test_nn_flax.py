@@ -205,14 +205,20 @@ def test_functional_call_leaves_the_module_unchanged_and_leaks_no_tracers():
     assert tape.rand(2).shape == (2,)  # the generator holds no tracer
 
 
-def test_functional_call_replaces_only_the_given_names_and_rejects_unknown_ones():
+def test_functional_call_replaces_only_the_given_names_and_ignores_unknown_ones_like_torch():
     lin = nn.Linear(3, 2)
     x = arr(4, 3)
     out = nn.functional_call(lin, {"bias": jnp.ones(2)}, x)
     expected = x @ lin.weight.detach().numpy().T + 1
     np.testing.assert_allclose(out, expected, rtol=1e-6)
-    with pytest.raises(ValueError, match=r"unexpected keys \['bais'\]"):
-        nn.functional_call(lin, {"bais": jnp.ones(2)}, x)
+    ignored = nn.functional_call(lin, {"bias": jnp.ones(2), "bais": jnp.ones(2)}, x)
+    np.testing.assert_allclose(ignored, expected, rtol=1e-6)  # PyTorch ignores it too
+    with pytest.raises(RuntimeError) as torch_error:
+        torch.func.functional_call(torch.nn.Linear(3, 2), {"bais": torch.ones(2)}, (), strict=True)
+    with pytest.raises(RuntimeError) as tape_error:
+        nn.functional_call(lin, {"bais": jnp.ones(2)}, x, strict=True)
+    assert str(tape_error.value) == str(torch_error.value)
+    assert "Unexpected key(s): 'bais'." in str(tape_error.value)
 
 
 # ---------------------------------------------------------------- layout conversion

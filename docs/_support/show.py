@@ -37,6 +37,11 @@ def glue_figure(name: str, fig) -> None:
     glue(name, Image(data=buffer.getvalue(), format="png"), display=False)
 
 
+def glue_image_file(name: str, path) -> None:
+    """A PNG file (one a funcgrad tool wrote), shown like a glued figure."""
+    glue(name, Image(filename=str(path)), display=False)
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -46,7 +51,12 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 # ---------------------------------------------------------------- synced paradigm tabs
 # The columns of every side-by-side view: sync id -> tab label. A new paradigm (torch.func,
 # issue 13) is one entry here plus its code files; every page's tab sets pick it up.
-PARADIGMS = {"pytorch": "PyTorch", "tape": "funcgrad.tape", "functional": "functional JAX"}
+PARADIGMS = {
+    "pytorch": "PyTorch",
+    "tape": "funcgrad.tape",
+    "functional": "functional JAX",
+    "torch_func": "torch.func",
+}
 FENCE = "`" * 3  # written out, a fence inside a page's code cell would end the cell
 
 

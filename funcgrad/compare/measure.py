@@ -113,7 +113,7 @@ def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, _First
         record["_grads"] = {name: to_numpy(g) for name, g in grads.items()}
         nbytes, how, note = None, None, workload.no_graph
         if workload.graph is not None:
-            (nbytes, how), note = retained_bytes(workload.graph), None
+            (nbytes, how), note = retained_bytes(workload.graph, workload.graph_bytes), None
         record["memory"] = {"retained_graph_bytes": nbytes, "retained_graph_how": how,
                             "retained_graph_note": note}  # fmt: skip
         step = _FirstCallTimer(workload.step)

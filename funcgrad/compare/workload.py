@@ -40,7 +40,7 @@ NO_GRAPH_UNDER_JIT = (
     "inside one XLA program: XLA decides what the backward keeps and frees it when the "
     "program returns"
 )
-WORKLOAD_KEYS = "unit, grads, step, graph (optional), losses (optional)"
+WORKLOAD_KEYS = "unit, grads, step, graph, graph_bytes, losses (the last three optional)"
 
 
 class Unavailable(Exception):
@@ -60,6 +60,9 @@ class Workload:
       graph: Optional. `graph() -> tensors or pullback`: the forward alone, returning what a
         backward would run through: PyTorch or tape tensors (their saved tensors are
         counted), or a JAX pullback (its residuals are counted).
+      graph_bytes: Optional. `graph_bytes(graph()) -> (bytes, how)`: the form counts what
+        its `graph()` returned itself, which is then called without saved-tensor hooks
+        (torch.func refuses them: its forms walk the graph a `vjp_fn` keeps).
       losses: Optional. `losses(steps, step) -> [loss, ...]`: the form's own loop of `steps`
         units driven by the `step` it is given (e.g. L-BFGS calling it as its closure);
         by default `step()` called `steps` times.
@@ -70,6 +73,7 @@ class Workload:
     grads: Callable[[], Mapping[str, Any]]
     step: Callable[[], Any]
     graph: Callable[[], Any] | None = None
+    graph_bytes: Callable[[Any], tuple[int, str]] | None = None
     losses: Callable[[int, Callable], Sequence[float]] | None = None
     no_graph: str = "the form defines no graph()"
 
@@ -139,13 +143,19 @@ def framework(value) -> str:
     return "torch" if _is_torch(value) else "tape" if isinstance(value, Tensor) else "jax"
 
 
-def retained_bytes(graph: Callable[[], Any]) -> tuple[int, str]:
+def retained_bytes(
+    graph: Callable[[], Any], count: Callable[[Any], tuple[int, str]] | None = None
+) -> tuple[int, str]:
     """(bytes, how they were counted) of what the graph built by `graph()` keeps for backward.
 
     PyTorch tensors: the unique tensors its nodes save, seen through saved-tensor hooks;
     tape tensors: `funcgrad.tape.graph_bytes`; anything else is a JAX pullback:
-    `funcgrad.functional.residual_bytes`.
+    `funcgrad.functional.residual_bytes`. With `count` (a workload's `graph_bytes`), the
+    form counts: `count(graph())`, with no hooks installed.
     """
+    if count is not None:
+        nbytes, how = count(graph())
+        return int(nbytes), how
     torch, saved = _torch(), {}
 
     def pack(t):  # one tensor saved by several nodes is kept once

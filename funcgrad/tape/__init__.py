@@ -15,11 +15,13 @@ Example:
 
 from . import (
     autograd as autograd,
+    func as func,
     functions_more as _functions_more,
     linalg as linalg,
     nn as nn,
     optim as optim,
 )
+from .autograd import functional as _autograd_functional  # noqa: F401 - torch.autograd.functional
 from .compile import jit as jit
 from .creation import (
     arange as arange,
@@ -231,6 +233,7 @@ __all__ = [
     "from_numpy",
     "full",
     "full_like",
+    "func",
     "gather",
     "ge",
     "graph_bytes",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from . import errors
+from . import errors, observe
 from ._base import TensorBase
 from .engine import no_edge, run_backward
 from .grad_mode import set_grad_enabled
@@ -94,6 +94,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         >>> x.grad
         tensor([2., 4.])
     """
+    if observe.transforms is not None:  # inside torch.func: PyTorch's error
+        observe.transforms.backward_called("backward")
     outputs = as_tensors(tensors, "tensors")
     grad_tensors = (
         [None] * len(outputs)

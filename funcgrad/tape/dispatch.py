@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedPullback, input_type
-from . import errors
+from . import errors, observe
 from ._convert import dtype_category
 from ._op import SAVED_NAMES, Op, ReturnTypes, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
@@ -89,7 +89,9 @@ def apply(cls, name, *inputs, **static):
     if is_inference_mode_enabled():
         for r in results:
             r._inference = True
-    if op.differentiable and True in requires and is_grad_enabled():
+    if observe.transforms is not None and observe.transforms.inside():
+        observe.transforms.ran_op(inputs, results)  # torch.func: no node, JAX's gradient
+    elif op.differentiable and True in requires and is_grad_enabled():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
         base = inputs[0] if inputs[0]._base is None else inputs[0]._base

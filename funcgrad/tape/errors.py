@@ -272,6 +272,114 @@ FULL_BACKWARD_HOOK_NO_INPUTS = (
     "#torch.nn.Module.register_full_backward_hook for more details."
 )
 
+# ---------------------------------------------------------------- nn.functional_call (stateless.py)
+FUNCTIONAL_CALL_MULTIPLE_DICTS = (
+    "{keys} appeared in multiple dictionaries; behavior of functional call is ambiguous"
+)
+FUNCTIONAL_CALL_NOT_DICTS = (
+    "Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got {type}"
+)
+FUNCTIONAL_CALL_NOT_ALL_DICTS = (
+    "Expected all elements of parameter_and_buffer_dicts to be dictionaries"
+)
+FUNCTIONAL_CALL_TIED_VALUES = (
+    "functional_call got multiple values for keys {keys}, which are tied. Consider using "
+    "tie_weights=False"
+)
+FUNCTIONAL_CALL_NOT_A_TENSOR = "{value} is not an instance of torch.Tensor"
+FUNCTIONAL_CALL_STRICT_KEYS = "Error(s) in reparametrizing for {module}:\n\t{errors}"
+
+# ---------------------------------------------------------------- autograd.functional
+# PyTorch's texts (torch/autograd/functional.py, 2.13); {api} is the function's name.
+FUNCTIONAL_NOT_TENSORS = (
+    "The {what} given to {api} must be either a Tensor or a tuple of Tensors but the {where} "
+    "has type {type}."
+)
+FUNCTIONAL_V_LENGTH = "v is a tuple of invalid length: should be {expected} but got {got}."
+FUNCTIONAL_V_SINGLE = "The given v should contain a single Tensor."
+FUNCTIONAL_V_SIZE = "{prefix}v has invalid size: should be {expected} but got {got}."
+FUNCTIONAL_V_NONE_OUTPUT = (
+    "The vector v can only be None if the user-provided function returns a single Tensor "
+    "with a single element."
+)
+FUNCTIONAL_V_NONE_INPUT = (
+    "The vector v can only be None if the input to the user-provided function is a single "
+    "Tensor with a single element."
+)
+FUNCTIONAL_SINGLE_TENSOR = "The function given to {api} should return a single Tensor"
+FUNCTIONAL_SINGLE_ELEMENT = (
+    "The Tensor returned by the function given to {api} should contain a single element"
+)
+FUNCTIONAL_STRATEGY = (
+    'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
+    'function has more outputs than inputs, "forward-mode" tends to be more performant. '
+    'Otherwise, prefer to use "reverse-mode".'
+)
+FUNCTIONAL_HESSIAN_STRATEGY = 'Expected strategy to be either "forward-mode" or "reverse-mode".'
+FUNCTIONAL_FORWARD_CREATE_GRAPH = (
+    "torch.autograd.functional.jacobian: `create_graph=True` and "
+    '`strategy="forward-mode"` are not supported together (yet). Please either set '
+    '`create_graph=False` or `strategy="reverse-mode"`.'
+)
+FUNCTIONAL_FORWARD_STRICT = (
+    'torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are '
+    "not supported together (yet). Please either set `strict=False` or "
+    '`strategy="reverse-mode"`.'
+)
+FUNCTIONAL_FORWARD_VECTORIZE = (  # sic: PyTorch's text has no space before "only"
+    "Computing Jacobian using forward-AD or forward-over-reverse Hessian isonly implemented "
+    "for `vectorize=True`."
+)
+FUNCTIONAL_STRICT_VECTORIZE = (
+    "torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
+    "supported together. Please either set `strict=False` or `vectorize=False`."
+)
+STRICT_OUTPUT_NO_GRAD = (
+    "Output {i} of the user-provided function does not require gradients. The outputs must "
+    "be computed in a differentiable manner from the input when running in strict mode."
+)
+STRICT_INDEPENDENT_INPUT = (
+    "The output of the user-provided function is independent of input {i}. This is not "
+    "allowed in strict mode."
+)
+STRICT_OUTPUT_INDEPENDENT_INPUT = (
+    "Output {i} of the user-provided function is independent of input {j}. This is not "
+    "allowed in strict mode."
+)
+STRICT_GRAD_INPUT_INDEPENDENT = (
+    "The gradient with respect to input {i} is independent of the inputs of the "
+    "user-provided function. This is not allowed in strict mode."
+)
+STRICT_JACOBIAN_CONSTANT = (
+    "While computing the hessian, found that the jacobian of the user-provided function "
+    "with respect to input {i} is independent of the input. This is not allowed in strict "
+    "mode. You should ensure that your function is twice differentiable and that the "
+    "jacobian depends on the inputs (this would be violated by a linear function for "
+    "example)."
+)
+STRICT_BACK_TRICK = (
+    "The gradient with respect to the input is independent of entry {i} in the "
+    "grad_outputs when using the double backward trick to compute forward mode gradients. "
+    "This is not allowed in strict mode."
+)
+STRICT_JACOBIAN_INDEPENDENT = (
+    "The jacobian of the user-provided function is independent of input {i}. This is not "
+    "allowed in strict mode."
+)
+STRICT_HESSIAN_BACK_TRICK = (
+    "The hessian of the user-provided function is independent of entry {i} in the "
+    "grad_jacobian. This is not allowed in strict mode as it prevents from using the double "
+    "backward trick to replace forward mode AD."
+)
+STRICT_JACOBIAN_CREATE_GRAPH = (
+    "The jacobian of the user-provided function is independent of input {i}. This is not "
+    "allowed in strict mode when create_graph=True."
+)
+STRICT_HESSIAN_CREATE_GRAPH = (
+    "The hessian of the user-provided function is independent of input {i}. This is not "
+    "allowed in strict mode when create_graph=True."
+)
+
 # ---------------------------------------------------------------- optimizers
 UNUSED_GROUP_OPTION = (
     "param group option {key!r} has no effect: the optax transformation has no injected "

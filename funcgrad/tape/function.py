@@ -15,7 +15,7 @@ import weakref
 import jax.numpy as jnp
 
 from ..functional import SavedPullback
-from . import errors
+from . import errors, observe
 from .engine import node_class
 from .grad_mode import is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
@@ -100,6 +100,8 @@ class Function:
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         custom_setup = cls.setup_context is not Function.setup_context
+        if observe.transforms is not None:  # inside torch.func: refused, see func/
+            observe.transforms.custom_function(cls.__name__, custom_setup)
         with no_grad():
             out = (
                 cls.forward(*args, **kwargs) if custom_setup else cls.forward(ctx, *args, **kwargs)

@@ -11,6 +11,8 @@ import threading
 
 import jax
 
+from . import observe
+
 __all__ = ["default_generator", "Generator", "manual_seed"]
 
 
@@ -28,6 +30,8 @@ class Generator:
         return self
 
     def next_key(self):
+        if observe.transforms is not None:  # torch.func: vmap(randomness='error') raises
+            observe.transforms.random_draw()
         with self._lock:
             self.key, sub = jax.random.split(self.key)
         return sub

@@ -253,7 +253,10 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------ storage
     def detach(self) -> Tensor:
         """A tensor with the same values, cut from the graph (aliases this one's array)."""
-        out = Tensor._wrap(self._value())
+        value = self._value()
+        if observe.transforms is not None:  # inside torch.func.grad: a JAX constant too
+            value = observe.transforms.detached(value)
+        out = Tensor._wrap(value)
         out._version = self._version
         # An alias of an alias aliases the first one's base: writes reach the real tensor.
         base = self._base if getattr(self, "_alias", False) else self

@@ -35,6 +35,8 @@ class InplaceMixin(TensorBase):
         """Runs op `name` out of place, then rebinds this tensor to the result and bumps its
         version, so nodes that saved the old value fail their backward like PyTorch's."""
         observe.writing(self, f"ran the in-place op {name!r} on")
+        if observe.transforms is not None:  # functorch's refusals inside torch.func
+            observe.transforms.writing(self, name, args)
         if self._grad_fn is None and self._requires_grad and is_grad_enabled():
             if self._accumulator is no_edge:  # a view made under no_grad
                 raise RuntimeError(errors.NO_GRAD_VIEW_INPLACE)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import errors
+from .. import errors, observe
 from .._base import TensorBase
 from ..grad_mode import is_grad_enabled
 
@@ -91,6 +91,8 @@ class ValuesMixin(TensorBase):
         """The array, which must hold values: inside jit() it is a tracer, and `what` (e.g.
         `.item()`) raises in PyTorch terms instead of JAX's concretization error."""
         data = self._value()
+        if isinstance(data, jax.core.Tracer) and observe.transforms is not None:
+            data = observe.transforms.concrete(data, what)  # or PyTorch's vmap error
         if isinstance(data, jax.core.Tracer):
             raise errors.traced_value_error(what)
         return data

@@ -59,11 +59,7 @@ from .dropout import (
     Dropout2d as Dropout2d,
     Dropout3d as Dropout3d,
 )
-from .flax_bridge import (
-    FlaxModule as FlaxModule,
-    from_flax as from_flax,
-    functional_call as functional_call,
-)
+from .flax_bridge import FlaxModule as FlaxModule, from_flax as from_flax
 from .layers import (
     AdaptiveAvgPool2d as AdaptiveAvgPool2d,
     AvgPool2d as AvgPool2d,
@@ -131,6 +127,7 @@ from .rnn_cells import (
     RNNCell as RNNCell,
     RNNCellBase as RNNCellBase,
 )
+from .stateless import functional_call as functional_call
 
 __all__ = [
     "AdaptiveAvgPool2d",

@@ -1,32 +1,24 @@
-"""One model, both paradigms: a Flax module on the tape, a tape module as a function.
+"""A Flax module on the tape (the other direction, a tape module as a function of its
+weights, is `functional_call` in `stateless.py`).
 
 `from_flax(module, variables)` makes a tape `Module` whose forward is the Flax `apply`,
 recorded as ONE tape op (backward is `jax.vjp` of the whole apply); the Flax parameters
 are leaf `Parameter`s with `.grad`, other collections (batch_stats) are buffers. Flax
 modules that need RNGs or mutate collections in their apply are not supported here.
-
-`functional_call(module, params, *args)` runs a tape module with its parameters and
-buffers replaced by the arrays in `params`, without recording a graph, and returns jax
-arrays: it can be differentiated with `jax.grad` and compiled with `jax.jit`.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from .. import state
-from .._convert import to_array
 from .._op import Op
 from ..creation import as_tensor
-from ..grad_mode import no_grad
-from ..random import default_generator
 from ..tensor import Tensor, apply
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["FlaxModule", "from_flax", "functional_call"]
+__all__ = ["FlaxModule", "from_flax"]
 
 
 class _Scope(Module):
@@ -154,55 +146,3 @@ def from_flax(module, variables, **apply_kwargs) -> FlaxModule:
         [('bias', (2,)), ('kernel', (3, 2))]
     """
     return FlaxModule(module, variables, **apply_kwargs)
-
-
-def functional_call(module: Module, params: dict, *args, **kwargs):
-    """Calls `module(*args, **kwargs)` with parameters/buffers replaced by `params`.
-
-    Nothing is recorded on the tape, and the module is left as it was (buffer updates made
-    by the forward, such as BatchNorm running stats, are discarded), so this is a pure
-    function of `params` and `args`: use it inside `jax.grad` or `jax.jit`. Dropout draws
-    from the tape's generator when it is concrete (under `jax.grad`); under `jax.jit` it
-    uses the generator's key at trace time.
-
-    Args:
-      module: a tape module.
-      params: a dict name -> array (names as in `named_parameters()` / `named_buffers()`);
-        names left out keep the module's current values.
-      *args: the forward's positional arguments; arrays become tape tensors.
-      **kwargs: its keyword arguments, likewise.
-
-    Returns:
-      The forward's output with every tensor replaced by its jax array.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> from funcgrad.tape import nn
-        >>> lin = nn.Linear(3, 1)
-        >>> params = {k: v.detach().array for k, v in lin.named_parameters()}
-        >>> loss = lambda p, x: nn.functional_call(lin, p, x).sum()
-        >>> jax.grad(loss)(params, jnp.ones((2, 3)))["bias"]
-        Array([2.], dtype=float32)
-    """
-    named = dict(module.named_parameters(remove_duplicate=False))
-    named.update(module.named_buffers(remove_duplicate=False))
-    unknown = sorted(set(params) - set(named))
-    if unknown:
-        raise ValueError(
-            f"functional_call got unexpected keys {unknown}; the module has {sorted(named)}"
-        )
-    tensors = list(named.values())
-    arrays = [to_array(params[n]) if n in params else t._data for n, t in named.items()]
-    key = default_generator.key
-    try:
-        with state.bound(tensors, arrays), no_grad():
-            args = [as_tensor(a) if isinstance(a, (jax.Array, np.ndarray)) else a for a in args]
-            out = module(*args, **kwargs)
-    finally:
-        if isinstance(default_generator.key, jax.core.Tracer):
-            default_generator.key = key
-    return jax.tree_util.tree_map(
-        lambda t: t._data if isinstance(t, Tensor) else t,
-        out,
-        is_leaf=lambda t: isinstance(t, Tensor),
-    )

@@ -21,7 +21,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from .. import errors
+from .. import errors, observe
 from ..creation import as_tensor
 from ..random import default_generator
 from ..tensor import Tensor, apply
@@ -437,6 +437,8 @@ def batch_norm(
 
 def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
+    if observe.transforms is not None:  # functorch's refusals inside torch.func
+        observe.transforms.writing(buffer, "add", (batch_stat,), batch_norm=True)
     old = buffer._data
     buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
     buffer._version.value += 1

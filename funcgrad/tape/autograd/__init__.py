@@ -2,7 +2,10 @@
 
 `backward` (the one `Tensor.backward` runs, from backward.py) and `grad` (gradients returned
 instead of accumulated: argument checks in PyTorch's words, then the engine), the custom
-`Function` with its `FunctionCtx`, and `graph.saved_tensors_hooks`.
+`Function` with its `FunctionCtx`, and `graph.saved_tensors_hooks`. `functional`
+(`torch.autograd.functional`: vjp, jvp, jacobian, hessian, hvp, vhp) is the submodule
+functional.py: it builds on `funcgrad.tape.func`, a layer above this one, so this module
+does not import it; `import funcgrad.tape` does.
 """
 
 from __future__ import annotations
@@ -11,15 +14,15 @@ import types
 
 import jax.numpy as jnp
 
-from . import errors
-from .backward import as_tensors, backward as backward, root_grads
-from .engine import run_backward
-from .function import Function as Function, FunctionCtx as FunctionCtx
-from .grad_mode import set_grad_enabled
-from .saved_hooks import saved_tensors_hooks
-from .tensor import Tensor
+from .. import errors, observe
+from ..backward import as_tensors, backward as backward, root_grads
+from ..engine import run_backward
+from ..function import Function as Function, FunctionCtx as FunctionCtx
+from ..grad_mode import set_grad_enabled
+from ..saved_hooks import saved_tensors_hooks
+from ..tensor import Tensor
 
-__all__ = ["Function", "FunctionCtx", "backward", "grad", "graph"]
+__all__ = ["Function", "FunctionCtx", "backward", "functional", "grad", "graph"]
 
 graph = types.SimpleNamespace(saved_tensors_hooks=saved_tensors_hooks)
 
@@ -64,6 +67,8 @@ def grad(
         >>> g.item(), h.item()
         (27.0, 18.0)
     """
+    if observe.transforms is not None:  # inside torch.func: no graph to walk
+        observe.transforms.backward_called("autograd.grad")
     if is_grads_batched:
         raise NotImplementedError(
             "autograd.grad(is_grads_batched=True) is not supported; "
