@@ -29,7 +29,8 @@ import torch
 from torch_twin import Raised, arr, raises, twin
 
 import funcgrad.tape as tape
-from funcgrad import functional
+from funcgrad import checkpoint, functional
+from funcgrad.checkpoint import pickle_format, safetensors_format, torch_format
 from funcgrad.tape import errors
 from funcgrad.tape.func import _messages as func_messages
 
@@ -315,10 +316,11 @@ def test_tensors_on_two_devices_in_one_op_raise_pytorchs_error():
 
 def _message_constants():
     """Message constants: all of errors.py (every tape message), and the UPPER_CASE texts of
-    the functional core, which cannot import the tape's errors, and of torch.func's own
-    messages module."""
+    the functional core and of `funcgrad.checkpoint`, which cannot import the tape's errors,
+    and of torch.func's own messages module."""
     found = {}
-    for module in (errors, functional, func_messages):
+    modules = (errors, functional, checkpoint, pickle_format, safetensors_format, torch_format)
+    for module in (*modules, func_messages):
         for name, value in vars(module).items():
             if name.isupper() and isinstance(value, str) and len(value) > 20:
                 found[f"{module.__name__.split('.')[-1]}.{name}"] = value

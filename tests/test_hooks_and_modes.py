@@ -4,10 +4,10 @@ PyTorch.
 Oracle: real PyTorch (torch 2.13, CPU), run at test time on the same program (see
 torch_twin.py).
 
-Intentional difference, not compared: `saved_tensors_hooks` sees the same number of packs
-and unpacks, with the same shapes, but for ops PyTorch writes in terms of their result
-(exp, tanh, sigmoid, ...) funcgrad packs the op's input (it recomputes the result inside
-the jitted pullback, see ops.py), so packed values are not compared.
+`saved_tensors_hooks` sees the same packs and unpacks as PyTorch's, with the same shapes and
+values: for ops PyTorch writes in terms of their result (exp, tanh, sigmoid, ...) both pack
+the result. Intentional difference: max-pooling packs its input only (PyTorch also packs
+the argmax indices, which funcgrad recomputes from the input).
 """
 
 from __future__ import annotations
@@ -438,7 +438,7 @@ def saved_tensors_hooks(lib):
     packed, unpacked = [], []
 
     def pack(t):
-        packed.append(tuple(t.shape))
+        packed.append((tuple(t.shape), round(float(t.sum()), 4)))
         return t
 
     def unpack(t):
@@ -449,8 +449,8 @@ def saved_tensors_hooks(lib):
     w = lib.tensor(arr(3, 4, seed=24), requires_grad=True)
     c = lib.tensor(arr(4, seed=25))
     with lib.autograd.graph.saved_tensors_hooks(pack, unpack):
-        h = (x @ w).exp() * c  # mm saves x, w; exp saves one; mul saves c only
-        y = (h.sin() * 2 + h.tanh()).sum()  # sin saves h; *2 a wrapped number; tanh one
+        h = (x @ w).exp() * c  # mm saves x, w; exp saves its result; mul saves c only
+        y = (h.sin() * 2 + h.tanh()).sum()  # sin saves h; *2 a wrapped number; tanh its result
     outside = (y * x.sum()).sum()  # recorded after the block: not packed
     n_packed = len(packed)
     y.backward()

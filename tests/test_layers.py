@@ -5,9 +5,10 @@ function bodies included) and checks:
 
 - no import cycle among them;
 - no upward import across the layers, bottom to top: the functional core
-  (`funcgrad.functional`, `funcgrad.convert`) <- the tape core (dtypes, errors, grad modes,
-  Tensor, the op table, dispatch, engine, ...) <- the autograd API, custom `Function`, module
-  backward hooks <- `nn`, `optim` <- `jit` (`funcgrad.tape.compile`) <- the public
+  (`funcgrad.functional`, `funcgrad.convert`, `funcgrad.checkpoint`) <- the tape core
+  (dtypes, errors, grad modes, the random stream, Tensor, the op table, dispatch, engine,
+  ...) <- the autograd API, custom `Function`, module backward hooks <- `nn`, `optim`,
+  `utils.data`, `save`/`load` <- `jit` (`funcgrad.tape.compile`) <- the public
   `funcgrad.tape` namespace <- the tools (demo, compare, docs, examples, benchmarks);
 - an import inside a function body is only ever of an optional dependency (torch, tqdm, ...):
   never of a funcgrad module, which would hide a cycle from the import system;
@@ -52,7 +53,13 @@ SOURCES = ("funcgrad", "examples", "benchmarks")
 LAYERS = (
     (
         "the functional core",
-        ("=funcgrad", "funcgrad.functional", "funcgrad.convert", "funcgrad.lbfgs"),
+        (
+            "=funcgrad",
+            "funcgrad.functional",
+            "funcgrad.convert",
+            "funcgrad.lbfgs",
+            "funcgrad.checkpoint",
+        ),
     ),
     (
         "the tape core",
@@ -82,6 +89,7 @@ LAYERS = (
             "funcgrad.tape.tensor",
             "funcgrad.tape.printing",
             "funcgrad.tape.creation",
+            "funcgrad.tape.random_ops",
             "funcgrad.tape.functions",
             "funcgrad.tape.linalg",
             "funcgrad.tape.functions_more",
@@ -104,6 +112,8 @@ LAYERS = (
         (
             "funcgrad.tape.nn",
             "funcgrad.tape.optim",
+            "funcgrad.tape.utils",
+            "funcgrad.tape.serialization",
             # torch.func (it calls modules through nn.functional_call), and
             # torch.autograd.functional, built on it
             "funcgrad.tape.func",

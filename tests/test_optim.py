@@ -102,6 +102,13 @@ CONFIGS = [
     ("Adam", dict(lr=0.01, maximize=True)),
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.9, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, eps=1e-3)),
+    ("RMSprop", dict(lr=0.005, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5)),
+    ("Adagrad", dict(lr=0.05, eps=1e-2, maximize=True)),
 ]
 
 
@@ -112,10 +119,17 @@ def test_20_steps_match_torch_optim(name, kwargs):
         pair.step()
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [CONFIGS[1], CONFIGS[7]], ids=["SGD", "Adam"])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [CONFIGS[1], CONFIGS[7], CONFIGS[13], CONFIGS[14], CONFIGS[17]],
+    ids=["SGD", "Adam", "RMSprop", "RMSprop-centered", "Adagrad"],
+)
 def test_state_dict_matches_torch_names_and_values(name, kwargs):
     pair = Pair(name, **kwargs)
-    assert pair.tape_opt.state_dict()["state"] == pair.torch_opt.state_dict()["state"] == {}
+    ours, ref = pair.tape_opt.state_dict()["state"], pair.torch_opt.state_dict()["state"]
+    assert sorted(ours) == sorted(ref)  # empty, but for Adagrad's eager state
+    for index, named in ref.items():
+        assert list(ours[index]) == list(named)
     for _ in range(3):
         pair.step()
     ours, ref = pair.tape_opt.state_dict(), pair.torch_opt.state_dict()
@@ -215,16 +229,36 @@ def test_param_groups_with_different_options_match_torch():
     assert pair.tape_opt.state_dict()["param_groups"] == pair.torch_opt.state_dict()["param_groups"]
 
 
-def test_add_param_group_mid_training_matches_torch():
-    pair = Pair("Adam", [{"params": [0, 1]}], lr=0.01)
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("Adam", dict(lr=0.01)),
+        ("SGD", dict(lr=0.05, momentum=0.9)),
+        ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+        ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.1)),
+    ],
+    ids=["Adam", "SGD", "RMSprop", "Adagrad"],
+)
+def test_add_param_group_mid_training_matches_torch(name, kwargs):
+    pair = Pair(name, [{"params": [0, 1]}], **kwargs)
     for step in range(6):
         if step == 3:
             pair.torch_opt.add_param_group({"params": pair.torch_params[2:], "lr": 0.005})
             pair.tape_opt.add_param_group({"params": pair.tape_params[2:], "lr": 0.005})
+            ours, ref = pair.tape_opt.state_dict(), pair.torch_opt.state_dict()
+            assert ours["param_groups"] == ref["param_groups"]
+            assert sorted(ours["state"]) == sorted(ref["state"])
         pair.step()
+    ours, ref = pair.tape_opt.state_dict(), pair.torch_opt.state_dict()
+    assert ours["param_groups"] == ref["param_groups"]
+    assert sorted(ours["state"]) == sorted(ref["state"])
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [CONFIGS[4], CONFIGS[11]], ids=["SGD", "AdamW"])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [CONFIGS[4], CONFIGS[11], CONFIGS[14], CONFIGS[17]],
+    ids=["SGD", "AdamW", "RMSprop", "Adagrad"],
+)
 def test_state_dict_round_trip_continues_identically(name, kwargs):
     pair = Pair(name, **kwargs)
     for _ in range(4):
@@ -311,7 +345,7 @@ def test_step_writes_through_to_the_tensor_a_parameter_was_detached_from():
 
 def test_repr_matches_torch():
     groups = [{"params": [0]}, {"params": [1, 2, 3], "lr": 0.5}]
-    for name in ("SGD", "Adam", "AdamW"):
+    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad"):
         pair = Pair(name, groups)
         assert repr(pair.tape_opt) == repr(pair.torch_opt)
 
@@ -339,6 +373,16 @@ BAD_CALLS = {
     "adam_weight_decay": lambda lib, p: lib.optim.Adam([p], weight_decay=-0.1),
     "adamw_lr": lambda lib, p: lib.optim.AdamW([p], lr=-2),
     "lbfgs_lr": lambda lib, p: lib.optim.LBFGS([p], lr=-1),
+    "rmsprop_lr": lambda lib, p: lib.optim.RMSprop([p], lr=-1),
+    "rmsprop_eps": lambda lib, p: lib.optim.RMSprop([p], eps=-1.0),
+    "rmsprop_momentum": lambda lib, p: lib.optim.RMSprop([p], momentum=-0.1),
+    "rmsprop_weight_decay": lambda lib, p: lib.optim.RMSprop([p], weight_decay=-1),
+    "rmsprop_alpha": lambda lib, p: lib.optim.RMSprop([p], alpha=-0.5),
+    "adagrad_lr": lambda lib, p: lib.optim.Adagrad([p], lr=-1),
+    "adagrad_lr_decay": lambda lib, p: lib.optim.Adagrad([p], lr_decay=-1),
+    "adagrad_weight_decay": lambda lib, p: lib.optim.Adagrad([p], weight_decay=-1),
+    "adagrad_initial": lambda lib, p: lib.optim.Adagrad([p], initial_accumulator_value=-1),
+    "adagrad_eps": lambda lib, p: lib.optim.Adagrad([p], eps=-1),
     "lbfgs_groups": lambda lib, p: lib.optim.LBFGS([{"params": [p]}, {"params": [_p(lib)]}]),
     "empty": lambda lib, p: lib.optim.SGD([], lr=0.1),
     "tensor_as_params": lambda lib, p: lib.optim.SGD(p, lr=0.1),

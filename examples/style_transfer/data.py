@@ -9,16 +9,18 @@ Weights: pretrained VGG19 weights cannot be downloaded here, so the default feat
 is a small VGG-style conv network with fixed-seed random weights (He-scaled normal, so the
 features neither vanish nor blow up with depth); random conv features already carry
 texture statistics, so the result is a stylisation, though a cruder one than VGG's. The
-real thing takes `--weights FILE`: torchvision's `vgg19().features` state dict as an
-`.npz`. Make it once where torchvision can download (~550 MB; the file is ~80 MB):
+real thing takes `--weights FILE`: torchvision's VGG19 weights, as the checkpoint
+torchvision downloads (`vgg19-dcbbb69a.pth` in `~/.cache/torch/hub/checkpoints/`, keys
+'features.0.weight', ...), any `torch.save` of `vgg19().features.state_dict()` (keys
+'0.weight', ...), a `.safetensors` file with either keys, or an `.npz` of the arrays.
+Checkpoints are read with `funcgrad.checkpoint` (weights only: no code in the file runs,
+and neither torch nor torchvision is needed). Only the layers up to the last loss layer
+(conv_5, index 10) are read, so a file with just those works too. To make an `.npz` where
+torchvision can download (~550 MB):
 
     python -c "import numpy as np, torchvision; f = torchvision.models.vgg19(
         weights='IMAGENET1K_V1').features; np.savez('vgg19_features.npz',
         **{k: v.numpy() for k, v in f.state_dict().items()})"
-
-The keys are the layer indices of `vgg19().features` ('0.weight', '0.bias', '2.weight',
-...); only the layers up to the last loss layer (conv_5, index 10) are read, so a file with
-just those works too.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import skimage.transform
 import skimage.util
 
 from examples.common import parser
+from funcgrad import checkpoint
 
 # torchvision's VGG19 config ("M": a 2x2 max pool), and the small default network
 VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -110,12 +113,24 @@ def _shapes(config: tuple) -> dict:
     return shapes
 
 
+def _stored_arrays(path: str) -> dict:
+    """name -> numpy array from an `.npz`, a PyTorch checkpoint or a `.safetensors` file."""
+    if path.endswith(".npz"):
+        with np.load(path) as stored:
+            return {name: stored[name] for name in stored.files}
+    stored = checkpoint.load(path)
+    if not isinstance(stored, dict):
+        raise ValueError(f"{path}: expected a state dict, found {type(stored).__name__}")
+    return stored
+
+
 def feature_weights(seed: int, weights: str | None = None) -> tuple:
     """(config, state dict in PyTorch layout, description) of the feature network.
 
     Args:
       seed: the random weights' seed (ignored with `weights`).
-      weights: Optional. An `.npz` of torchvision's `vgg19().features.state_dict()`.
+      weights: Optional. torchvision's VGG19 weights: its checkpoint (`.pth`), a state dict
+        of `vgg19().features` saved by `torch.save`, a `.safetensors` file, or an `.npz`.
     """
     if weights is None:
         config = used_layers(SMALL)
@@ -127,18 +142,18 @@ def feature_weights(seed: int, weights: str | None = None) -> tuple:
             state[name] = (rng.standard_normal(shape) * std).astype(np.float32)
         return config, state, RANDOM_FEATURES
     config = used_layers(VGG19)
+    stored = _stored_arrays(weights)
     state = {}
-    with np.load(weights) as stored:
-        for name, shape in _shapes(config).items():
-            array = stored[name] if name in stored.files else None
-            if array is None or array.shape != shape:
-                found = "nothing" if array is None else array.shape
-                raise ValueError(
-                    f"{weights}: '{name}' should have shape {shape} (torchvision's "
-                    f"vgg19().features), found {found}. Make the file as in "
-                    "examples/style_transfer/data.py's docstring."
-                )
-            state[name] = array.astype(np.float32)
+    for name, shape in _shapes(config).items():
+        array = stored.get(name, stored.get(f"features.{name}"))
+        if array is None or array.shape != shape:
+            found = "nothing" if array is None else array.shape
+            raise ValueError(
+                f"{weights}: '{name}' should have shape {shape} (torchvision's "
+                f"vgg19().features), found {found}. Pass torchvision's VGG19 checkpoint or "
+                "a file made as in examples/style_transfer/data.py's docstring."
+            )
+        state[name] = np.asarray(array, np.float32)
     return config, state, f"VGG19 features from {weights}"
 
 
@@ -150,7 +165,12 @@ def style_parser(description: str):
     p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     p.add_argument("--content", default=None, help="content image file (default: a cat)")
     p.add_argument("--style", default=None, help="style image file (default: Hubble)")
-    p.add_argument("--weights", default=None, help="VGG19 features .npz (see data.py)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="VGG19 weights: torchvision's .pth checkpoint, a .safetensors or an .npz "
+        "(see data.py)",
+    )
     p.add_argument("--line-search", choices=list(LINE_SEARCH), default="strong_wolfe",
                    help="line search of PyTorch's L-BFGS (default strong_wolfe)")  # fmt: skip
     return p

@@ -10,15 +10,20 @@ any number of times, and dropping it frees them. This package makes that concret
 - :class:`SavedPullback` is the same value made from saved inputs and a cached, jitted VJP
   rule (:class:`SavedInputVJP`): PyTorch's way of saving tensors, and what each node of
   ``funcgrad.tape``'s graph holds.
+- :mod:`funcgrad.functional.saving_output`: relu, sigmoid, tanh, exp, softmax, ... as
+  ``jax.custom_vjp`` functions whose pullback keeps only their output, as PyTorch's graph
+  does; :class:`SavedOutputVJP` is that rule as the tape's nodes use it.
 - :func:`residual_bytes` and :func:`residual_bytes_of` count what a pullback keeps alive.
 - :func:`shared_trunk_vjp` reuses one trunk pullback for several loss heads.
 - :func:`accumulate_grads` accumulates gradients over micro-batches with ``jax.lax.scan``.
 
 It deliberately knows nothing about the tape (``funcgrad.tape`` builds on it, not the other
-way round), holds no global state, and adds no differentiation rules: every gradient here
-comes from ``jax.vjp`` / ``jax.grad``.
+way round), holds no global state, and adds no differentiation rules but the output-saving
+ones of ``saving_output`` (PyTorch's backward formulas from an op's result, each checked
+against ``jax.vjp``): every other gradient here comes from ``jax.vjp`` / ``jax.grad``.
 """
 
+from . import saving_output as saving_output
 from ._pullback import (
     BACKWARD_TWICE as BACKWARD_TWICE,
     FREED_PULLBACK_MESSAGE as FREED_PULLBACK_MESSAGE,
@@ -35,6 +40,7 @@ from ._recipes import (
 )
 from ._saved import (
     SavedInputVJP as SavedInputVJP,
+    SavedOutputVJP as SavedOutputVJP,
     SavedPullback as SavedPullback,
     input_type as input_type,
 )
@@ -45,12 +51,14 @@ __all__ = [
     "Pullback",
     "PullbackBase",
     "SavedInputVJP",
+    "SavedOutputVJP",
     "SavedPullback",
     "SharedTrunkGrads",
     "accumulate_grads",
     "input_type",
     "residual_bytes",
     "residual_bytes_of",
+    "saving_output",
     "shared_trunk_vjp",
     "vjp",
 ]

@@ -10,8 +10,12 @@ the VJP does not need. `SavedPullback` binds such a rule to the values one call 
 pullback you keep, with the same `__call__`, `free()` and `residual_bytes` as a `jax.vjp`
 `Pullback`. The tape's graph nodes each hold one.
 
+`SavedOutputVJP` is the same for ops PyTorch writes in terms of their result: the rule
+reads the saved output alone (`saving_output.FROM_OUTPUT`).
+
 Which inputs a VJP may drop is the caller's knowledge (the tape's op table states it per op,
-as PyTorch's save rules); nothing here checks it. Every derivative comes from `vjp`.
+as PyTorch's save rules); nothing here checks it. Every derivative of `SavedInputVJP` comes
+from `vjp`; those of `SavedOutputVJP` from the short rules of `saving_output`.
 """
 
 from __future__ import annotations
@@ -121,6 +125,47 @@ class SavedInputVJP:
 
     def bind(self, saved: Sequence, unpack: Callable | None = None) -> SavedPullback:
         """The pullback of one call: this rule and the values it saved (see SavedPullback)."""
+        return SavedPullback(self, saved, unpack)
+
+
+class SavedOutputVJP:
+    """The VJP of a one-input op computed from its output alone: PyTorch's way for ops it
+    writes in terms of their result (relu, tanh, exp, softmax, ...; see `saving_output`).
+
+    Args:
+      from_output: `from_output(y, g) -> input cotangent`, e.g. a `saving_output.FROM_OUTPUT`
+        rule with its static arguments bound.
+      output: `(shape, dtype)` of the op's output.
+
+    Calling it, `rule((y,), (g,))`, runs the jitted rule (a None cotangent is zeros) and
+    returns a one-tuple; it has the interface of `SavedInputVJP` with nothing kept from the
+    inputs (`keep` is empty: the one saved value is the output).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from funcgrad.functional.saving_output import FROM_OUTPUT
+        >>> y = jnp.tanh(jnp.array([0.0, 1.0]))
+        >>> pullback = SavedOutputVJP(FROM_OUTPUT["tanh"], (y.shape, y.dtype)).bind((y,))
+        >>> [round(g, 4) for g in pullback((jnp.ones(2),))[0].tolist()]
+        [1.0, 0.42]
+    """
+
+    keep, diff, diff_out, multi = (), (0,), (True,), False
+
+    def __init__(self, from_output: Callable, output: tuple):
+        self.from_output, self.outputs = from_output, (output,)
+        self.jitted = jax.jit(self.vjp_fn)
+
+    def vjp_fn(self, kept: Sequence, cotangents: Sequence) -> tuple:
+        """The VJP as a pure function of the saved output and its cotangent."""
+        ((y,), (g,)), (shape, dtype) = (kept, cotangents), self.outputs[0]
+        return (self.from_output(y, jnp.zeros(shape, dtype) if g is None else g.astype(dtype)),)
+
+    def __call__(self, kept: Sequence, cotangents: Sequence) -> tuple:
+        return self.jitted(tuple(kept), tuple(cotangents))
+
+    def bind(self, saved: Sequence, unpack: Callable | None = None) -> SavedPullback:
+        """The pullback of one call: this rule and the output it saved (see SavedPullback)."""
         return SavedPullback(self, saved, unpack)
 
 

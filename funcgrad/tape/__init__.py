@@ -20,6 +20,8 @@ from . import (
     linalg as linalg,
     nn as nn,
     optim as optim,
+    random as random,
+    utils as utils,
 )
 from .autograd import functional as _autograd_functional  # noqa: F401 - torch.autograd.functional
 from .compile import jit as jit
@@ -34,12 +36,6 @@ from .creation import (
     linspace as linspace,
     ones as ones,
     ones_like as ones_like,
-    rand as rand,
-    rand_like as rand_like,
-    randint as randint,
-    randn as randn,
-    randn_like as randn_like,
-    randperm as randperm,
     tensor as tensor,
     zeros as zeros,
     zeros_like as zeros_like,
@@ -176,10 +172,31 @@ from .grad_mode import (
     set_grad_enabled as set_grad_enabled,
 )
 from .memory import graph_bytes as graph_bytes
-from .random import default_generator as default_generator, manual_seed as manual_seed
+from .random import (
+    Generator as Generator,
+    default_generator as default_generator,
+    get_rng_state as get_rng_state,
+    initial_seed as initial_seed,
+    manual_seed as manual_seed,
+    seed as seed,
+    set_rng_state as set_rng_state,
+)
+from .random_ops import (
+    bernoulli as bernoulli,
+    normal as normal,
+    rand as rand,
+    rand_like as rand_like,
+    randint as randint,
+    randint_like as randint_like,
+    randn as randn,
+    randn_like as randn_like,
+    randperm as randperm,
+)
+from .serialization import load as load, save as save
 from .tensor import Size as Size, Tensor as Tensor
 
 __all__ = [
+    "Generator",
     "Size",
     "Tensor",
     "abs",
@@ -196,6 +213,7 @@ __all__ = [
     "as_tensor",
     "atan2",
     "autograd",
+    "bernoulli",
     "bfloat16",
     "bmm",
     "bool",
@@ -236,10 +254,12 @@ __all__ = [
     "func",
     "gather",
     "ge",
+    "get_rng_state",
     "graph_bytes",
     "gt",
     "half",
     "inference_mode",
+    "initial_seed",
     "int",
     "int16",
     "int32",
@@ -253,6 +273,7 @@ __all__ = [
     "le",
     "linspace",
     "live_graph_bytes",
+    "load",
     "log",
     "log1p",
     "log2",
@@ -280,6 +301,7 @@ __all__ = [
     "nn",
     "no_grad",
     "norm",
+    "normal",
     "numel",
     "ones",
     "ones_like",
@@ -290,8 +312,10 @@ __all__ = [
     "rand",
     "rand_like",
     "randint",
+    "randint_like",
     "randn",
     "randn_like",
+    "random",
     "randperm",
     "reciprocal",
     "relu",
@@ -299,8 +323,11 @@ __all__ = [
     "reshape",
     "round",
     "rsqrt",
+    "save",
+    "seed",
     "select",
     "set_grad_enabled",
+    "set_rng_state",
     "short",
     "sigmoid",
     "sign",
@@ -326,6 +353,7 @@ __all__ = [
     "unbind",
     "unflatten",
     "unsqueeze",
+    "utils",
     "var",
     "where",
     "zeros",

@@ -1,14 +1,18 @@
 """What an op-table entry is: `Op`, the registry `OPS`, and PyTorch's save rules.
 
 `ops.py` and `ops_nn.py` fill `OPS` with `register(...)` at import; `dispatch.py` runs the
-entries. This module holds no entries and runs nothing.
+entries. This module holds no entries and runs nothing. `result_rule` ties an op that
+saves only its result to its output-saving VJP rule in `funcgrad.functional.saving_output`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from ..functional.saving_output import FROM_OUTPUT
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: ops are cache keys on the hot path
@@ -17,7 +21,8 @@ class Op:
 
     name: the table key. fn: the JAX function of the input arrays (static keyword
     arguments are hashable values). node: PyTorch's grad_fn name. saves: which tensors
-    PyTorch saves ("none", "all", "cross", "result", "all+result", "div", "indices" (the
+    PyTorch saves ("none", "all", "cross" (operands 0 and 1, each for the other's
+    gradient; a bias after them never), "result", "all+result", "div", "indices" (the
     last output only), "hidden" (an internal value: the inputs are kept but never
     version-checked), a tuple of input positions, or {position: positions}: an input saved
     only when one of those requires grad, as PyTorch's addmm saves mat1 only for mat2's
@@ -69,8 +74,8 @@ def saved_positions(saves, n, requires) -> tuple[tuple, bool]:
         return tuple(range(n)), False
     if saves in ("all", "result", "all+result", "indices"):
         return tuple(range(n)), saves != "all"
-    if saves == "cross":
-        return tuple(i for i in range(n) if any(requires[:i] + requires[i + 1 :])), False
+    if saves == "cross":  # x @ w saves x only if w requires grad, and w only if x does
+        return tuple(i for i in (0, 1) if i < n and requires[1 - i]), False
     if saves == "div":
         return tuple(i for i in range(n) if i == 1 or requires[1]), False
     if isinstance(saves, dict):  # {position: the positions whose grads need it}
@@ -100,3 +105,20 @@ SAVED_NAMES = {
     "cdist": ("x1", "x2"),
     "det": ("A",),
 }
+
+
+def result_rule(op: Op, key: tuple) -> Callable | None:
+    """How the node of `op` computes its gradient from the op's result alone, when PyTorch
+    saves only the result (relu, tanh, exp, softmax, ...): the functional core's rule
+    (`saving_output.FROM_OUTPUT`, looked up by op name) with the static arguments `key`
+    bound, so the node keeps the result instead of the input. None for every other op.
+
+    Example:
+        >>> from funcgrad.tape.ops import OPS
+        >>> result_rule(OPS["sin"], ()) is None, callable(result_rule(OPS["relu"], ()))
+        (True, True)
+    """
+    if op.saves != "result" or op.multi or op.name not in FROM_OUTPUT:
+        return None
+    rule = FROM_OUTPUT[op.name]
+    return functools.partial(rule, **dict(key)) if key else rule

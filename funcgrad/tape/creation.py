@@ -1,4 +1,5 @@
-"""Tensor creation: `tensor`, `zeros`, `rand`, ... with PyTorch's signatures.
+"""Tensor creation: `tensor`, `zeros`, `arange`, ... with PyTorch's signatures (random
+tensors are in `random_ops.py`).
 
 Dtypes are JAX's: without `jax_enable_x64`, integer data becomes int32 and float64 requests
 become float32, as JAX does (PyTorch would give int64/float64).
@@ -13,7 +14,6 @@ import numpy as np
 from . import errors
 from ._convert import canonical_dtype, parse_device, to_array
 from .grad_mode import is_inference_mode_enabled
-from .random import default_generator
 from .tensor import Tensor
 
 __all__ = [
@@ -27,12 +27,6 @@ __all__ = [
     "linspace",
     "ones",
     "ones_like",
-    "rand",
-    "rand_like",
-    "randint",
-    "randn",
-    "randn_like",
-    "randperm",
     "tensor",
     "zeros",
     "zeros_like",
@@ -126,35 +120,6 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     return _finish(array, requires_grad, device)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
-    """Uniform samples in [0, 1) from the tape's generator. Example: `torch.rand(1, 4)`."""
-    key = (generator or default_generator).next_key()
-    array = jax.random.uniform(key, _size(size, "rand"), canonical_dtype(dtype) or jnp.float32)
-    return _finish(array, requires_grad, device)
-
-
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
-    """Standard normal samples from the tape's generator. Example: `torch.randn(3)`."""
-    key = (generator or default_generator).next_key()
-    array = jax.random.normal(key, _size(size, "randn"), canonical_dtype(dtype) or jnp.float32)
-    return _finish(array, requires_grad, device)
-
-
-def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None):
-    """Random integers in [low, high). Example: `torch.randint(0, 10, (3,))`, or with
-    low = 0: `torch.randint(10, (3,))`."""
-    if high is None or (isinstance(high, (tuple, list)) and size == ()):  # randint(high, size)
-        low, high, size = 0, low, (size if high is None else high)
-    key = (generator or default_generator).next_key()
-    array = jax.random.randint(key, tuple(size), low, high, canonical_dtype(dtype) or jnp.int32)
-    return _finish(array, False, device)
-
-
-def randperm(n, *, device=None, generator=None):
-    key = (generator or default_generator).next_key()
-    return _finish(jax.random.permutation(key, n), False, device)
-
-
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """Values from start to end (exclusive). Example: `torch.arange(5)`."""
     if end is None:
@@ -189,7 +154,7 @@ def _like(fn):
     return like
 
 
-zeros_like, ones_like, rand_like, randn_like = _like(zeros), _like(ones), _like(rand), _like(randn)
+zeros_like, ones_like = _like(zeros), _like(ones)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):

@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..functional import SavedInputVJP, SavedPullback, input_type
+from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, observe
 from ._convert import dtype_category
-from ._op import SAVED_NAMES, Op, ReturnTypes, saved_positions
+from ._op import SAVED_NAMES, Op, ReturnTypes, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .ops import OPS  # the table, complete once ops.py is imported
@@ -173,20 +173,31 @@ def _input_error(op, arrays, error):
 # ---------------------------------------------------------------- recording a node
 class _Plan:
     """What one op signature (op, static args, which inputs require grad, input and output
-    types) needs at backward: PyTorch's saved positions and the functional VJP rule."""
+    types) needs at backward: PyTorch's saved positions and the functional VJP rule.
 
-    __slots__ = ("op", "key", "requires", "torch_saved", "saves_result", "rule", "run")
+    `keeps_output`: the node keeps the op's result, not its inputs, and its rule reads that
+    alone (`SavedOutputVJP`), as PyTorch's node does for relu, tanh, exp, softmax, ... Then
+    the result is one buffer with the next op's input, and the graph holds it once."""
+
+    __slots__ = (
+        "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output"
+    )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs):
         self.op, self.key, self.requires = op, key, requires
         self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), requires)
-        # Python scalars cost nothing to keep, and the VJP may need them (x ** 3).
-        keep = tuple(
-            i for i, kind in enumerate(inputs) if i in self.torch_saved or kind[0] == "scalar"
-        )
-        diff = tuple(i for i, r in enumerate(requires) if r)
-        fn = functools.partial(op.fn, **dict(key))
-        self.rule = SavedInputVJP(fn, inputs, keep, diff, outputs, multi=op.multi)
+        from_output = result_rule(op, key)
+        self.keeps_output = from_output is not None
+        if self.keeps_output:
+            self.rule = SavedOutputVJP(from_output, outputs[0])
+        else:
+            # Python scalars cost nothing to keep, and the VJP may need them (x ** 3).
+            keep = tuple(
+                i for i, kind in enumerate(inputs) if i in self.torch_saved or kind[0] == "scalar"
+            )
+            diff = tuple(i for i, r in enumerate(requires) if r)
+            fn = functools.partial(op.fn, **dict(key))
+            self.rule = SavedInputVJP(fn, inputs, keep, diff, outputs, multi=op.multi)
         self.run = functools.partial(_run, cls, self)
 
 
@@ -212,11 +223,14 @@ def _record(cls, op, key, inputs, arrays, requires, results):
     if names:  # PyTorch checks a node's saved tensors in the order of their names
         checks.sort(key=lambda named: named[0])
     checks = [check for _, check in checks]
-    keep = plan.rule.keep
-    saved = tuple(arrays[i] for i in keep)
+    if plan.keeps_output:
+        tensors = results
+        saved = (results[0]._data,)
+    else:
+        tensors = tuple(inputs[i] if isinstance(inputs[i], cls) else None for i in plan.rule.keep)
+        saved = tuple(arrays[i] for i in plan.rule.keep)
     unpack = None
     if saved_hooks_active():
-        tensors = tuple(inputs[i] if isinstance(inputs[i], cls) else None for i in keep)
         saved, unpack = pack_all(saved, tensors), unpack_all
     edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
     node = node_class(op.node)(
@@ -291,8 +305,13 @@ def _backward_as_op(cls, plan, node, kept, grads):
     # the saved values), so its result requires grad only through the grad; x ** 0 too.
     constant = name in _SELECTING_BACKWARD or (name == "pow" and _is_zero(kept[-1]))
     saved_tensors = []
-    for i, value in zip(plan.rule.keep, kept):
-        edge_node, nr = (None, 0) if constant else node.next_functions[i]
+    if plan.keeps_output:  # the kept result is this node's output: its grads flow back here
+        edges = ((node, 0),)
+    else:
+        edges = tuple(node.next_functions[i] for i in plan.rule.keep)
+    for (edge_node, nr), value in zip(edges, kept):
+        if constant:
+            edge_node, nr = None, 0
         if isinstance(edge_node, AccumulateGrad):
             # The saved value, on the leaf's edge: the leaf itself may have changed since
             # (in place under no_grad, legal when PyTorch saved only the result).
@@ -306,7 +325,7 @@ def _backward_as_op(cls, plan, node, kept, grads):
     present = tuple(g is not None for g in grads)
     backward_op = _backward_ops.get((plan, present))
     if backward_op is None:
-        vjp_fn, n_kept = plan.rule.vjp_fn, len(plan.rule.keep)
+        vjp_fn, n_kept = plan.rule.vjp_fn, len(kept)
 
         def backward_fn(*args):
             cts = iter(args[n_kept:])

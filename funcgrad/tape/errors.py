@@ -23,10 +23,14 @@ __all__ = [
     "BCE_TARGET_SIZE",
     "BOOLEAN_MASK_INDEX",
     "BROADCAST_HINT",
-    "BROADCAST_MISMATCH",
     "broadcast_mismatch",
+    "BROADCAST_MISMATCH",
     "CHAIN_MATMUL_WARNING",
     "CLIP_GRAD_NONFINITE",
+    "COLLATE_TYPE",
+    "COMBINED_OTHER_OPTIMIZER",
+    "COMBINED_PLATEAU",
+    "CONCAT_ITERABLE",
     "CONV_GROUPS",
     "CROSS_DIM_WARNING",
     "DATA_DEPENDENT_SHAPE",
@@ -37,16 +41,23 @@ __all__ = [
     "DIFFERENTIABLE_OPTIMIZER",
     "DUPLICATE_PARAMS",
     "EMBEDDING_SPARSE",
+    "EMPTY_CONCAT",
+    "EPOCH_DEPRECATION_WARNING",
     "EXPAND_SIZE",
     "EXPAND_TOO_FEW_SIZES",
+    "EXPLICIT_PICKLE_MODULE",
+    "FROZEN_ATTRIBUTE",
     "FULL_BACKWARD_HOOK_NO_INPUTS",
     "FUNCTION_GRAD_SHAPE",
+    "GENERATOR_DEVICE",
+    "GET_LR_OUTSIDE_STEP",
     "GRAD_DTYPE",
     "GRAD_SIZE",
     "GRAPH_ARGUMENT",
     "GRAPH_IN_STATE",
     "IMPLICIT_GRAD_HINT",
     "IMPLICIT_GRAD_NON_SCALAR",
+    "INDEX_TOO_NEGATIVE",
     "INFERENCE_SAVED",
     "INPLACE_DTYPE",
     "INPLACE_HINT",
@@ -63,17 +74,34 @@ __all__ = [
     "LEAKED_TENSOR",
     "MESHGRID_WARNING",
     "MSE_TARGET_SIZE",
+    "MUTUALLY_EXCLUSIVE",
     "NON_LEAF_GRAD_WARNING",
     "NON_LEAF_REQUIRES_GRAD",
+    "NOT_IMPLEMENTED_GETITEM",
     "NO_GRAD_FN",
     "NO_GRAD_FN_HINT",
     "NO_GRAD_VIEW_INPLACE",
+    "NO_INITIAL_LR",
     "PAD_SIZE",
     "PARAMS_IN_A_SET",
     "PERMUTE_DIMS",
+    "PLATEAU_GROUPS",
+    "RANDINT_ARGS",
+    "RANDOM_FROM_TO",
     "RETRACE",
+    "RNG_STATE_INVALID",
+    "RNG_STATE_NOT_BYTES",
+    "RNG_STATE_SIZE",
+    "SCHEDULER_BEFORE_OPTIMIZER",
+    "SCHEDULER_IN_JIT",
+    "SEED_OVERFLOW",
+    "SEED_TYPE",
+    "SEQUENTIAL_MILESTONES",
     "SHAPE_MISMATCH",
     "short_shape",
+    "SIZE_MISMATCH",
+    "SPLIT_SUM",
+    "STEP_OVERRIDDEN",
     "STRUCTURAL_OPTION_CHANGED",
     "torch_scalar_type",
     "torch_size",
@@ -81,7 +109,9 @@ __all__ = [
     "torch_type_name",
     "TRACED_VALUE",
     "traced_value_error",
+    "TRUNC_NORMAL_MEAN",
     "UNDECLARED_STATE",
+    "UNEQUAL_SIZES",
     "UNSUPPORTED",
     "UNUSED_GROUP_OPTION",
     "UNUSED_INPUT",
@@ -411,6 +441,64 @@ LBFGS_NOT_COMPILABLE = (
     "step eagerly, and compile the closure's forward/backward instead if it is costly."
 )
 
+# ---------------------------------------------------------------- lr_scheduler
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated "
+    "where possible. Please use `scheduler.step()` to step the scheduler. During the "
+    "deprecation, if epoch is different from None, the closed form is used instead of the "
+    "new chainable form, where available. Please open an issue if you are unable to "
+    "replicate your use case: https://github.com/pytorch/pytorch/issues/new/choose."
+)
+STEP_OVERRIDDEN = (
+    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+    "initialization. Please, make sure to call `optimizer.step()` before "
+    "`lr_scheduler.step()`. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+SCHEDULER_BEFORE_OPTIMIZER = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
+    "later, you should call them in the opposite order: `optimizer.step()` before "
+    "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
+    "value of the learning rate schedule. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+GET_LR_OUTSIDE_STEP = (
+    "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
+)
+NO_INITIAL_LR = (
+    "param 'initial_lr' is not specified in param_groups[{i}] when resuming scheduler with "
+    "last_epoch >= 0.\nThis typically happens when:\n1. You're trying to resume training "
+    "from a checkpoint but haven't properly loaded the optimizer state\n2. You're using "
+    "last_epoch >= 0 for a fresh training run (not recommended)"
+)
+COMBINED_PLATEAU = (
+    "{cls} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to "
+    "be specified when calling `step`, but got one at index {i} in the given schedulers "
+    "sequence."
+)
+COMBINED_OTHER_OPTIMIZER = (
+    "{cls} expects all schedulers to belong to the same optimizer, but got scheduler {name} "
+    "at index {i} has {optimizer}, which is different from {expected}."
+)
+SEQUENTIAL_MILESTONES = (
+    "Sequential Schedulers expects number of schedulers provided to be one more than the "
+    "number of milestone points, but got number of schedulers {n} and the number of "
+    "milestones to be equal to {m}"
+)
+PLATEAU_GROUPS = (
+    "The number of param groups in the `optimizer` ({groups}) differs from when "
+    "`ReduceLROnPlateau` was initialized ({min_lrs}), usually due to a new param group being "
+    "added to the optimizer. Please modify the `min_lrs` field to match the length of the "
+    "`optimizer` param groups."
+)
+SCHEDULER_IN_JIT = (
+    "lr_scheduler.step() was called inside a funcgrad.tape.jit step.\n[funcgrad] The "
+    "scheduler's state is Python numbers that would change only while the step is traced. "
+    "Call scheduler.step() after the compiled step returns: the optimizer reads the new "
+    "learning rate at its next step without recompiling."
+)
+
+
 # ---------------------------------------------------------------- funcgrad.tape.jit
 TRACED_VALUE = (
     "funcgrad.tape.jit: {what} needs a concrete value, but inside a compiled step tensors "
@@ -458,6 +546,50 @@ RETRACE = (
     "shape or dtype of the state and arguments compiles a new program; keep them fixed "
     "between calls to reuse one (e.g. pad the last batch to the full batch size)."
 )
+
+
+# ---------------------------------------------------------------- random generators
+SEED_TYPE = "manual_seed expected a long, but got {type}"
+SEED_OVERFLOW = "Overflow when unpacking long long"
+RNG_STATE_NOT_BYTES = "RNG state must be a torch.ByteTensor"
+RNG_STATE_SIZE = (
+    "Expected a CPUGeneratorImplState of size 5056 but found the input RNG state size to be {n}"
+)
+RNG_STATE_INVALID = "Invalid mt19937 state"
+GENERATOR_DEVICE = (
+    "torch.Generator(device={device!r}): funcgrad.tape has CPU generators only; their stream "
+    "(PyTorch's CPU mt19937) serves every JAX device. Use torch.Generator() (or device='cpu')."
+)
+RANDOM_FROM_TO = "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+RANDINT_ARGS = (
+    "randint() received an invalid combination of arguments - got ({got}), but expected one "
+    "of:\n * (int high, tuple of ints size, ...)\n * (int low, int high, tuple of ints size, ...)"
+)
+TRUNC_NORMAL_MEAN = (
+    "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+    "The distribution of values may be incorrect."
+)
+
+
+# ---------------------------------------------------------------- torch.utils.data
+NOT_IMPLEMENTED_GETITEM = "Subclasses of Dataset should implement __getitem__."
+SIZE_MISMATCH = "Size mismatch between tensors"
+EMPTY_CONCAT = "datasets should not be an empty iterable"
+CONCAT_ITERABLE = "ConcatDataset does not support IterableDataset"
+INDEX_TOO_NEGATIVE = "absolute value of index should not exceed dataset length"
+SPLIT_SUM = "Sum of input lengths does not equal the length of the input dataset!"
+COLLATE_TYPE = (
+    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+)
+UNEQUAL_SIZES = "each element in list of batch should be of equal size"
+FROZEN_ATTRIBUTE = "{attr} attribute should not be set after {cls} is initialized"
+MUTUALLY_EXCLUSIVE = (
+    "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+)
+
+
+# ---------------------------------------------------------------- torch.save / torch.load
+EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_module is specified"
 
 
 # ---------------------------------------------------------------- filling in the texts

@@ -6,9 +6,11 @@ is recorded, a graph node whose pullback (the functional core's `SavedInputVJP`)
 `jax.vjp` of the op at the values PyTorch saves, also jitted and cached per op signature.
 
 What an op saves follows PyTorch's rules (`saves`), because they decide when a second
-backward fails and which in-place changes invalidate a graph. For ops PyTorch writes in
-terms of their result (exp, tanh, ...) the node keeps the inputs and recomputes inside the
-jitted pullback (XLA drops whatever forward work the VJP does not need), but checks the
+backward fails, which in-place changes invalidate a graph, and how many bytes a graph
+keeps. For ops PyTorch writes in terms of their result (relu, tanh, exp, softmax, ...) the
+node keeps the result and its gradient comes from the output-saving rule of
+`funcgrad.functional.saving_output` (`_op.result_rule`); a `"result"` op without such a
+rule (rpow) keeps its inputs and recomputes inside the jitted pullback, but checks the
 result's version like PyTorch.
 
 The other sections are modules of their own, for size: the neural-network entries (conv,

@@ -7,9 +7,9 @@ optional tensor inputs (a bias, a class weight) are trailing positional inputs, 
 absent affine weight is the Python scalar 1.0. Layouts are PyTorch's: NCHW activations,
 OIHW convolution kernels, `(out_features, in_features)` linear weights.
 
-Ops that PyTorch builds from several kernels keep PyTorch's node name for the last one
-(dropout is `MulBackward0` on CPU). Ops that PyTorch writes as compositions of existing
-table ops (cross entropy = log_softmax + nll_loss, adaptive pooling to 1x1 = mean) are
+Ops that PyTorch builds from several kernels keep PyTorch's node name for the last one.
+Ops that PyTorch writes as compositions of existing table ops (cross entropy =
+log_softmax + nll_loss, adaptive pooling to 1x1 = mean, dropout = input * noise) are
 composed in `nn.functional`, not added here.
 """
 
@@ -222,15 +222,7 @@ register(
 )
 
 
-# ---------------------------------------------------------------- dropout and embedding
-def _dropout(x, key_data, p=0.5):
-    """Zeroes each element with probability p, scales the rest by 1 / (1 - p). The mask
-    comes from `key_data` (a raw PRNG key), so the node keeps the key, not the mask."""
-    key = jax.random.wrap_key_data(jnp.asarray(key_data).astype(jnp.uint32))
-    keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
-    return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
-
-
+# ---------------------------------------------------------------- embedding
 def _embedding(indices, weight, padding_idx=None, scale_grad_by_freq=False):
     if padding_idx is not None:  # that row gets no gradient, as in PyTorch
         weight = weight.at[padding_idx].set(jax.lax.stop_gradient(weight[padding_idx]))
@@ -244,7 +236,6 @@ def _embedding(indices, weight, padding_idx=None, scale_grad_by_freq=False):
     return rows * scale + jax.lax.stop_gradient(rows * (1.0 - scale))
 
 
-register("dropout", _dropout, "MulBackward0", (1,), sample=S((4, 5), ("int", (2,), 1000), p=0.3))
 register("embedding", _embedding, "EmbeddingBackward0", (0,), sample=S(("int", (2, 3), 6), (6, 4)))
 register(
     "embedding_scaled",

@@ -29,6 +29,7 @@ from .engine import AccumulateGrad, no_edge
 from .grad_mode import is_inference_mode_enabled
 from .hooks import add_hook
 from .methods import Size as Size, TensorMethods
+from .random.generator import use_tensor_class
 
 __all__ = ["Size", "Tensor", "apply"]
 
@@ -375,6 +376,7 @@ _FRESH = frozenset(("_grad", "_version", "_accumulator", "_hooks", "_post_accumu
 # what the modules above the tensor use (`from funcgrad.tape.tensor import apply`).
 apply = functools.partial(dispatch.apply, Tensor)
 Tensor._apply = staticmethod(apply)
+use_tensor_class(Tensor)  # generators return their state as a tape tensor
 
 
 def _tensor_hook(hook):

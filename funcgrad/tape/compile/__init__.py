@@ -2,8 +2,8 @@
 compiled into one `jax.jit` program.
 
 A step reads and writes state that lives outside the call: parameters, their `.grad`s,
-optimizer state, module buffers, the tape's random key. `jit` lifts that state into a flat
-list of arrays, traces the step once with every state tensor's array swapped for a tracer
+optimizer state, module buffers, the random generator's state. `jit` lifts that state into
+a flat list of arrays, traces the step once with every state tensor's array swapped for a tracer
 (the tape runs as usual on tracers: each op's small `jax.jit` inlines into the outer trace,
 the engine's pullbacks run on tracers), and records what the step changed: which tensors got
 new values, which `.grad`s appeared or were replaced, which attributes of modules and
@@ -17,7 +17,9 @@ walking objects, a pure function of arrays, and the result merged back. What is 
 - objects given as `modules=`, `optimizers=`, `tensors=`;
 - tensors, modules and optimizers reachable from the step's closure cells and the globals
   its code names (also through the user functions it calls), and from its arguments;
-- the tape's random generator (`funcgrad.tape.random.default_generator`).
+- the tape's random generator (`funcgrad.tape.random.default_generator`): its mt19937
+  words, read position and cached normal value, through the same `_state_arrays()`
+  protocol as optimizers, so draws inside the step continue the eager stream.
 
 Modules are walked through their attributes (parameters, buffers, submodules, `training`);
 optimizers through `_state_arrays()` / `_load_state_arrays()` (their optax state and

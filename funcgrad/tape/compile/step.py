@@ -242,7 +242,7 @@ def jit(fn: Callable | None = None, *, modules=(), optimizers=(), tensors=()):
     into one `jax.jit` program.
 
     The step's state (parameters, their `.grad`s, optimizer state, module buffers, the
-    tape's random key) is found automatically in its closure, in the globals it names and
+    random generator's state) is found automatically in its closure, in the globals it names and
     in its arguments, or declared with `modules=`, `optimizers=`, `tensors=`. The step is
     traced once per signature (structure, shapes and dtypes of state and arguments, and the
     Python values among them); each call runs the compiled program and writes the new state

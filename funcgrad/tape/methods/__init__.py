@@ -15,6 +15,7 @@ from .inplace import InplaceMixin
 from .linalg import LinalgMixin
 from .math import MathMixin
 from .math_more import MoreMathMixin
+from .random import RandomMixin
 from .reduce import ReduceMixin
 from .shape import ShapeMixin
 from .values import Size as Size, ValuesMixin
@@ -30,6 +31,7 @@ class TensorMethods(
     LinalgMixin,
     IndexMixin,
     InplaceMixin,
+    RandomMixin,
     ConvertMixin,
     ValuesMixin,
     MoreMathMixin,

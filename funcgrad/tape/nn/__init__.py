@@ -16,7 +16,13 @@ Example:
 """
 
 from ..hooks import RemovableHandle as RemovableHandle
-from . import convert as convert, functional as functional, init as init, utils as utils
+from . import (
+    convert as convert,
+    functional as functional,
+    init as init,
+    parallel as parallel,
+    utils as utils,
+)
 from .activations import (
     CELU as CELU,
     ELU as ELU,
@@ -91,6 +97,7 @@ from .normalization import (
     GroupNorm as GroupNorm,
     LayerNorm as LayerNorm,
 )
+from .parallel import DataParallel as DataParallel
 from .parameter import (
     Parameter as Parameter,
 )
@@ -149,6 +156,7 @@ __all__ = [
     "ConvTranspose1d",
     "ConvTranspose2d",
     "CrossEntropyLoss",
+    "DataParallel",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
@@ -187,6 +195,7 @@ __all__ = [
     "ModuleList",
     "MSELoss",
     "NLLLoss",
+    "parallel",
     "Parameter",
     "PReLU",
     "ReflectionPad1d",

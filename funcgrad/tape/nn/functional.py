@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import warnings
 
-import jax
 import jax.numpy as jnp
 
 from .. import errors, observe
 from ..creation import as_tensor
-from ..random import default_generator
+from ..random import default_generator, sampling
 from ..tensor import Tensor, apply
 from . import functional_activations, functional_layers, loss_functions
 from .functional_activations import *  # noqa: F403 - the wider surface, listed in each __all__
@@ -323,8 +322,9 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def dropout(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, generator=None
 ) -> Tensor:
-    """Zeroes elements with probability p (from the tape's generator) and scales the rest
-    by 1 / (1 - p); the identity when not training.
+    """Zeroes elements with probability p and scales the rest by 1 / (1 - p); the identity
+    when not training. The mask is PyTorch's on the CPU (`bernoulli_(1 - p)` on the
+    generator's stream), so a seeded program drops the elements PyTorch drops.
 
     Example:
         >>> import funcgrad.tape as torch
@@ -342,10 +342,12 @@ def dropout(
         return input
     if p == 1.0:
         return input.mul_(0.0) if inplace else input * 0.0
-    key = jax.random.key_data((generator or default_generator).next_key())
-    if inplace:
-        return input._inplace("dropout", key, p=float(p))
-    return apply("dropout", input, key, p=float(p))
+    gen = generator or default_generator
+    keep = sampling.bernoulli_scalar(gen, tuple(input.shape), 1.0 - p)
+    # As PyTorch: noise = bernoulli(1 - p) / (1 - p) in the input's dtype, then input * noise.
+    scale = jnp.asarray(1, input.dtype) / jnp.asarray(1.0 - p, input.dtype)
+    noise = Tensor._wrap(jnp.where(jnp.asarray(keep), scale, jnp.zeros((), input.dtype)))
+    return input.mul_(noise) if inplace else input * noise
 
 
 def embedding(

@@ -1,24 +1,25 @@
 """`nn.init`: PyTorch's initialisation functions, drawing from the tape's generator.
 
 Each function fills a tensor in place (its array is rebound, its version bumped, no graph
-is recorded) with the distribution PyTorch uses, and returns it. The randomness comes from
-`funcgrad.tape.random.default_generator` (or `generator=`): one key per call, so
-`manual_seed` makes model construction reproducible. The key seeds a numpy generator that
-draws the values on the host: eager `jax.random` would compile once per parameter shape,
-which made building a model take seconds. (Under `jax.jit`, with a traced key, the draw
-uses `jax.random`.) The values are not PyTorch's, so compare distributions, not values.
-Layers call these in `reset_parameters()` exactly as PyTorch's layers do.
+is recorded) with the distribution PyTorch uses, and returns it. As in PyTorch, the random
+ones are `Tensor.uniform_` / `Tensor.normal_` under `no_grad`, drawing from the default
+generator (or `generator=`) with PyTorch's samplers on the host: after `manual_seed`,
+`nn.Linear(...)` gets PyTorch's initial weights. Layers call these in `reset_parameters()`
+exactly as PyTorch's layers do.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..random import default_generator
+from .. import errors
+from ..creation import zeros_like
+from ..functions import where
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 
 __all__ = [
@@ -45,30 +46,6 @@ def _fill(tensor: Tensor, array) -> Tensor:
         tensor._base._data = tensor._data  # in-place ops on such an alias do
         tensor._view_version = tensor._version.value
     return tensor
-
-
-def _draw(generator, kind, shape, a, b):
-    """Samples U(a, b) ("uniform"), N(a, b^2) ("normal") or the standard normal truncated
-    to [a, b] ("truncated"), from one key of the tape's generator."""
-    key = (generator or default_generator).next_key()
-    data = jax.random.key_data(key)
-    if isinstance(data, jax.core.Tracer):
-        if kind == "uniform":
-            return jax.random.uniform(key, shape, jnp.float32, a, b)
-        if kind == "normal":
-            return a + b * jax.random.normal(key, shape)
-        return jax.random.truncated_normal(key, a, b, shape)
-    rng = np.random.default_rng(np.asarray(data).ravel().tolist())
-    if kind == "uniform":
-        return rng.uniform(a, b, shape)
-    if kind == "normal":
-        return rng.normal(a, b, shape)
-    out = rng.standard_normal(shape)
-    bad = (out < a) | (out > b)
-    while bad.any():  # resample what fell outside [a, b]
-        out[bad] = rng.standard_normal(int(bad.sum()))
-        bad = (out < a) | (out > b)
-    return out
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -125,20 +102,22 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-    """Fills with U(a, b).
+    """Fills with U(a, b), PyTorch's values after the same seed.
 
     Example:
         >>> import funcgrad.tape as torch
-        >>> w = torch.nn.init.uniform_(torch.empty(3, 5), -0.1, 0.1)
-        >>> bool((w.abs() <= 0.1).all())
-        True
+        >>> _ = torch.manual_seed(0)
+        >>> torch.nn.init.uniform_(torch.empty(3), -0.1, 0.1)
+        tensor([-0.0007,  0.0536, -0.0823])
     """
-    return _fill(tensor, _draw(generator, "uniform", tuple(tensor.shape), a, b))
+    with no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-    """Fills with N(mean, std^2)."""
-    return _fill(tensor, _draw(generator, "normal", tuple(tensor.shape), mean, std))
+    """Fills with N(mean, std^2), PyTorch's values after the same seed."""
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(
@@ -149,10 +128,44 @@ def trunc_normal_(
     b: float = 2.0,
     generator=None,
 ) -> Tensor:
-    """Fills with N(mean, std^2) truncated to [a, b] (a and b are absolute bounds)."""
-    lo, hi = (a - mean) / std, (b - mean) / std
-    z = _draw(generator, "truncated", tuple(tensor.shape), lo, hi)
-    return _fill(tensor, mean + std * z)
+    """Fills with N(mean, std^2) truncated to [a, b] (absolute bounds), by PyTorch's
+    rejection sampling: redraw out-of-range values from N(mean, std^2) when [a, b] holds
+    more than 30% of the mass, else accept uniform proposals by the density's ratio.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> w = torch.nn.init.trunc_normal_(torch.empty(100), std=0.02, a=-0.04, b=0.04)
+        >>> bool((w.abs() <= 0.04).all())
+        True
+    """
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn(errors.TRUNC_NORMAL_MEAN, stacklevel=2)
+    cdf = lambda x: (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0  # noqa: E731
+    with no_grad():
+        if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+            lo, hi = (float(np.asarray(v, np.dtype(tensor.dtype))) for v in (a, b))
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                outside = (result < lo) | (result > hi)
+                if not outside.any():
+                    break
+                redraw = zeros_like(result).normal_(mean, std, generator=generator)
+                result = where(outside, redraw, result)
+            return tensor.copy_(result) if result is not tensor else tensor
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+        def log_density(x):
+            return ((x - mean) / std).pow(2).mul(-0.5).sub(log_peak)
+
+        result = tensor.uniform_(a, b, generator=generator).clone()
+        pending = zeros_like(result).uniform_(generator=generator).log().gt(log_density(result))
+        while pending.any():
+            candidates = zeros_like(result).uniform_(a, b, generator=generator)
+            result = where(pending, candidates, result)
+            accept = zeros_like(result).uniform_(generator=generator).log()
+            pending = where(pending, accept.gt(log_density(candidates)), pending)
+        return tensor.copy_(result)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

@@ -1,10 +1,11 @@
-"""The two optax transformations PyTorch's update rules need and optax does not have.
+"""The three optax transformations PyTorch's update rules need and optax does not have.
 
-Everything else in `SGD`/`Adam`/`AdamW` is an optax building block (`optax.scale`,
-`optax.add_decayed_weights`, `optax.scale_by_learning_rate`, `optax.chain`). These two differ
-from their optax namesakes (`optax.trace`, `optax.scale_by_adam`) in details that move
-PyTorch's numbers, so they are written here in optax's style (an `init`/`update` pair over
-pytrees, state as a NamedTuple of arrays):
+Everything else in `SGD`/`Adam`/`AdamW`/`RMSprop`/`Adagrad` is an optax building block
+(`optax.scale`, `optax.add_decayed_weights`, `optax.scale_by_learning_rate`, `optax.trace`,
+`optax.scale_by_rms`, `optax.chain`, ...). These three differ from their optax namesakes
+(`optax.trace`, `optax.scale_by_adam`, `optax.scale_by_rss`) in details that move PyTorch's
+numbers, so they are written here in optax's style (an `init`/`update` pair over pytrees,
+state as a NamedTuple of arrays):
 
 - `torch_momentum`: PyTorch's SGD momentum buffer starts as the first gradient and applies
   `dampening` from the second step on (`optax.trace` starts from zero and has no dampening).
@@ -12,6 +13,8 @@ pytrees, state as a NamedTuple of arrays):
   precision (float32 hyperparameters would leave the second moment 1.3e-5 away from
   PyTorch's), and with amsgrad keeps the maximum of the raw second moment
   (`optax.scale_by_amsgrad` takes it over the bias-corrected one).
+- `scale_by_torch_rss`: Adagrad's `g / (sqrt(sum) + eps)` (`optax.scale_by_rss` puts eps
+  inside the square root).
 
 Hyperparameters may be arrays (they are injected by `optax.inject_hyperparams`), so nothing
 here branches in Python on their values.
@@ -29,6 +32,8 @@ import optax
 __all__ = [
     "scale_by_torch_adam",
     "ScaleByTorchAdamState",
+    "scale_by_torch_rss",
+    "ScaleByTorchRssState",
     "torch_adam_hyperparams",
     "torch_momentum",
     "TorchMomentumState",
@@ -180,5 +185,47 @@ def scale_by_torch_adam(
 
         updates = jax.tree.map(scale, mu, nu_max if amsgrad else nu)
         return updates, ScaleByTorchAdamState(count=count, mu=mu, nu=nu, nu_max=nu_max)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByTorchRssState(NamedTuple):
+    """State of `scale_by_torch_rss`: PyTorch's Adagrad `sum`."""
+
+    sum_of_squares: optax.Updates
+
+
+def scale_by_torch_rss(initial_accumulator_value=0.0, eps=1e-10) -> optax.GradientTransformation:
+    """PyTorch's Adagrad rescaling, `g / (sqrt(sum) + eps)` with `sum += g * g`.
+
+    `optax.scale_by_rss` computes `g / sqrt(sum + eps)` (and 0 where the sum is 0), which
+    differs from PyTorch's wherever the sum is small against eps.
+
+    Args:
+      initial_accumulator_value: Optional. The sum's initial value.
+      eps: Optional. Added to the square root (a float or a scalar array).
+
+    Returns:
+      An `optax.GradientTransformation` whose state is a `ScaleByTorchRssState`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from funcgrad.tape.optim import scale_by_torch_rss
+        >>> tx = scale_by_torch_rss()
+        >>> u, state = tx.update(jnp.array([3.0, -4.0]), tx.init(jnp.zeros(2)))
+        >>> u
+        Array([ 1., -1.], dtype=float32)
+    """
+
+    def init_fn(params):
+        return ScaleByTorchRssState(
+            sum_of_squares=optax.tree.full_like(params, initial_accumulator_value)
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        sums = jax.tree.map(lambda g, s: s + g * g, updates, state.sum_of_squares)
+        updates = jax.tree.map(lambda g, s: g / (jnp.sqrt(s) + eps), updates, sums)
+        return updates, ScaleByTorchRssState(sum_of_squares=sums)
 
     return optax.GradientTransformation(init_fn, update_fn)
