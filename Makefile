@@ -30,7 +30,7 @@ demo: $(STAMP)
 # test of the built site (needs Debian's Chromium: apt-get install chromium)
 test: $(DOCS_STAMP)
 	$(PY) -m ruff check funcgrad tests benchmarks examples docs
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/tape_overhead.py

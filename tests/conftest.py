@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import subprocess
+
 import docs_site
 import pytest
 
@@ -13,9 +18,21 @@ def built_docs(tmp_path_factory):
     Pages run their code when built; jupyter-cache keeps the results between builds of the
     same code (docs/_build/.jupyter_cache), so only the first build of a change is slow.
     """
-    out = tmp_path_factory.mktemp("docs") / "html"
-    done = docs_site.build(out)
-    return done, out
+    base = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist (`make test` runs two workers) each worker has its own session:
+    # the first to get here builds into the run's shared folder while the other waits on
+    # the lock, then reads the same build.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "docs_site"
+    folder.mkdir(exist_ok=True)
+    out, record = folder / "html", folder / "build.json"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            done = docs_site.build(out)
+            record.write_text(json.dumps([done.returncode, done.stdout, done.stderr]))
+    code, stdout, stderr = json.loads(record.read_text())
+    return subprocess.CompletedProcess(["sphinx-build"], code, stdout, stderr), out
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +44,3 @@ def docs_url(built_docs):
     )
     with docs_site.serve(out) as url:
         yield url
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs), every test of the
-    built site goes to one worker, so the site is built once while the other worker runs the
-    rest of the suite."""
-    for item in items:
-        if "built_docs" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("docs"))

@@ -90,7 +90,7 @@ def _assert_same_state(eager: _World, compiled: _World):
             assert (value._grad is None) == (other._grad is None), f"{name}.grad None-ness"
             if value._grad is not None:
                 _assert_close(value._grad._data, other._grad._data, f"{name}.grad")
-            assert value._version.value == other._version.value, f"{name} version"
+            assert value._version == other._version, f"{name} version"
         elif isinstance(value, nn.Module):
             for (k, a), (_, b) in zip(value.state_dict().items(), other.state_dict().items()):
                 _assert_close(a._data, b._data, f"{name}.{k}")
@@ -703,7 +703,7 @@ def test_failed_trace_restores_the_state_and_the_next_call_works():
 
     with pytest.raises(RuntimeError, match=re.escape(".item() needs a concrete value")):
         bad(*_batch(0))
-    assert W._data is before and W.grad is None and W._version.value == 0
+    assert W._data is before and W.grad is None and W._version == 0
     assert observe.current() is None
     loss = torch.jit(step)(*_batch(0))  # the same state, compiled correctly
-    assert W._version.value == 1 and np.isfinite(loss.item())
+    assert W._version == 1 and np.isfinite(loss.item())

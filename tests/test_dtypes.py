@@ -6,14 +6,12 @@ backward calls and when the parameter meets other dtypes on the way), type promo
 mixed dtypes (including PyTorch's rule that a 0-d tensor does not raise the dtype of
 dimensioned tensors of its category), and values within the dtype's precision.
 
-float64 needs JAX's x64 mode: those tests run inside `jax.enable_x64(True)`, which is
-restored on exit (checked below, so it cannot leak into other tests). Integer tensors are
-int32 in JAX without x64 (int64 in PyTorch): integer dtypes are not compared here.
+float64 runs with JAX's 64-bit mode off globally, as user code has it: the tape enters
+the mode per op (checked below: it does not leak). Integer dtypes, PyTorch's defaults and
+promotion rules are tested in test_dtypes_64bit.py.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -36,17 +34,12 @@ def values(t) -> np.ndarray:
     return np.asarray(t.detach().double().numpy(), dtype=np.float64)
 
 
-def x64(name):
-    return jax.enable_x64(True) if name == "float64" else contextlib.nullcontext()
-
-
 def observe_dtypes(prog, name):
     """Runs prog in both libraries; returns (dtype names, values) for torch and funcgrad."""
     out = {}
     for lib in (torch, tape):
-        with x64(name):
-            results = prog(lib, getattr(lib, name))
-            out[lib] = ([dtype_name(t) for t in results], [values(t) for t in results])
+        results = prog(lib, getattr(lib, name))
+        out[lib] = ([dtype_name(t) for t in results], [values(t) for t in results])
     return out[torch], out[tape]
 
 
@@ -176,7 +169,7 @@ def test_assigning_a_grad_of_another_dtype_raises(name):
 # ---------------------------------------------------------------- float64 and x64 mode
 
 
-def test_float64_computes_in_float64_inside_x64_mode():
+def test_float64_computes_in_float64_without_a_global_x64_mode():
     def prog(lib, dtype):
         x = lib.tensor(np.linspace(0.1, 1.0, 7), dtype=dtype, requires_grad=True)
         y = (x.exp() - 1 - x).sum()  # cancellation: needs float64 to match at 1e-12
@@ -186,10 +179,11 @@ def test_float64_computes_in_float64_inside_x64_mode():
     assert assert_same_dtypes_and_values(prog, "float64") == ["float64"] * 3
 
 
-def test_x64_mode_does_not_leak_out_of_its_block():
-    with jax.enable_x64(True):
-        inside = tape.tensor(np.ones(2), dtype=tape.float64)
-        assert inside.dtype == np.float64
+def test_x64_mode_does_not_leak_out_of_the_tape():
+    inside = tape.tensor(np.ones(2), dtype=tape.float64, requires_grad=True)
+    (inside * inside).sum().backward()
+    assert inside.dtype == np.float64 and inside.grad.dtype == np.float64
+    assert tape.tensor([1, 2]).argmax().dtype == np.int64
     assert not jax.config.jax_enable_x64
     assert jnp.ones(1).dtype == np.float32
     assert tape.tensor([1.0, 2.0]).dtype == np.float32

@@ -5,9 +5,8 @@ leaves under no_grad.
 Oracle: real PyTorch (torch 2.13, CPU), run at test time on the same program (see
 torch_twin.py).
 
-Not compared: in-place changes through a view (`x[0].add_(1)`, or writing to a base whose
-view is read later). JAX arrays cannot share memory, so funcgrad raises for these instead of
-following PyTorch (see tensor.py).
+In-place changes through views (`x[0].add_(1)`, a base written while its views are read
+later) are compared in test_views_inplace.py.
 """
 
 from __future__ import annotations

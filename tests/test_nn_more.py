@@ -361,7 +361,13 @@ def test_dropout2d_zeroes_whole_channels_and_warns_like_torch():
 
     def prog(lib):
         f = lib.nn.functional
+        lib.manual_seed(5)  # PyTorch's masks, from its stream: the same channels dropped
+        x = lib.tensor(arr(2, 5, 3, 3), requires_grad=True)
+        masks = [f.dropout2d(x, 0.4), lib.nn.Dropout1d(0.3)(x[0]), f.dropout3d(x, 0.5)]
+        sum(m.sum() for m in masks).backward()
         return [
+            *masks,
+            x.grad,
             warns(lambda: f.dropout2d(lib.ones(2, 3, 4), 0.5, training=False).shape),
             warns(lambda: f.dropout2d(lib.ones(2, 3), 0.5, training=False).shape),
             warns(lambda: f.dropout2d(lib.ones(1, 2, 3, 3), 0.0).shape),

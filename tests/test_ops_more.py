@@ -16,13 +16,16 @@ import numpy as np
 import pytest
 from torch_twin import raises, twin, warns
 
+import funcgrad.tape as tape
+from funcgrad.tape import errors
+
 INTERVALS = {"u": (-1.0, 1.0), "unit": (0.1, 0.9), "pos": (0.5, 2.0), "gt1": (1.1, 2.5)}
 
 
-def _data(shapes, kind, seed=0):
+def _data(shapes, kind, seed=0, dtype=np.float32):
     lo, hi = INTERVALS[kind]
     rng = np.random.default_rng(seed)
-    return [rng.uniform(lo, hi, s).astype(np.float32) for s in shapes]
+    return [rng.uniform(lo, hi, s).astype(dtype) for s in shapes]
 
 
 def _index(lib, values):
@@ -254,9 +257,9 @@ def _outputs(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
-def _run_case(lib, name):
+def _run_case(lib, name, dtype=np.float32):
     expr, shapes, kind = CASES[name]
-    xs = [lib.tensor(a, requires_grad=True) for a in _data(shapes, kind)]
+    xs = [lib.tensor(a, requires_grad=True) for a in _data(shapes, kind, dtype=dtype)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warnings are compared in their own tests
         outs = _outputs(expr(lib, *xs))
@@ -264,7 +267,7 @@ def _run_case(lib, name):
     loss = None
     for o in outs:
         if o.requires_grad:
-            w = lib.tensor(rng.standard_normal(tuple(o.shape)).astype(np.float32))
+            w = lib.tensor(rng.standard_normal(tuple(o.shape)).astype(dtype))
             term = (o * w).sum()
             loss = term if loss is None else loss + term
     if loss is not None:
@@ -276,6 +279,13 @@ def _run_case(lib, name):
 @pytest.mark.parametrize("name", CASES)
 def test_op_matches_torch_in_value_gradient_and_node_name(name):
     twin(_run_case, name, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_op_keeps_float64_as_torch(name):
+    """The same cases from float64 inputs: results and gradients in PyTorch's dtypes
+    (float64 kept, int64 indices), to float64 precision."""
+    twin(_run_case, name, np.float64, rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------- not differentiable
@@ -395,12 +405,12 @@ def test_del_grad_clears_it_like_torch():
 
 def test_randint_takes_high_and_size_like_torch():
     def prog(lib):
+        lib.manual_seed(7)  # PyTorch's stream: the same draws, int64 as PyTorch's
         a = lib.randint(5, (3, 2))
         b = lib.randint(2, 5, (4,))
         c = lib.randint(low=1, high=3, size=(2,))
         d = lib.randint(4, size=(3,))
-        draws = (a, b, c, d)
-        return [t.shape for t in draws], [bool(((t >= 0) & (t < 5)).all()) for t in draws]
+        return [a, b, c, d]
 
     twin(prog)
 
@@ -415,3 +425,33 @@ def test_inplace_unary_ops_bump_the_version_and_fail_a_saved_tensor_like_torch()
         return [raises(s.sum().backward), raises(leaf.cos_), raises(leaf.unsqueeze_, 0)]
 
     twin(prog)
+
+
+def test_inplace_reshapes_of_views_and_aliases_follow_the_base_like_torch():
+    def prog(lib):
+        y = lib.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True) * 1
+        v = y[0]
+        v.unsqueeze_(0)  # a view's own shape; its base is unchanged
+        first = (v.shape, v.grad_fn.name(), y.shape, v._version)
+        y.mul_(2)  # v is recomputed from the base, through its new chain
+        z = lib.zeros(2, 3)
+        d = z.detach()
+        d.t_()
+        d.add_(1)  # the write reaches z through the transposed alias
+        w = lib.zeros(2, 3)
+        u = w[1].t_()  # t_ of a 1-d view
+        u.fill_(5)
+        (v * lib.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+        return [first, v, v.grad_fn.name(), y.shape, d, z, w, d.shape]
+
+    twin(prog)
+
+
+def test_inplace_reshape_of_a_base_with_views_raises():
+    x = tape.zeros(2, 3)
+    x.unsqueeze_(0)  # no views yet: as PyTorch
+    assert x.shape == (1, 2, 3)
+    _ = x[0]
+    with pytest.raises(NotImplementedError, match="unsqueeze_, squeeze_, t_ or transpose_"):
+        x.squeeze_(0)
+    assert errors.RESHAPE_BASE_INPLACE.startswith("funcgrad.tape does not support")

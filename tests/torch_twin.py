@@ -5,8 +5,8 @@ it observed: tensors, `.grad`s (or None), Python values, and the `raises(...)` /
 records below, nested in tuples, lists and dicts. `twin(prog)` runs it with both and checks
 that funcgrad observed what PyTorch did:
 
-- tensors: values (allclose), shape, dtype kind (float32 vs float32; integers only as
-  "integer", since JAX without x64 has int32 where PyTorch has int64), `requires_grad`,
+- tensors: values (allclose), shape, dtype (int64 against int64: the tape has PyTorch's
+  integer dtypes), `requires_grad`,
   `is_leaf` and the `grad_fn` class name (e.g. 'MulBackward0');
 - None against None (so a missing `.grad` is a mismatch, not a zero);
 - exceptions and warnings: the same type, and funcgrad's message starts with PyTorch's and
@@ -101,10 +101,7 @@ FUZZ_TOLERANCE = {"rtol": 2e-4, "atol": 1e-5, "scale_atol": True}
 
 
 def _dtype_word(dtype) -> str:
-    dtype = np.dtype(dtype)
-    if dtype.kind in "iu":
-        return "integer"  # int64 in PyTorch, int32 in JAX without x64: not compared
-    return dtype.name
+    return np.dtype(dtype).name
 
 
 def observe(x, grad_fn_names=True):

@@ -29,6 +29,8 @@ class Op:
     gradient). differentiable: False for comparisons and integer results.
     multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
     PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
+    wide: the op makes int64 values from any input (indices, as PyTorch's are), so it
+    always runs in JAX's 64-bit mode.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Op:
     differentiable: bool = True
     multi: bool = False
     view: bool = False
+    wide: bool = False
     sample: dict = field(default_factory=dict, compare=False)
 
 

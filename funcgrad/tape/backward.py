@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from . import errors, observe
 from ._base import TensorBase
+from ._convert import is_wide, to_array, x64
 from .engine import no_edge, run_backward
 from .grad_mode import set_grad_enabled
 
@@ -54,10 +55,11 @@ def root_grads(outputs, grad_outputs, create_graph) -> list:
                     errors.IMPLICIT_GRAD_NON_SCALAR
                     + errors.IMPLICIT_GRAD_HINT.format(shape=tuple(out.shape))
                 )
-            g = jnp.ones(out.shape, out.dtype)
+            with x64(is_wide(out._data.dtype)):
+                g = jnp.ones(out.shape, out._data.dtype)
         else:
             if not isinstance(g, TensorBase):
-                g = out._wrap(jnp.asarray(g, out.dtype))
+                g = out._wrap(to_array(g, out._data.dtype))
             if tuple(g.shape) != tuple(out.shape):
                 raise RuntimeError(
                     errors.SHAPE_MISMATCH.format(
@@ -66,7 +68,11 @@ def root_grads(outputs, grad_outputs, create_graph) -> list:
                         expected=errors.torch_size(out.shape),
                     )
                 )
-            g = g if create_graph else g._data.astype(out.dtype)
+            if create_graph:  # PyTorch casts a gradient to its output's dtype
+                g = g if g._data.dtype == out._data.dtype else g.to(out._data.dtype)
+            else:
+                with x64(is_wide(out._data.dtype)):
+                    g = g._data.astype(out._data.dtype)
         if create_graph and not isinstance(g, TensorBase):
             g = out._wrap(g)
         grads.append(g)
@@ -111,7 +117,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         inputs = as_tensors(inputs, "inputs")
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
     grads = root_grads(outputs, grad_tensors, create_graph)
     if inputs is not None:  # checked after the outputs, in PyTorch's order

@@ -1,8 +1,9 @@
 """Tensor creation: `tensor`, `zeros`, `arange`, ... with PyTorch's signatures (random
 tensors are in `random_ops.py`).
 
-Dtypes are JAX's: without `jax_enable_x64`, integer data becomes int32 and float64 requests
-become float32, as JAX does (PyTorch would give int64/float64).
+Dtypes are PyTorch's: floating point data and factories without a dtype take the default
+dtype (`get_default_dtype()`, float32), integer data, `arange` of ints, `randint` and
+`randperm` give int64, and 64-bit dtypes are made in JAX's 64-bit mode (`_convert.x64`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import errors
-from ._convert import canonical_dtype, parse_device, to_array
+from ._convert import Defaults, canonical_dtype, is_wide, to_array, x64
+from .devices import parse_device
 from .grad_mode import is_inference_mode_enabled
 from .tensor import Tensor
 
@@ -31,6 +33,17 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
+
+
+def _float_dtype(dtype):
+    """The asked dtype, or the default float dtype."""
+    return canonical_dtype(dtype) or Defaults.float
+
+
+def _make(dtype, fn, *args):
+    """`fn(*args, dtype=dtype)`, in JAX's 64-bit mode when `dtype` is 64-bit."""
+    with x64(is_wide(dtype)):
+        return fn(*args, dtype=dtype)
 
 
 def _finish(array, requires_grad, device=None):
@@ -91,16 +104,12 @@ def _size(size, fn="zeros"):
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros. Example: `torch.zeros(2, 3)`."""
-    return _finish(
-        jnp.zeros(_size(size), canonical_dtype(dtype) or jnp.float32), requires_grad, device
-    )
+    return _finish(_make(_float_dtype(dtype), jnp.zeros, _size(size)), requires_grad, device)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of ones. Example: `torch.ones(2, 3)`."""
-    return _finish(
-        jnp.ones(_size(size, "ones"), canonical_dtype(dtype) or jnp.float32), requires_grad, device
-    )
+    return _finish(_make(_float_dtype(dtype), jnp.ones, _size(size, "ones")), requires_grad, device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
@@ -114,9 +123,9 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
         raise TypeError(
             f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}"
         )
-    array = jnp.full(_size((size,), "full"), fill_value, dtype=canonical_dtype(dtype))
-    if dtype is None and isinstance(fill_value, float):
-        array = array.astype(jnp.float32)
+    if dtype is None:  # PyTorch: the fill value's kind (bool, int64 or the default float)
+        dtype = to_array(getattr(fill_value, "_data", fill_value)).dtype
+    array = _make(canonical_dtype(dtype), jnp.full, _size((size,), "full"), fill_value)
     return _finish(array, requires_grad, device)
 
 
@@ -126,21 +135,22 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
-    array = jnp.arange(start, end, step, dtype=canonical_dtype(dtype))
-    if dtype is None and array.dtype == jnp.float64:
-        array = array.astype(jnp.float32)
+    if dtype is None:  # PyTorch: int64 for integer arguments, else the default dtype
+        numbers = [getattr(v, "_data", v) for v in (start, end, step)]
+        dtype = to_array(np.asarray(numbers).tolist()).dtype
+        if dtype.kind == "b":
+            dtype = np.dtype("int64")
+    array = _make(canonical_dtype(dtype), jnp.arange, start, end, step)
     return _finish(array, requires_grad, device)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    array = jnp.linspace(start, end, steps, dtype=canonical_dtype(dtype) or jnp.float32)
+    array = _make(_float_dtype(dtype), jnp.linspace, start, end, steps)
     return _finish(array, requires_grad, device)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
-    return _finish(
-        jnp.eye(n, m, dtype=canonical_dtype(dtype) or jnp.float32), requires_grad, device
-    )
+    return _finish(_make(_float_dtype(dtype), jnp.eye, n, m), requires_grad, device)
 
 
 def _like(fn):

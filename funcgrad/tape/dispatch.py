@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
-from . import errors, observe
-from ._convert import dtype_category
+from . import errors, observe, views
+from ._convert import Defaults, dtype_category, is_wide
 from ._op import SAVED_NAMES, Op, ReturnTypes, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_grad_enabled, is_inference_mode_enabled
@@ -68,12 +68,35 @@ def apply(cls, name, *inputs, **static):
     """
     op = name if isinstance(name, Op) else OPS[name]
     key = tuple(sorted(static.items())) if static else ()
+    wide = op.wide or Defaults.wide
+    if not wide:  # the float32 path: one dtype read per tensor input
+        int_widening = op.name in _INT_WIDENING
+        for x in inputs:
+            if isinstance(x, cls):
+                dtype = x._data.dtype
+            elif isinstance(x, jax.Array):  # index arrays
+                dtype = x.dtype
+            else:
+                continue
+            if dtype.itemsize >= 8 or (int_widening and dtype.kind in "biu"):
+                wide = True
+                break
+        else:
+            wide = bool(static) and is_wide(static.get("dtype"))
+        if not wide:
+            return _apply(cls, op, key, inputs, False)
+    with jax.enable_x64(True):
+        return _apply(cls, op, key, inputs, True)
+
+
+def _apply(cls, op, key, inputs, wide):
+    """`apply` after the choice of JAX's 64-bit mode (`wide`: entered by the caller)."""
     if op.name in _PROMOTING and len(inputs) > 1:
         inputs = _promote_zero_dim(cls, op, inputs)
     arrays, requires = [], []
     for x in inputs:
         if isinstance(x, cls):
-            arrays.append(x._data if x._base is None else x._value())
+            arrays.append(x._data if x._view_version == x._vc.value else x._value())
             requires.append(x._requires_grad)
         else:
             arrays.append(x)
@@ -84,6 +107,8 @@ def apply(cls, name, *inputs, **static):
         out = _forward(op, key)(*arrays)
     except (TypeError, ValueError) as e:
         raise _input_error(op, arrays, e) from e
+    if wide and True not in requires:
+        out = _default_float(op, key, arrays, out)
     outs = out if op.multi else (out,)
     results = [cls._wrap(o) for o in outs]
     if is_inference_mode_enabled():
@@ -94,12 +119,7 @@ def apply(cls, name, *inputs, **static):
     elif op.differentiable and True in requires and is_grad_enabled():
         _record(cls, op, key, inputs, arrays, tuple(requires), results)
     if op.view and isinstance(inputs[0], cls):
-        base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-        for r in results:
-            r._version, r._base, r._view_version = base._version, base, base._version.value
-        if requires[0] and results[0]._grad_fn is None and not is_inference_mode_enabled():
-            for r in results:  # PyTorch: a view made under no_grad requires grad, as a
-                r._requires_grad, r._accumulator = True, no_edge  # leaf without a grad edge
+        _mark_views(inputs[0], op, key, requires[0], results)
     if not op.multi:
         return results[0]
     if op.name in ("max_dim", "min_dim"):
@@ -107,7 +127,47 @@ def apply(cls, name, *inputs, **static):
     return tuple(results)
 
 
+def _mark_views(source, op, key, requires, results):
+    """Makes the results of view op `op` views of `source`'s base (views.py): they share
+    its version counter and keep the chain of view ops that recomputes them from it."""
+    base = source._base if source._base is not None else source
+    source._root()._has_views = True
+    # PyTorch: a view made under no_grad requires grad, as a leaf without a grad edge.
+    no_grad = requires and results[0]._grad_fn is None and not is_inference_mode_enabled()
+    meta = views.creation_meta(source._view_meta, op, no_grad)
+    for nr, r in enumerate(results):
+        r._vc, r._base, r._view_version = base._vc, base, base._vc.value
+        r._view_chain = source._view_chain + (views.step(op, key, nr),)
+        r._inference = r._inference or source._inference  # a view of an inference tensor is one
+        if meta is not None:
+            r._view_meta = meta
+        if no_grad:
+            r._requires_grad, r._accumulator = True, no_edge
+
+
 # ---------------------------------------------------------------- PyTorch's input rules
+# Ops whose integer and bool inputs give int64 in PyTorch (sums; bool + int), where JAX
+# without its 64-bit mode gives int32.
+_INT_WIDENING = frozenset(
+    "sum sum_dim prod cumsum add sub rsub mul floor_divide remainder pow maximum minimum".split()
+)
+
+
+def _default_float(op, key, arrays, out):
+    """In 64-bit mode, JAX makes float64 from integers (`int64 / int64`, `int64 * 1.5`,
+    `sqrt` of an int64 tensor) where PyTorch makes its default dtype (float32): unless an
+    input (or the asked dtype) is float64, float64 outputs are cast to the default dtype."""
+    outs = out if op.multi else (out,)
+    if not any(getattr(o, "dtype", None) == np.float64 for o in outs):
+        return out
+    if any(getattr(a, "dtype", None) == np.float64 for a in arrays):
+        return out
+    if any(k == "dtype" and np.dtype(v) == np.float64 for k, v in key):
+        return out
+    fixed = tuple(o.astype(Defaults.float) if o.dtype == np.float64 else o for o in outs)
+    return fixed if op.multi else fixed[0]
+
+
 # Elementwise ops whose tensor inputs follow PyTorch's type promotion (where: inputs 1, 2).
 _PROMOTING = frozenset(
     "hypot logaddexp fmod xlogy lerp_tensor clamp_tensor clamp_min_tensor clamp_max_tensor "
@@ -180,12 +240,15 @@ class _Plan:
     the result is one buffer with the next op's input, and the graph holds it once."""
 
     __slots__ = (
-        "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output"
+        "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output",
+        "wide",
     )  # fmt: skip
 
-    def __init__(self, cls, op, key, requires, inputs, outputs):
+    def __init__(self, cls, op, key, requires, inputs, outputs, edged):
         self.op, self.key, self.requires = op, key, requires
-        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), requires)
+        # PyTorch saves what the gradients of inputs with a grad edge need (`edged`: a view
+        # made under no_grad requires grad but has none).
+        self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), edged)
         from_output = result_rule(op, key)
         self.keeps_output = from_output is not None
         if self.keeps_output:
@@ -199,15 +262,29 @@ class _Plan:
             fn = functools.partial(op.fn, **dict(key))
             self.rule = SavedInputVJP(fn, inputs, keep, diff, outputs, multi=op.multi)
         self.run = functools.partial(_run, cls, self)
+        # A 64-bit signature runs its backward in JAX's 64-bit mode too.
+        self.wide = (
+            op.wide
+            or any(is_wide(t[2]) for t in inputs if t[0] == "array")
+            or any(is_wide(dtype) for _, dtype in outputs)
+        )
 
 
 def _record(cls, op, key, inputs, arrays, requires, results):
     input_types = tuple(map(input_type, arrays))
     output_types = tuple((r._data.shape, r._data.dtype) for r in results)
-    spec = (op, key, requires, input_types, output_types)
+    edged = requires
+    for x in inputs:
+        if isinstance(x, cls) and x._accumulator is no_edge:
+            edged = tuple(
+                r and not (isinstance(y, cls) and y._accumulator is no_edge)
+                for y, r in zip(inputs, requires)
+            )
+            break
+    spec = (op, key, requires, input_types, output_types, edged)
     plan = _plans.get(spec)
     if plan is None:
-        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types)
+        plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types, edged)
     checks = []
     names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
     if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
@@ -256,18 +333,24 @@ def _version_check(tensor, owner=None):
     grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
     ref = None if owner else weakref.ref(tensor)
     output_nr = tensor._output_nr
-    if not owner and tensor._base is not None and not getattr(tensor, "_alias", False):
+    if not owner and tensor._base is not None and tensor._grad_fn is not None:
         # A saved view fails only after its base changed in place; PyTorch then regenerates
         # the view's grad_fn as an AsStridedBackward0 (a linear layer's saved weight.t()
-        # after an optimizer step), and names that.
-        grad_fn = "AsStridedBackward0" if tensor._requires_grad else None
-        ref, output_nr = None, 0
+        # after an optimizer step), and names that, also when only the node keeps the view.
+        grad_fn, output_nr = "AsStridedBackward0", 0
     info = (tensor._data.dtype, tensor._data.shape, grad_fn, output_nr, ref)
-    return tensor._version, tensor._version.value, info
+    return tensor._vc, tensor._vc.value, info
 
 
 # ---------------------------------------------------------------- running a node
 def _run(cls, plan, node, grads, create_graph):
+    if plan.wide:
+        with jax.enable_x64(True):
+            return _run_node(cls, plan, node, grads, create_graph)
+    return _run_node(cls, plan, node, grads, create_graph)
+
+
+def _run_node(cls, plan, node, grads, create_graph):
     pullback = node._pullback
     if pullback.is_freed:
         # Freed, and saves no tensor (only Python scalars the gradient ignores).
@@ -307,8 +390,9 @@ def _backward_as_op(cls, plan, node, kept, grads):
     saved_tensors = []
     if plan.keeps_output:  # the kept result is this node's output: its grads flow back here
         edges = ((node, 0),)
-    else:
-        edges = tuple(node.next_functions[i] for i in plan.rule.keep)
+    else:  # (CopySlices lists no edge for its trailing non-differentiable inputs.)
+        listed = node.next_functions
+        edges = tuple(listed[i] if i < len(listed) else (None, 0) for i in plan.rule.keep)
     for (edge_node, nr), value in zip(edges, kept):
         if constant:
             edge_node, nr = None, 0

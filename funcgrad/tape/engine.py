@@ -25,6 +25,7 @@ import jax.numpy as jnp
 
 from ..functional import residual_bytes
 from . import errors
+from ._convert import x64
 from .hooks import add_hook
 
 __all__ = ["AccumulateGrad", "live_graph_bytes", "no_edge", "Node", "node_class", "run_backward"]
@@ -127,15 +128,23 @@ class Node:
                     + errors.VERSION_HINT.format(node=self._name)
                 )
 
-    def _moved_result(self, result_counter, counter, old_version) -> None:
-        """An in-place op moved this node's result (version counter `result_counter`) into a
-        tensor whose counter is `counter`: the saved result is that tensor now, at its new
-        version, and the tensor's own check at `old_version` (its value before) is void."""
-        self._checks = tuple(
-            (counter, counter.value, info) if c is result_counter else (c, v, info)
-            for c, v, info in self._checks
-            if not (c is counter and v == old_version)
-        )
+    def _moved_result(self, result_counter, counter, old_version, written, view=None) -> None:
+        """An in-place op moved this node's result (version counter `result_counter`) into
+        the tensor `written`, whose counter is `counter`: the saved result is that tensor
+        now, at its new version (or, for a write through a view, that view: `view`, as
+        `(dtype, shape, tensor)`), and the written tensor's own check at `old_version` (its
+        value before, which the op keeps) is void. Other tensors sharing the counter (views
+        of the same base) keep their checks, as in PyTorch."""
+        checks = []
+        for c, v, info in self._checks:
+            if c is counter and v == old_version and (info[4] is None or info[4]() is written):
+                continue
+            if c is result_counter:
+                c, v = counter, counter.value
+                if view is not None:
+                    info = (view[0], view[1], None, 0, view[2])
+            checks.append((c, v, info))
+        self._checks = tuple(checks)
 
     def apply(self, grads, create_graph=False):
         """Runs the pullback on the output grads; returns one grad (or None) per input."""
@@ -344,7 +353,10 @@ def _add_to_buffer(buffers, node, nr, g):
 
 
 def _add(a, b):
-    return a + b if hasattr(a, "grad_fn") else jnp.add(a, b)
+    if hasattr(a, "grad_fn"):
+        return a + b
+    with x64(a.dtype.itemsize >= 8):
+        return jnp.add(a, b)
 
 
 def _run_tensor_hooks(node, grads):

@@ -38,6 +38,12 @@ __all__ = [
     "DETACH_VIEW_INPLACE",
     "DEVICE_HINT",
     "DEVICE_MISMATCH",
+    "DEVICE_ORDINAL",
+    "DEVICE_TYPE",
+    "NO_CUDA",
+    "NO_DEVICE",
+    "NO_DEVICE_HINT",
+    "TYPE_NAMES",
     "DIFFERENTIABLE_OPTIMIZER",
     "DUPLICATE_PARAMS",
     "EMBEDDING_SPARSE",
@@ -58,6 +64,7 @@ __all__ = [
     "IMPLICIT_GRAD_HINT",
     "IMPLICIT_GRAD_NON_SCALAR",
     "INDEX_TOO_NEGATIVE",
+    "INFERENCE_INPLACE",
     "INFERENCE_SAVED",
     "INPLACE_DTYPE",
     "INPLACE_HINT",
@@ -71,6 +78,13 @@ __all__ = [
     "LEAF_INPLACE",
     "LEAF_INPLACE_HINT",
     "LEAF_VIEW_INPLACE",
+    "MULTI_OUTPUT_VIEW_INPLACE",
+    "MULTI_OUTPUT_VIEW_TAIL",
+    "NO_GRAD_VIEW_TAIL",
+    "VIEW_OF_VIEW",
+    "VIEW_REBASE_INDIRECT",
+    "INTERNAL_OVERLAP",
+    "INTERNAL_OVERLAP_HINT",
     "LEAKED_TENSOR",
     "MESHGRID_WARNING",
     "MSE_TARGET_SIZE",
@@ -83,6 +97,9 @@ __all__ = [
     "NO_GRAD_VIEW_INPLACE",
     "NO_INITIAL_LR",
     "PAD_SIZE",
+    "RESHAPE_BASE_INPLACE",
+    "node_word",
+    "view_rebase",
     "PARAMS_IN_A_SET",
     "PERMUTE_DIMS",
     "PLATEAU_GROUPS",
@@ -118,7 +135,6 @@ __all__ = [
     "VERSION_HINT",
     "version_mismatch",
     "VERSION_MISMATCH",
-    "VIEW_INPLACE",
 ]
 
 # ---------------------------------------------------------------- backward and autograd.grad
@@ -180,6 +196,11 @@ VERSION_HINT = (
     "(e.g. y = y + 1 instead of y.add_(1)) so the saved value stays valid."
 )
 
+INFERENCE_INPLACE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details."
+)
 INFERENCE_SAVED = (
     "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
     "inference mode in computation tracked by autograd. To work around this, you can make a "
@@ -202,10 +223,13 @@ GRAD_DTYPE = (
     "gradient may break downstream systems that assume they match."
 )
 
-VIEW_INPLACE = (
-    "funcgrad.tape does not support in-place modification of {what}: JAX arrays are "
-    "immutable, so a view cannot share memory with its base and the change would be lost "
-    "silently. Use the out-of-place op (e.g. y = y.add(1)), or .clone() the view first."
+INTERNAL_OVERLAP = (
+    "unsupported operation: more than one element of the written-to tensor refers to a "
+    "single memory location. Please clone() the tensor before performing the operation."
+)
+INTERNAL_OVERLAP_HINT = (
+    "\n[funcgrad] The tensor is an expanded view: several of its elements are one element of "
+    "its base. Write to the base, or to x.expand(...).clone()."
 )
 
 NO_GRAD_VIEW_INPLACE = (
@@ -215,6 +239,16 @@ NO_GRAD_VIEW_INPLACE = (
     "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
     "want the inplace to be tracked)."
 )
+# The parts of PyTorch's handle_view_on_rebase text (view_rebase() puts them together).
+NO_GRAD_VIEW_TAIL = NO_GRAD_VIEW_INPLACE[NO_GRAD_VIEW_INPLACE.index(" Given") :]
+MULTI_OUTPUT_VIEW_TAIL = (
+    " This view is the output of a function that returns multiple views. Such functions do "
+    "not allow the output views to be modified inplace. You should replace the inplace "
+    "operation by an out-of-place one."
+)
+VIEW_OF_VIEW = "Output {nr} of {op} is a view of a view which was created in"
+MULTI_OUTPUT_VIEW_INPLACE = "Output {nr} of {op} is a view and {modified} modified inplace."
+VIEW_REBASE_INDIRECT = "its base or another view of its base has been"
 
 
 # ---------------------------------------------------------------- bad input to ops
@@ -233,6 +267,18 @@ INPLACE_HINT = (
     "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
     "(y = x + v) to get the broadcast or promoted result."
 )
+DEVICE_TYPE = (
+    "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, "
+    "xla, lazy, vulkan, mps, meta, hpu, mtia, privateuseone device type at start of device "
+    "string: {type}"
+)
+NO_CUDA = "Torch not compiled with CUDA enabled"
+NO_DEVICE = "device '{device}' is not available"
+NO_DEVICE_HINT = (
+    "\n[funcgrad] JAX sees no {kind}: 'cuda' is JAX's GPU, available when the JAX build for it "
+    "is installed (jax[cuda12]); pick the device with torch.cuda.is_available()."
+)
+DEVICE_ORDINAL = "CUDA error: invalid device ordinal"
 DEVICE_MISMATCH = (
     "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
 )
@@ -251,6 +297,11 @@ NON_LEAF_REQUIRES_GRAD = (
 GRAD_SIZE = (
     "attempting to assign a gradient of size '{grad}' to a tensor of size '{size}'. Please "
     "ensure that the gradient and the tensor are the same size"
+)
+RESHAPE_BASE_INPLACE = (
+    "funcgrad.tape does not support unsqueeze_, squeeze_, t_ or transpose_ on a tensor that "
+    "has views or detach() aliases: they are recomputed from its storage in its old shape. "
+    "Use the out-of-place op (x = x.unsqueeze(0)), or change the shape before making views."
 )
 DETACH_VIEW_INPLACE = (
     "Can't detach views in-place. Use detach() instead. If you are using "
@@ -603,15 +654,31 @@ def version_mismatch(info, now, saved) -> str:
     dtype, shape, grad_fn, output_nr, ref = info
     tensor = ref() if ref is not None else None
     if tensor is not None:  # a saved input: PyTorch names its grad_fn as it is now
-        grad_fn = tensor._grad_fn._name if tensor._grad_fn is not None else None
+        node = tensor.grad_fn  # a stale view's, as PyTorch rebuilds it: AsStridedBackward0
+        grad_fn = node._name if node is not None else None
         output_nr = tensor._output_nr
-    origin = f", which is output {output_nr} of {_node_word(grad_fn)}," if grad_fn else ""
+    origin = f", which is output {output_nr} of {node_word(grad_fn)}," if grad_fn else ""
     return VERSION_MISMATCH.format(
         tensor_type=torch_type_name(dtype),
         shape=short_shape(shape),
         origin=origin,
         now=now,
         saved=saved,
+    )
+
+
+def view_rebase(no_grad: bool, nr: int, node, indirect: bool) -> str:
+    """PyTorch's text for writing a restricted view in place (or, `indirect`, reading one
+    whose base was written): a view made under no_grad (`no_grad`) or by a multi-output
+    op; `node` is the view's grad_fn name (None under no_grad)."""
+    modified = VIEW_REBASE_INDIRECT if indirect else "is being"
+    op = node_word(node).split("::")[-1] if node else None
+    if no_grad or node is None:
+        prefix = VIEW_OF_VIEW.format(nr=nr, op=op) if node else "A view was created in"
+        message = f"{prefix} no_grad mode and {modified} modified inplace with grad mode enabled."
+        return message + NO_GRAD_VIEW_TAIL
+    return MULTI_OUTPUT_VIEW_INPLACE.format(nr=nr, op=op, modified=modified) + (
+        MULTI_OUTPUT_VIEW_TAIL
     )
 
 
@@ -630,7 +697,7 @@ def broadcast_mismatch(shapes) -> str | None:
     return None
 
 
-def _node_word(grad_fn: str) -> str:
+def node_word(grad_fn: str) -> str:
     """How PyTorch names a node in that text: 'AddBackward0' -> 'Add', 'SumBackward1' ->
     'Sum1', 'SqBackward' -> 'Sq'; its C++ nodes by their qualified name."""
     if grad_fn in ("CopySlices", "CopyBackwards"):
@@ -638,7 +705,7 @@ def _node_word(grad_fn: str) -> str:
     return grad_fn.replace("Backward0", "").replace("Backward", "")
 
 
-_TYPE_NAMES = {
+TYPE_NAMES = {
     "float32": "torch.FloatTensor",
     "float64": "torch.DoubleTensor",
     "float16": "torch.HalfTensor",
@@ -654,7 +721,7 @@ _TYPE_NAMES = {
 
 def torch_type_name(dtype) -> str:
     """PyTorch's legacy type name for a dtype, e.g. float32 -> 'torch.FloatTensor'."""
-    return _TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
+    return TYPE_NAMES.get(np.dtype(dtype).name, f"torch.{np.dtype(dtype).name}")
 
 
 def torch_size(shape) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from ._convert import is_wide, x64
 from .methods._args import _check_bool, _dim
 from .tensor import Tensor, apply
 
@@ -36,6 +37,7 @@ __all__ = [
     "concatenate",
     "cos",
     "cumsum",
+    "diagonal",
     "div",
     "divide",
     "dot",
@@ -188,6 +190,7 @@ var = _method("var")
 std = _method("std")
 norm = _method("norm")
 cumsum = _method("cumsum")
+diagonal = _method("diagonal")
 all = _method("all")
 any = _method("any")
 numel = _method("numel")
@@ -312,7 +315,8 @@ def is_tensor(obj) -> bool:
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(jnp.allclose(input._data, other._data, rtol, atol, equal_nan))
+    with x64(is_wide(input._data.dtype) or is_wide(other._data.dtype)):
+        return bool(jnp.allclose(input._data, other._data, rtol, atol, equal_nan))
 
 
 def equal(input, other) -> bool:

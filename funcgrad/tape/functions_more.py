@@ -24,7 +24,7 @@ from .methods._args import _dims
 from .tensor import apply
 
 _METHODS = (
-    "topk sort argsort msort median diagonal diag diag_embed tril triu roll rot90 fliplr flipud "
+    "topk sort argsort msort median diag diag_embed tril triu roll rot90 fliplr flipud "
     "movedim moveaxis broadcast_to tile ravel repeat_interleave index_select masked_select "
     "nonzero argwhere unique bincount histc scatter scatter_add index_add index_fill index_copy "
     "take take_along_dim cumprod logcumsumexp nansum nanmean dist trace addmm baddbmm addmv "

@@ -43,8 +43,19 @@ from .ops_math import _clamp, _norm, _pow_tensor, _rpow
 __all__ = ["Op", "OPS"]
 
 # ---------------------------------------------------------------- elementwise arithmetic
-register("add", lambda x, y, alpha=1: x + alpha * y, "AddBackward0", sample=S((3, 4), (4,)))
-register("sub", lambda x, y, alpha=1: x - alpha * y, "SubBackward0", sample=S((3, 4), (3, 1)))
+# (alpha is static: without one, y keeps its dtype, so bool + bool stays bool as in PyTorch)
+register(
+    "add",
+    lambda x, y, alpha=1: x + (y if alpha == 1 else alpha * y),
+    "AddBackward0",
+    sample=S((3, 4), (4,)),
+)
+register(
+    "sub",
+    lambda x, y, alpha=1: x - (y if alpha == 1 else alpha * y),
+    "SubBackward0",
+    sample=S((3, 4), (3, 1)),
+)
 register("rsub", lambda x, y, alpha=1: y - alpha * x, "RsubBackward1", sample=S((3,), 2.0))
 register("mul", jnp.multiply, "MulBackward0", "cross", sample=S((2, 3), (2, 3)))
 register("div", jnp.true_divide, "DivBackward0", "div", sample=S((2, 3), (3,), positive=True))
@@ -77,7 +88,14 @@ register("sin", jnp.sin, "SinBackward0", "all", sample=S((3,)))
 register("cos", jnp.cos, "CosBackward0", "all", sample=S((3,)))
 register("tan", jnp.tan, "TanBackward0", "result", sample=S((3,)))
 register("tanh", jnp.tanh, "TanhBackward0", "result", sample=S((3,)))
-register("sigmoid", jax.nn.sigmoid, "SigmoidBackward0", "result", sample=S((3,)))
+register(
+    "sigmoid",
+    # An integer input gives a float, as PyTorch's (float: the mode's float, see dispatch).
+    lambda x: jax.nn.sigmoid(x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(float)),
+    "SigmoidBackward0",
+    "result",
+    sample=S((3,)),
+)
 register("relu", jax.nn.relu, "ReluBackward0", "result", sample=S((6,)))
 register("sqrt", jnp.sqrt, "SqrtBackward0", "result", sample=S((3,), positive=True))
 register("rsqrt", jax.lax.rsqrt, "RsqrtBackward0", "result", sample=S((3,), positive=True))
@@ -161,7 +179,7 @@ register("matmul_tc", jnp.matmul, "CloneBackward0", "cross", sample=S((2, 3), (2
 # ---------------------------------------------------------------- reductions
 def _max_dim(x, dim, keepdim=False, *, pick=jnp.argmax):
     if x.ndim == 0:  # PyTorch: a 0-d tensor is its own max along dim 0, at index 0
-        return x, jnp.zeros((), jnp.int32)
+        return x, jnp.zeros((), jnp.int64)
     idx = jnp.expand_dims(pick(x, axis=dim), dim)
     values = jnp.take_along_axis(x, idx, axis=dim)
     if not keepdim:
@@ -198,13 +216,16 @@ register(
 register("max", jnp.max, "MaxBackward1", "all+result", sample=S((2, 3)))
 register("min", jnp.min, "MinBackward1", "all+result", sample=S((2, 3)))
 # PyTorch saves only the indices (an in-place change of the input does not fail backward).
-register("max_dim", _max_dim, "MaxBackward0", "indices", multi=True, sample=S((3, 4), dim=1))
+register(
+    "max_dim", _max_dim, "MaxBackward0", "indices", multi=True, wide=True, sample=S((3, 4), dim=1)
+)
 register(
     "min_dim",
     functools.partial(_max_dim, pick=jnp.argmin),
     "MinBackward0",
     "indices",
     multi=True,
+    wide=True,
     sample=S((3, 4), dim=0, keepdim=True),
 )
 register(
@@ -280,6 +301,13 @@ register(
     view=True,
     sample=S((2, 3, 4), dims=(1, 2, 0)),
 )
+register(
+    "diagonal",
+    lambda x, offset, dim1, dim2: jnp.diagonal(x, offset, dim1, dim2),
+    "DiagonalBackward0",
+    view=True,
+    sample=S((3, 4), offset=1, dim1=0, dim2=1),
+)
 register("squeeze", lambda x: jnp.squeeze(x), "SqueezeBackward0", view=True, sample=S((2, 1, 3)))
 register(
     "squeeze_dim",
@@ -322,14 +350,19 @@ register(
 register(
     "stack", lambda *xs, dim=0: jnp.stack(xs, dim), "StackBackward0", sample=S((3,), (3,), dim=1)
 )
-register(
-    "split",
-    lambda x, sections, dim: tuple(jnp.split(x, sections, dim)),
-    "SplitBackward0",
-    multi=True,
-    view=True,
-    sample=S((5, 2), sections=(2, 4), dim=0),
-)
+# split(int) and split(list of sizes): one function, PyTorch's two node names.
+for _name, _node, _sections in (
+    ("split", "SplitBackward0", (2, 4)),
+    ("split_with_sizes", "SplitWithSizesBackward0", (1, 3)),
+):
+    register(
+        _name,
+        lambda x, sections, dim: tuple(jnp.split(x, sections, dim)),
+        _node,
+        multi=True,
+        view=True,
+        sample=S((5, 2), sections=_sections, dim=0),
+    )
 register(
     "unbind",
     lambda x, dim: tuple(jnp.moveaxis(x, dim, 0)),
@@ -442,12 +475,14 @@ register(
     lambda x, dim=None, keepdim=False: jnp.argmax(x, dim, keepdims=keepdim),
     "",
     differentiable=False,
+    wide=True,
 )
 register(
     "argmin",
     lambda x, dim=None, keepdim=False: jnp.argmin(x, dim, keepdims=keepdim),
     "",
     differentiable=False,
+    wide=True,
 )
 register("all", lambda x, dim=None: jnp.all(x, dim), "", differentiable=False)
 register("any", lambda x, dim=None: jnp.any(x, dim), "", differentiable=False)

@@ -29,13 +29,6 @@ register(
     "TriuBackward0",
     sample=S((3, 4), diagonal=1),
 )
-register(
-    "diagonal",
-    lambda x, offset=0, dim1=0, dim2=1: jnp.diagonal(x, offset, dim1, dim2),
-    "DiagonalBackward0",
-    view=True,
-    sample=S((2, 3, 4), offset=1, dim1=1, dim2=2),
-)
 # torch.diag of a matrix is a copy of its diagonal, named so by PyTorch.
 register(
     "diagonal_copy",
@@ -98,14 +91,6 @@ register(
     "UnsafeSplitBackward0",
     multi=True,
     sample=S((6, 2), sections=(2, 4), dim=0),
-)
-register(
-    "split_with_sizes",
-    _split_sections,
-    "SplitWithSizesBackward0",
-    multi=True,
-    view=True,
-    sample=S((5, 2), sections=(1, 4), dim=0),
 )
 
 

@@ -188,23 +188,6 @@ for (_mode, _n), _node in _UPSAMPLE.items():
 
 
 # ---------------------------------------------------------------- channel-wise dropout
-def _feature_dropout(x, key_data, p=0.5):
-    """Zeroes whole channels (dims 0 and 1 of N, C, ...) with probability p, scales the
-    rest by 1 / (1 - p); the mask comes from a raw PRNG key (the node keeps the key)."""
-    key = jax.random.wrap_key_data(jnp.asarray(key_data).astype(jnp.uint32))
-    keep = jax.random.bernoulli(key, 1.0 - p, x.shape[:2] + (1,) * (x.ndim - 2))
-    return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
-
-
-register(
-    "feature_dropout",
-    _feature_dropout,
-    "MulBackward0",
-    (1,),
-    sample=S((3, 4, 2), ("int", (2,), 1000), p=0.3),
-)
-
-
 # ---------------------------------------------------------------- normalisation
 def _layer_norm(x, weight, bias, n_dims=1, eps=1e-5):
     axes = tuple(range(x.ndim - n_dims, x.ndim))

@@ -24,6 +24,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._op import S, register
 
@@ -148,7 +149,12 @@ def _hardtanh(x, min_val=-1.0, max_val=1.0):
 
 
 def _hardsigmoid(x):
-    return _inside_or_constant(x / 6 + 0.5, (x > -3) & (x < 3), jnp.clip(x / 6 + 0.5, 0, 1))
+    # PyTorch's backward multiplies by 1/6 rounded to float32, also for float64 (its CPU
+    # kernel's constant): the slope is that constant, the value stays (x + 3) / 6.
+    slope = jnp.asarray(np.float32(1 / 6), x.dtype)
+    value = (x + 3) / 6
+    line = x * slope + jax.lax.stop_gradient(value - x * slope)
+    return _inside_or_constant(line, (x > -3) & (x < 3), jnp.clip(value, 0, 1))
 
 
 def _hardswish(x):
@@ -305,13 +311,15 @@ register(
 def _topk(x, k, dim=-1, largest=True):
     moved = jnp.moveaxis(x, dim, -1)
     _, idx = jax.lax.top_k(moved if largest else -moved, k)
+    # top_k's are int32; PyTorch's int64 (the op runs wide; int32 outside the mode).
+    idx = idx.astype(jax.dtypes.canonicalize_dtype(jnp.int64))
     values = jnp.take_along_axis(moved, idx, axis=-1)
     return jnp.moveaxis(values, -1, dim), jnp.moveaxis(idx, -1, dim)
 
 
 def _sort(x, dim=-1, descending=False):
     if x.ndim == 0:
-        return x, jnp.zeros((), jnp.int32)
+        return x, jnp.zeros((), jax.dtypes.canonicalize_dtype(jnp.int64))
     idx = jnp.argsort(x, axis=dim, stable=True, descending=descending)
     return jnp.take_along_axis(x, idx, axis=dim), idx
 
@@ -324,7 +332,7 @@ def _median(x):
 
 def _median_dim(x, dim, keepdim=False):
     if x.ndim == 0:
-        return x, jnp.zeros((), jnp.int32)
+        return x, jnp.zeros((), jax.dtypes.canonicalize_dtype(jnp.int64))
     idx = jnp.argsort(x, axis=dim, stable=True)
     mid = jnp.take(idx, (x.shape[dim] - 1) // 2, axis=dim)
     mid = jnp.expand_dims(mid, dim)
@@ -334,8 +342,11 @@ def _median_dim(x, dim, keepdim=False):
     return values, mid
 
 
-register("topk", _topk, "TopkBackward0", "indices", multi=True, sample=S((3, 5), k=2, dim=1))
-register("sort", _sort, "SortBackward0", "indices", multi=True, sample=S((3, 4), dim=0))
+# wide: PyTorch's indices are int64 (the op runs in JAX's 64-bit mode to make them).
+register(
+    "topk", _topk, "TopkBackward0", "indices", multi=True, wide=True, sample=S((3, 5), k=2, dim=1)
+)
+register("sort", _sort, "SortBackward0", "indices", multi=True, wide=True, sample=S((3, 4), dim=0))
 register("median", _median, "MedianBackward0", "all+result", sample=S((3, 4)))
 register(
     "median_dim",
@@ -343,6 +354,7 @@ register(
     "MedianBackward1",
     "indices",
     multi=True,
+    wide=True,
     sample=S((3, 4), dim=1),
 )
 
@@ -499,4 +511,5 @@ register(
     lambda x, dim=None: jnp.count_nonzero(x, dim),
     "",
     differentiable=False,
+    wide=True,
 )

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import errors
-from ._convert import canonical_dtype
+from ._convert import canonical_dtype, is_wide, x64
 from .creation import _finish, _size
 from .random import sampling
 from .random.generator import default_generator
@@ -55,7 +55,9 @@ def _sized(size: tuple, kwargs: dict) -> tuple:
 
 
 def _make(array, stored, requires_grad, device):
-    return _finish(jnp.asarray(array, stored), requires_grad, device)
+    with x64(is_wide(stored)):  # int64 and float64 results are kept in 64 bits
+        array = jnp.asarray(array, stored)
+    return _finish(array, requires_grad, device)
 
 
 def rand(
@@ -227,4 +229,4 @@ def bernoulli(input, p=None, *, generator=None):
             "message be improved?  If so, please report an enhancement request to PyTorch.)"
         )
     out = sampling.bernoulli_tensor(gen, probs.astype(np.float32))
-    return _finish(jnp.asarray(out, input.dtype), False)
+    return _make(out, input.dtype, False, None)

@@ -7,10 +7,12 @@ module hands the `Tensor` class (`Tensor._apply`, and `apply` for the modules ab
 `backward()` starts the engine (backward.py).
 
 JAX arrays are immutable, so in-place ops rebind the tensor to a new array and bump its
-version counter, as PyTorch does (`_write`, the one routine that does it). Views cannot
-share memory with their base: in-place changes through a view (or of a base whose view is
-read later) raise instead of silently losing the write; `detach()` and `.data` are the
-exception, since they alias the whole array and can write through.
+version counter, as PyTorch does (`_write`, the one routine that does it). A view is a
+function of its base and its version (views.py): it keeps its chain of view ops from its
+base (`_base`, PyTorch's), recomputes its value when the shared counter has moved, and a
+write through it is a write of the base. `detach()` and `.data` share the storage of
+their source without being views for autograd (`_storage`: the root tensor holding the
+array, and the chain to it).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import weakref
 import jax
 import jax.numpy as jnp
 
-from . import dispatch, errors, observe, printing
-from ._convert import to_array
+from . import dispatch, errors, observe, printing, views
+from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
-from .grad_mode import is_inference_mode_enabled
+from .grad_mode import enable_grad, is_inference_mode_enabled
 from .hooks import add_hook
 from .methods import Size as Size, TensorMethods
 from .random.generator import use_tensor_class
@@ -56,9 +58,17 @@ class Tensor(TensorMethods):
     """
 
     __array_priority__ = 100  # numpy scalars defer to our reflected operators
+    # View state, set on views and aliases only (class defaults keep `_init` cheap).
+    _view_chain: tuple = ()  # the view ops from `_base` to this tensor (views.py)
+    _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
+    _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
+    _has_views = False  # set on a root once a view or alias of it is made (methods/inplace.py)
 
-    def __init__(self, data=None, *, requires_grad: bool = False):
-        self._init(to_array(data if data is not None else []))
+    def __init__(self, *args, requires_grad: bool = False, device=None):
+        # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
+        self._init(legacy_array(args, Defaults.float))
+        if device is not None:
+            self._data = self.to(device)._data
         if requires_grad:
             self.requires_grad_(True)
 
@@ -68,9 +78,9 @@ class Tensor(TensorMethods):
         self._output_nr = output_nr
         self._requires_grad = grad_fn is not None
         self._grad = None
-        self._version = _Version()
+        self._vc = _Version()
         self._base = None
-        self._view_version = 0
+        self._view_version = 0  # the counter's value when _data and _grad_fn were current
         self._accumulator = None  # weakref to the leaf's AccumulateGrad node
         self._hooks = {}
         self._post_accumulate_hooks = {}
@@ -121,11 +131,19 @@ class Tensor(TensorMethods):
 
     @property
     def grad_fn(self):
+        if self._view_version != self._vc.value:
+            self._sync()
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        """The version counter's value: how many in-place writes this tensor, its base and
+        its views have had (PyTorch's `_version`)."""
+        return self._vc.value
 
     @property
     def grad(self):
@@ -203,6 +221,8 @@ class Tensor(TensorMethods):
 
     def _edge(self):
         """The (node, output_nr) a gradient for this tensor flows into."""
+        if self._view_version != self._vc.value:
+            self._sync()
         if self._grad_fn is not None:
             return self._grad_fn, self._output_nr
         if self._accumulator is no_edge:
@@ -225,7 +245,8 @@ class Tensor(TensorMethods):
             self._grad = Tensor._wrap(grad)
         else:
             # In place, like PyTorch: a reference to the old .grad sees the new value.
-            self._grad._write(jnp.add(self._grad._data, grad))
+            with x64(is_wide(grad.dtype)):
+                self._grad._write(jnp.add(self._grad._data, grad))
         if self._post_accumulate_hooks:
             for hook in list(self._post_accumulate_hooks.values()):
                 hook(self)
@@ -253,21 +274,20 @@ class Tensor(TensorMethods):
 
     # ------------------------------------------------------------ storage
     def detach(self) -> Tensor:
-        """A tensor with the same values, cut from the graph (aliases this one's array)."""
+        """A tensor with the same values, cut from the graph. It shares this tensor's
+        storage and version counter, as in PyTorch: a write to one is seen by the other."""
         value = self._value()
         if observe.transforms is not None:  # inside torch.func.grad: a JAX constant too
             value = observe.transforms.detached(value)
         out = Tensor._wrap(value)
-        out._version = self._version
-        # An alias of an alias aliases the first one's base: writes reach the real tensor.
-        base = self._base if getattr(self, "_alias", False) else self
-        out._base, out._view_version = base, self._version.value
-        out._alias = True
+        out._vc, out._view_version = self._vc, self._vc.value
+        out._storage = (self._root(), self._root_chain())
+        out._storage[0]._has_views = True
         return out
 
     def detach_(self) -> Tensor:
         """Cuts this tensor from the graph in place."""
-        if self._base is not None and not getattr(self, "_alias", False):
+        if self._base is not None:
             raise RuntimeError(errors.DETACH_VIEW_INPLACE)
         self._grad_fn, self._output_nr, self._requires_grad = None, 0, False
         return self
@@ -287,41 +307,85 @@ class Tensor(TensorMethods):
         """The underlying jax.Array (read-only; use the tape ops to change it)."""
         return self._value()
 
+    @property
+    def _is_view(self) -> bool:
+        return self._base is not None
+
+    def _root(self) -> Tensor:
+        """The tensor whose `_data` holds this one's storage (itself unless a view or alias)."""
+        t = self._base if self._base is not None else self
+        return t._storage[0] if t._storage is not None else t
+
+    def _root_chain(self) -> tuple:
+        """The view chain from `_root()` to this tensor."""
+        t = self._base if self._base is not None else self
+        prefix = t._storage[1] if t._storage is not None else ()
+        return prefix + self._view_chain
+
     def _value(self):
-        if self._base is not None and self._version.value != self._view_version:
-            if getattr(self, "_alias", False) and self._base._version is self._version:
-                self._data, self._view_version = self._base._value(), self._version.value
-            else:
-                raise NotImplementedError(
-                    errors.VIEW_INPLACE.format(what="the base of a view that is read afterwards")
-                )
+        if self._view_version != self._vc.value:
+            base = self._base
+            if self._view_meta is not None and base is not None and base._requires_grad:
+                # A restricted view whose base was written: its values may be read (under
+                # no_grad), its history not (grad_fn raises PyTorch's error), as in PyTorch.
+                return views.replay(base._value(), self._view_chain)
+            self._sync()
         return self._data
+
+    def _sync(self) -> None:
+        """Brings a view (or alias) up to its storage's version: its value recomputed from
+        the base and, as PyTorch does, a new `AsStridedBackward0` grad_fn on the base's
+        history when the base requires grad."""
+        base, version = self._base, self._vc.value
+        if base is not None:
+            if base._requires_grad and self._view_meta is not None:
+                # PyTorch refuses to rebuild the history of a restricted view.
+                name = self._grad_fn.name() if self._grad_fn is not None else None
+                raise views.rebase_error(self, name, indirect=True)
+            if base._requires_grad:
+                with enable_grad():
+                    fresh = apply(views.AS_STRIDED, base, chain=self._view_chain)
+                self._data, self._grad_fn, self._output_nr = fresh._data, fresh._grad_fn, 0
+                self._requires_grad = fresh._requires_grad
+                if self._retains_grad:  # moves to the new grad_fn, as in PyTorch
+                    self._retains_grad = False
+                    self.retain_grad()
+            else:
+                self._data = views.replay(base._value(), self._view_chain)
+        elif self._storage is not None:
+            root, chain = self._storage
+            self._data = views.replay(root._value(), chain)
+        self._view_version = version
 
     def is_inference(self) -> bool:
         return self._inference
 
-    def _write(self, array, what: str = "a view") -> None:
+    def _write(self, array) -> None:
         """Rebinds this tensor to `array` in place and off the tape, bumping its version
         counter, as PyTorch's in-place ops do (a graph that saved the old value then fails
-        its backward). A `.detach()` alias writes through to its base: in PyTorch they
-        share storage. A view cannot (`what` names it in the error)."""
-        alias = getattr(self, "_alias", False)
-        if self._base is not None and not alias:
-            raise NotImplementedError(errors.VIEW_INPLACE.format(what=what))
-        self._data = array
-        self._version.value += 1
-        if alias:
-            self._base._data = array
-            self._view_version = self._version.value
+        its backward). A view or a `.detach()` alias writes through to the tensor holding
+        the storage, so its base and every other view see the change."""
+        if self._base is not None:
+            base = self._base
+            base._write(views.scatter(base._value(), array, self._view_chain))
+        elif self._storage is not None:
+            root, chain = self._storage
+            root._write(views.scatter(root._value(), array, chain))
+        else:
+            self._data = array
+            self._vc.value += 1
+            self._view_version = self._vc.value
+            return
+        self._data, self._view_version = array, self._vc.value
 
     def _snapshot(self) -> tuple:
         """The autograd state a trace may change, for `_restore` (see state.py)."""
-        return tuple(getattr(self, name) for name in _SNAPSHOT) + (self._version.value,)
+        return tuple(getattr(self, name) for name in _SNAPSHOT) + (self._vc.value,)
 
     def _restore(self, snapshot: tuple) -> None:
         for name, value in zip(_SNAPSHOT, snapshot):
             setattr(self, name, value)
-        self._version.value = snapshot[-1]
+        self._vc.value = self._view_version = snapshot[-1]
 
     def unsafe_buffer_pointer(self) -> int:
         """The address of this tensor's device buffer (jax.Array's method of the same name),
@@ -370,7 +434,10 @@ _SNAPSHOT = (
     "_retains_grad",
 )
 # Autograd state a deep copy must not share with the original.
-_FRESH = frozenset(("_grad", "_version", "_accumulator", "_hooks", "_post_accumulate_hooks"))
+_FRESH = frozenset(
+    ("_grad", "_vc", "_accumulator", "_hooks", "_post_accumulate_hooks")
+    + ("_base", "_storage", "_view_chain", "_view_meta")
+)
 
 # The op dispatcher, bound to this class: what the method mixins call (`self._apply`) and
 # what the modules above the tensor use (`from funcgrad.tape.tensor import apply`).
@@ -406,6 +473,10 @@ def _retain_hook(tensor):
         if isinstance(grad, Tensor):  # create_graph: the retained grad stays differentiable
             t._grad = grad if old is None else old + grad
         else:
-            t._grad = Tensor._wrap(grad if old is None else jnp.add(old._data, grad))
+            if old is None:
+                t._grad = Tensor._wrap(grad)
+            else:
+                with x64(is_wide(grad.dtype)):
+                    t._grad = Tensor._wrap(jnp.add(old._data, grad))
 
     return retain

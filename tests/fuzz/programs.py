@@ -17,12 +17,14 @@ that funcgrad's per-shape jit compiles are cached across programs.
 
 Known, intentional differences (not generated or not compared, each on purpose):
 
-- Integer results: JAX without x64 computes int32 where PyTorch has int64, so integer
-  dtypes compare as "integer" only. (Ops are drawn on float tensors only; integer leaves
-  are drawn to check that they cannot require grad.)
-- In-place on views: funcgrad raises NotImplementedError (a JAX array cannot share memory
-  with its base), so no in-place op is drawn on a tensor that is, or has, a view. `detach()`
-  aliases are not views: in-place through them is drawn (funcgrad writes through).
+- Dtypes: leaves are float32, float64, int32 or int64 (PyTorch's default for integer
+  data), and every dtype is compared exactly. Ops take float inputs first; the second
+  operand of a binary op is sometimes an integer tensor (mixed-dtype promotion). Integer
+  leaves are also drawn with requires_grad=True, to check that they cannot require grad.
+- In-place through views is drawn (in-place ops on views, of bases with views, and index
+  assignment through chains of views); a write through a view whose base has another
+  view of it as the op's other operand is not (the operand always comes from another
+  storage group). Multi-output views (split, unbind) are not drawn.
 - Strides: funcgrad has no memory layout, so `.view()` is drawn only on tensors that are
   contiguous in PyTorch. A `reshape` (or `flatten`) of a non-contiguous tensor is a copy
   in PyTorch (CloneBackward0 + UnsafeViewBackward0) and a view in funcgrad: its `grad_fn`
@@ -81,7 +83,8 @@ from funcgrad.tape import indexing
 @dataclasses.dataclass(frozen=True)
 class Leaf:
     """`v = lib.tensor(data(shape, seed, kind), requires_grad=...)`; kind "u": uniform in
-    (-1, 1); "i": small integers as floats (zeros and ties); "int": an integer tensor."""
+    (-1, 1); "i": small integers as floats (zeros and ties); "d": uniform, float64; "int":
+    an int32 tensor; "long": an int64 tensor."""
 
     shape: tuple
     seed: int
@@ -191,7 +194,9 @@ def data(shape, seed, kind="u") -> np.ndarray:
         return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
     if kind == "i":
         return rng.integers(-2, 3, shape).astype(np.float32)
-    return rng.integers(-3, 4, shape).astype(np.int32)
+    if kind == "d":
+        return rng.uniform(-1.0, 1.0, shape)  # float64
+    return rng.integers(-3, 4, shape).astype(np.int64 if kind == "long" else np.int32)
 
 
 def mask(shape, seed) -> np.ndarray:
@@ -352,6 +357,11 @@ INPLACE = {
     "square_": lambda x, a: x.square_(),
     "trunc_": lambda x, a: x.trunc_(),
     "clamp_min_": lambda x, a: x.clamp_min_(a),
+    # through views (x[0][0] = a is PyTorch's chained index assignment)
+    "setitem_chain": lambda x, a: x[0].__setitem__(0, a),
+    "select_mul_": lambda x, a: x.select(-1, 0).mul_(a),
+    "transpose_add_": lambda x, a: x.transpose(0, -1).add_(a),
+    "slice_fill_": lambda x, a: x[..., :1].fill_(a),
 }
 
 # Leaf shapes: few, so funcgrad's per-shape compiles are shared by many programs.
@@ -374,7 +384,6 @@ class _Slot:
 class _State:
     def __init__(self):
         self.slots: list[_Slot] = []
-        self.groups_with_views: set[int] = set()
         self.no_inplace_groups: set[int] = set()
         self.created_graph = False  # a backward with create_graph=True has been drawn
         self.nonleaf_hooked = False  # a non-leaf has a hook or retains its grad
@@ -511,7 +520,9 @@ def _pick_inputs(draw, state, op):
     if op in UNARY or op in REDUCE or op in SHAPE:
         return (a,)
     if op in BINARY:
-        ok = [i for i in floats if _broadcastable(sa, tuple(state.slots[i].shadow.shape))]
+        # sometimes an integer second operand: PyTorch's promotion of mixed dtypes
+        others = state.live(lambda s: True) if draw(st.integers(0, 3)) == 0 else floats
+        ok = [i for i in others if _broadcastable(sa, tuple(state.slots[i].shadow.shape))]
         pool = ok if ok and draw(st.integers(0, 19)) else floats  # sometimes an invalid pair
         return (a, draw(st.sampled_from(pool)))
     if op == "matmul":
@@ -579,8 +590,6 @@ def _call(draw, state):
     group = slots[0].group if view or same or op == "detach_op" else state.new_group()
     if op == "matmul" and max(s.ndim for s in shadows) >= 3:
         state.no_inplace_groups.add(group)  # PyTorch's result may be a view of its own
-    if view:
-        state.groups_with_views.add(group)
     n_out = n_outputs(Call(op, ()))
     for o in outs or (None,) * n_out:
         state.slots.append(
@@ -599,11 +608,12 @@ def _call(draw, state):
 @st.composite
 def _leaf(draw, state):
     shape = draw(st.sampled_from(SHAPES))
-    kind = draw(st.sampled_from(["u", "u", "u", "i", "int"]))
-    rg = draw(st.integers(0, 4)) > 0 if kind != "int" else draw(st.integers(0, 9)) == 0
+    kind = draw(st.sampled_from(["u", "u", "u", "i", "d", "int", "long"]))
+    integer = kind in ("int", "long")
+    rg = draw(st.integers(0, 4)) > 0 if not integer else draw(st.integers(0, 9)) == 0
     seed = draw(st.integers(0, 2**16))
     shadow = torch.tensor(data(shape, seed, kind))
-    ok = not (rg and kind == "int")
+    ok = not (rg and integer)
     state.slots.append(
         _Slot(shadow if ok else None, rg, True, state.new_group(), False, True, True)
     )
@@ -682,11 +692,7 @@ def _grad(draw, state):
 
 def _inplace_ok(state, i) -> bool:
     s = state.slots[i]
-    return (
-        _float(s)
-        and s.group not in state.groups_with_views
-        and s.group not in state.no_inplace_groups
-    )
+    return _float(s) and s.group not in state.no_inplace_groups
 
 
 @st.composite
@@ -720,6 +726,14 @@ def _inplace(draw, state):
         if not shape or not shape[0]:
             return None
         arg = 1.5
+    elif op == "setitem_chain":
+        if len(shape) < 2 or not shape[0] or not shape[1]:
+            return None
+        arg = -0.5
+    elif op in ("select_mul_", "transpose_add_", "slice_fill_"):
+        if not shape or (op == "select_mul_" and not shape[-1]):
+            return None
+        arg = draw(st.sampled_from([2.0, -1.0, 0.5]))
     no_grad = draw(st.integers(0, 2)) == 0
     s = state.slots[t]
     if isinstance(arg, Ref) and state.slots[arg.slot].requires_grad and not no_grad:
@@ -821,10 +835,14 @@ def run(lib, program: Program) -> list:
     log: list = []
     record: list = []
 
+    def leaf_grad(t):
+        try:
+            return _observe(_grad_of(t), names=False) if _live(t) and t.is_leaf else None
+        except RuntimeError as e:  # a no_grad view whose base was written: is_leaf raises
+            return Raised(type(e).__name__, str(e))
+
     def leaf_grads():
-        return [
-            _observe(_grad_of(t), names=False) if _live(t) and t.is_leaf else None for t in slots
-        ]
+        return [leaf_grad(t) for t in slots]
 
     for n, ins in enumerate(program.instructions):
         start = len(slots)

@@ -10,7 +10,9 @@ copied into a torch model of the same structure; both get the same NumPy batches
 every step the losses are compared, and at the end the parameters, their `.grad`s and the
 BatchNorm running statistics. Then the tape model is trained again from the same start,
 its step under `funcgrad.tape.jit`, and compared with the eager tape run (to float32
-rounding: XLA may fuse differently inside one program).
+rounding: XLA may fuse differently inside one program). The tolerances grow with the
+recipe's conditioning: PyTorch trains it in float64 too, and the float32 runs may differ
+by a few times PyTorch's own float32 error (`SLACK`, `float32_error`).
 """
 
 from __future__ import annotations
@@ -51,25 +53,16 @@ def recipes(draw):
         width = h * (2 if bidirectional else 1)
     for h in hidden:
         norm = draw(st.sampled_from([None, None, None, "BatchNorm1d", "LayerNorm"]))
-        # No bias before a BatchNorm (as usual): its gradient is 0 up to rounding noise,
-        # which Adam would scale up to a full step of either sign. Nor a LayerNorm of two
-        # features: its output is +-1 whatever the input, so the gradient before it is noise.
-        if norm == "LayerNorm" and h == 2:
-            norm = None
-        layers.append(("Linear", width, h, norm != "BatchNorm1d"))
+        # (A bias before a BatchNorm, or anything before a LayerNorm of two features, has
+        # a gradient of 0 up to rounding noise, which Adam scales to a full step of either
+        # sign: PyTorch's own float32 run then differs from its float64 run, and the
+        # tolerance below, derived from that difference, allows for it.)
+        layers.append(("Linear", width, h, draw(st.booleans())))
         if norm:
             layers.append((norm, h))
         layers.append((draw(st.sampled_from(ACTIVATIONS)),))
         width = h
     layers.append(("Linear", width, n_out, True))
-    # Nor a bias anywhere before a BatchNorm: through a ReLU that is linear over the batch
-    # (all of it positive) and a bias-free Linear, an earlier bias still only shifts the
-    # BatchNorm's input by a constant, so its gradient is rounding noise too.
-    last_norm = max((i for i, spec in enumerate(layers) if spec[0] == "BatchNorm1d"), default=-1)
-    layers = [
-        ("Linear", *spec[1:3], False) if spec[0] == "Linear" and i < last_norm else spec
-        for i, spec in enumerate(layers)
-    ]
     name = draw(st.sampled_from(["SGD", "Adam", "AdamW"]))
     lr = draw(st.sampled_from([0.1, 0.01]))
     if name == "SGD":
@@ -170,11 +163,13 @@ def observe(model):
     return params, grads, buffers
 
 
-def train(lib, recipe, weights, compiled=False):
+def train(lib, recipe, weights, compiled=False, double=False):
     lib.manual_seed(recipe["seed"])
     model, criterion, optimizer = build(lib, recipe)
     state = {k: lib.tensor(v) for k, v in weights.items()}
     model.load_state_dict(state)
+    if double:  # (before the optimizer's first step: its state follows the parameters)
+        model.double()
 
     def step(x, t):
         optimizer.zero_grad()
@@ -189,8 +184,48 @@ def train(lib, recipe, weights, compiled=False):
     with warnings.catch_warnings():  # the .grads appear after the first call: one retrace,
         warnings.simplefilter("error", RetraceWarning)  # expected, so without a warning
         for x, t in batches(lib, recipe):
+            if double:
+                x, t = x.double(), (t.double() if t.is_floating_point() else t)
             losses.append(float(step(x, t).item()))
     return losses, observe(model)
+
+
+# How far two float32 runs of one recipe may drift apart, beyond atol + rtol * |value|:
+# SLACK times PyTorch's own float32 error, measured against the same run in float64.
+# Rounding in float32 is amplified by the computation's conditioning, which the recipe
+# alone does not bound: BatchNorm over 4 samples of a near-constant feature (a saturated
+# sigmoid) divides a difference of nearly equal float32 numbers by its tiny spread, and
+# its output and everything after it carry errors of 1e-5 and more in PyTorch too. Both
+# libraries round differently there, so they can be as far apart as each is from the
+# exact answer; a well-conditioned recipe has a float32 error near 1e-7 and gets the
+# plain tolerance. A funcgrad bug (a wrong formula, a missed term) is far outside this.
+SLACK = 4.0
+
+
+def float32_error(t32, t64) -> dict:
+    """PyTorch's float32 error per observed quantity: the largest |float32 - float64|."""
+    losses32, obs32 = t32
+    losses64, obs64 = t64
+    error = {"losses": float(np.max(np.abs(np.subtract(losses32, losses64))))}
+    for kind, a, b in zip(("parameter", "grad", "buffer"), obs32, obs64):
+        for name in a:
+            diff = np.abs(np.asarray(a[name], np.float64) - np.asarray(b[name], np.float64))
+            error[kind, name] = float(diff.max()) if diff.size else 0.0
+    return error
+
+
+def assert_close_runs(expected, actual, error, rtol, atol, what):
+    """The two float32 runs agree within rtol / atol plus SLACK times PyTorch's error."""
+    losses, obs = actual
+    t_losses, t_obs = expected
+    np.testing.assert_allclose(
+        losses, t_losses, rtol=rtol, atol=atol + SLACK * error["losses"], err_msg=what
+    )
+    for kind, a, b in zip(("parameter", "grad", "buffer"), obs, t_obs):
+        assert a.keys() == b.keys(), what
+        for name in b:
+            tol = atol + SLACK * error[kind, name]
+            assert_same(b[name], a[name], rtol=rtol, atol=tol, path=f"{what}\n{kind} {name}")
 
 
 @settings(
@@ -204,17 +239,11 @@ def train(lib, recipe, weights, compiled=False):
 def test_random_models_train_as_in_torch_eagerly_and_under_jit(recipe):
     tape.manual_seed(recipe["seed"])
     weights = initial_weights(build(tape, recipe)[0])
-    losses, (params, grads, buffers) = train(tape, recipe, weights)
-    t_losses, (t_params, t_grads, t_buffers) = train(torch, recipe, weights)
-    np.testing.assert_allclose(losses, t_losses, rtol=1e-4, atol=1e-5, err_msg=str(recipe))
-    assert params.keys() == t_params.keys() and buffers.keys() == t_buffers.keys()
-    assert_same(t_params, params, rtol=1e-4, atol=1e-5, path=f"{recipe}\nparameter")
-    assert_same(t_grads, grads, rtol=1e-4, atol=1e-5, path=f"{recipe}\ngrad")
-    assert_same(t_buffers, buffers, rtol=1e-4, atol=1e-5, path=f"{recipe}\nbuffer")
-    j_losses, (j_params, j_grads, j_buffers) = train(tape, recipe, weights, compiled=True)
-    np.testing.assert_allclose(j_losses, losses, rtol=1e-5, atol=1e-6, err_msg=str(recipe))
-    assert_same(params, j_params, rtol=1e-5, atol=1e-6, path=f"{recipe}\njit parameter")
-    assert_same(grads, j_grads, rtol=1e-5, atol=1e-6, path=f"{recipe}\njit grad")
-    assert_same(buffers, j_buffers, rtol=1e-5, atol=1e-6, path=f"{recipe}\njit buffer")
+    run = train(tape, recipe, weights)
+    t_run = train(torch, recipe, weights)
+    error = float32_error(t_run, train(torch, recipe, weights, double=True))
+    assert_close_runs(t_run, run, error, 1e-4, 1e-5, str(recipe))
+    j_run = train(tape, recipe, weights, compiled=True)
+    assert_close_runs(run, j_run, error, 1e-5, 1e-6, f"{recipe}\njit")
     STATS["models"] = STATS.get("models", 0) + 1
     STATS["model_steps"] = STATS.get("model_steps", 0) + 3 * recipe["steps"]

@@ -57,12 +57,18 @@ def test_detach_of_a_detached_tensor_sees_and_makes_in_place_changes():
     twin(prog)
 
 
-def test_in_place_on_a_detached_view_is_refused_instead_of_lost():
-    """Was: the write reached the view's array only, not its base (silently lost)."""
-    x = tape.tensor(arr(2, 3))
-    d = x[0].detach()
-    with pytest.raises(NotImplementedError, match="in-place modification of a view"):
+def test_in_place_on_a_detached_view_reaches_its_base():
+    """Was: the write reached the view's array only, not its base (silently lost); then it
+    was refused. Now the detached view shares the base's storage, as in PyTorch."""
+
+    def prog(lib):
+        x = lib.tensor(arr(2, 3))
+        v = x[1]
+        d = x[0].detach()
         d.add_(1)
+        return x, d, v, x._version, v._version
+
+    twin(prog)
 
 
 def test_flatten_of_one_dim_returns_the_tensor_itself():
@@ -543,3 +549,50 @@ def test_fuzz_program_backward_through_a_view_made_under_no_grad():
         )
     )
     assert_same(run(torch, program), run(tape, program), **FUZZ_TOLERANCE, path="program")
+
+
+def test_a_no_grad_view_without_a_grad_edge_does_not_make_mul_save_the_other_input():
+    """Was: mul saved its other input for the gradient of a no_grad view (which has no grad
+    edge), so an in-place change of that input failed a backward PyTorch runs."""
+
+    def prog(lib):
+        a = lib.tensor(arr(2, 3), requires_grad=True)
+        with lib.no_grad():
+            v = a.squeeze(0)
+        y = a + 2
+        z = y * v
+        y.add_(1)
+        z.backward(lib.ones(2, 3))
+        return a.grad, z
+
+    twin(prog)
+
+
+def test_retain_grad_of_a_view_survives_a_write_of_its_base():
+    """Was: the view's grad_fn was rebuilt (AsStridedBackward0) and retains_grad lost."""
+
+    def prog(lib):
+        a = lib.tensor(arr(2, 3), requires_grad=True)
+        y = a * 2
+        v = y.t()
+        v.retain_grad()
+        y[0] = 1.0
+        (v * v).sum().backward()
+        return v.retains_grad, v.grad, a.grad
+
+    twin(prog)
+
+
+def test_a_no_grad_view_of_a_written_base_is_readable_under_no_grad_only():
+    """Was: reading the values of such a view raised; PyTorch raises only for its history
+    (grad_fn, is_leaf, an op that records it)."""
+
+    def prog(lib):
+        a = lib.tensor(arr(2, 3), requires_grad=True)
+        with lib.no_grad():
+            v = a.reshape(6)
+            a.add_(2.0)
+            c = lib.cat([v], 0)
+        return c, raises(lambda: v.is_leaf), raises(lambda: v * 2)
+
+    twin(prog)

@@ -22,9 +22,53 @@ from ..grad_mode import set_grad_enabled
 from ..saved_hooks import saved_tensors_hooks
 from ..tensor import Tensor
 
-__all__ = ["Function", "FunctionCtx", "backward", "functional", "grad", "graph"]
+__all__ = ["Function", "FunctionCtx", "Variable", "backward", "functional", "grad", "graph"]
 
-graph = types.SimpleNamespace(saved_tensors_hooks=saved_tensors_hooks)
+
+def _increment_version(tensor) -> None:
+    """Bumps the version counter of a tensor (or of each tensor in a list or tuple), as an
+    in-place write would: graphs that saved it then fail their backward, and its views are
+    recomputed (PyTorch's `torch.autograd.graph.increment_version`).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> x = torch.ones(2)
+        >>> torch.autograd.graph.increment_version(x)
+        >>> x._version
+        1
+    """
+    for t in tensor if isinstance(tensor, (list, tuple)) else (tensor,):
+        t._vc.value += 1
+
+
+graph = types.SimpleNamespace(
+    saved_tensors_hooks=saved_tensors_hooks, increment_version=_increment_version
+)
+
+
+class _VariableType(type):
+    def __instancecheck__(cls, obj) -> bool:  # every tensor is a Variable, as in PyTorch
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableType):
+    """PyTorch's deprecated wrapper: `Variable(t, requires_grad=True)` is a new leaf that
+    shares `t`'s values (`t` itself is unchanged), as `t.detach().requires_grad_()`.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> v = torch.autograd.Variable(torch.ones(2), requires_grad=True)
+        >>> v.is_leaf, v.requires_grad
+        (True, True)
+    """
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        out = data.detach()
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
 
 
 def _check_inputs(inputs):

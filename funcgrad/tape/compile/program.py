@@ -106,7 +106,7 @@ class Program:
             tensors[i]._data = build(r)
         counters = {}
         for i, delta in self.versions:
-            counters[id(tensors[i]._version)] = (tensors[i]._version, delta)
+            counters[id(tensors[i]._vc)] = (tensors[i]._vc, delta)
         for counter, delta in counters.values():
             counter.value += delta
         for i, r in self.grads:
@@ -211,8 +211,8 @@ class Recorder:
             data, grad, requires_grad, version = tensor_entry[i]
             if t._data is not data:
                 program.data.append((i, self.array(t._data)))
-            if t._version.value != version:
-                program.versions.append((i, t._version.value - version))
+            if t._vc.value != version:
+                program.versions.append((i, t._vc.value - version))
             if t._grad_fn is not None:
                 raise RuntimeError(
                     errors.GRAPH_IN_STATE.format(

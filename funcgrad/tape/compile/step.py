@@ -49,7 +49,8 @@ class TraceContext:
 
     def writing(self, t: Tensor, action: str) -> None:
         """Raises if the step modifies a tensor that is neither state nor made inside it."""
-        targets = (t, t._base) if getattr(t, "_alias", False) and t._base is not None else (t,)
+        root = t._root()  # a view or a detach() alias writes its root's storage
+        targets = (t, root) if root is not t else (t,)
         for x in targets:
             if id(x) not in self.state_ids and id(x) not in self.created_ids:
                 raise RuntimeError(
@@ -205,7 +206,7 @@ class CompiledStep:
             try:
                 args, kwargs = _bind_arrays(walk, inputs[n:])
                 tensor_entry = [
-                    (t._data, t._grad, t._requires_grad, t._version.value) for t in walk.tensors
+                    (t._data, t._grad, t._requires_grad, t._vc.value) for t in walk.tensors
                 ]
                 entry = [contents(o) if full else None for o, full in zip(walk.objects, walk.full)]
                 with observe.observing(ctx):

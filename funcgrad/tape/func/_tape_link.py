@@ -113,7 +113,7 @@ def _zero_or(grad, shape, dtype):
 def _record(sources, outputs, run, pullback) -> None:
     """One node from the outputs back to the sources (version-checked like saved tensors)."""
     name = "FuncTransformBackward0"
-    checks = [(t._version, t._version.value, _check_info(t)) for t in sources]
+    checks = [(t._vc, t._vc.value, _check_info(t)) for t in sources]
     edges = [t._edge() for t in sources]
     node = node_class(name)(name, edges, run, pullback, checks, len(outputs), saves_tensors=True)
     for i, t in enumerate(outputs):

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import errors
 from .._base import TensorBase
+from .._convert import to_array
 from ._args import _dim, _dims, _shape_args, _split_sections
 
 __all__ = ["ArrangeMixin"]
@@ -83,12 +84,6 @@ class ArrangeMixin(TensorBase):
     swapaxes_ = swapdims_ = transpose_
 
     # ---------------------------------------------------------------- diagonals and triangles
-    def diagonal(self, offset=0, dim1=0, dim2=1):
-        d1, d2 = _dim(dim1, self.ndim), _dim(dim2, self.ndim)
-        if d1 == d2:
-            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-        return self._apply("diagonal", self, offset=int(offset), dim1=d1, dim2=d2)
-
     def diag(self, diagonal=0):
         if self.ndim == 1:
             return self._apply("diag_embed", self, offset=int(diagonal), dim1=0, dim2=1)
@@ -178,7 +173,7 @@ class ArrangeMixin(TensorBase):
         if isinstance(repeats, TensorBase) and repeats.numel() != 1:
             counts = _host(repeats, "repeat_interleave")
             index = np.repeat(np.arange(x.shape[d]), counts)
-            return x.index_select(d, self._wrap(jnp.asarray(index)))
+            return x.index_select(d, self._wrap(to_array(index)))
         n = int(repeats)
         shape = tuple(x.shape)
         expanded = x.unsqueeze(d + 1).expand(*shape[: d + 1], n, *shape[d + 1 :]).clone()
@@ -227,13 +222,13 @@ class ArrangeMixin(TensorBase):
         """The elements where mask (broadcast with self) is True, as a 1-D tensor."""
         shape = tuple(np.broadcast_shapes(tuple(self.shape), tuple(mask.shape)))
         positions = np.flatnonzero(np.broadcast_to(_host(mask, "masked_select"), shape))
-        return self._apply("masked_select", self, mask, jnp.asarray(positions), shape=shape)
+        return self._apply("masked_select", self, mask, to_array(positions), shape=shape)
 
     def nonzero(self, *, as_tuple=False):
         found = np.nonzero(_host(self, "nonzero"))
         if as_tuple:
-            return tuple(self._wrap(jnp.asarray(i)) for i in found)
-        return self._wrap(jnp.asarray(np.stack(found, axis=1) if found else np.zeros((1, 0), int)))
+            return tuple(self._wrap(to_array(i)) for i in found)
+        return self._wrap(to_array(np.stack(found, axis=1) if found else np.zeros((1, 0), int)))
 
     def argwhere(self):
         return self.nonzero()
@@ -244,11 +239,11 @@ class ArrangeMixin(TensorBase):
         values, inverse, counts = np.unique(
             _host(self, "unique"), return_inverse=True, return_counts=True
         )
-        out = [self._wrap(jnp.asarray(values))]
+        out = [self._wrap(to_array(values))]
         if return_inverse:
-            out.append(self._wrap(jnp.asarray(inverse.reshape(self.shape))))
+            out.append(self._wrap(to_array(inverse.reshape(self.shape))))
         if return_counts:
-            out.append(self._wrap(jnp.asarray(counts)))
+            out.append(self._wrap(to_array(counts)))
         return out[0] if len(out) == 1 else tuple(out)
 
     def bincount(self, weights=None, minlength=0):
@@ -258,7 +253,7 @@ class ArrangeMixin(TensorBase):
         w = None if weights is None else _host(weights, "bincount")
         counts = np.bincount(values, weights=w, minlength=minlength)
         dtype = None if w is None else np.dtype(weights.dtype)
-        return self._wrap(jnp.asarray(counts if dtype is None else counts.astype(dtype)))
+        return self._wrap(to_array(counts if dtype is None else counts.astype(dtype)))
 
     def histc(self, bins=100, min=0, max=0):
         values = _host(self, "histc")
@@ -267,7 +262,7 @@ class ArrangeMixin(TensorBase):
             lo, hi = lo - 1, hi + 1
         inside = values[(values >= lo) & (values <= hi)]
         counts, _ = np.histogram(inside, bins=bins, range=(lo, hi))
-        return self._wrap(jnp.asarray(counts.astype(np.dtype(self.dtype))))
+        return self._wrap(to_array(counts.astype(np.dtype(self.dtype))))
 
     # ---------------------------------------------------------------- index-driven writes
     def scatter(self, dim, index, src=None, *, value=None, reduce=None):
@@ -326,22 +321,22 @@ class ArrangeMixin(TensorBase):
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         """A new leaf from data, with this tensor's dtype and device unless given."""
         array = data._value() if isinstance(data, TensorBase) else np.asarray(data)
-        return self._new(jnp.asarray(array), dtype, device, requires_grad)
+        return self._new(array, dtype, device, requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(jnp.zeros(_shape_args(size)), dtype, device, requires_grad)
+        return self._new(np.zeros(_shape_args(size)), dtype, device, requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(jnp.ones(_shape_args(size)), dtype, device, requires_grad)
+        return self._new(np.ones(_shape_args(size)), dtype, device, requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        array = jnp.full(_shape_args((size,)), fill_value)
+        array = np.full(_shape_args((size,)), fill_value)
         return self._new(array, dtype, device, requires_grad)
 
     def _new(self, array, dtype, device, requires_grad):
-        out = self._wrap(array.astype(self.dtype if dtype is None else dtype))
+        out = self._wrap(to_array(array, self.dtype if dtype is None else dtype))
         out = out.to(device=self.device if device is None else device)
         return out.requires_grad_(True) if requires_grad else out

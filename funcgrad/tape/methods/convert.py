@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import errors
 from .._base import TensorBase
-from .._convert import dtype_name, parse_device, to_arguments
+from .._convert import dtype_name, to_arguments
+from ..devices import parse_device
 
 __all__ = ["ConvertMixin"]
 
@@ -26,10 +28,26 @@ class ConvertMixin(TensorBase):
         if dtype is not None and dtype_name(dtype) != np.dtype(self.dtype).name:
             out = self._apply("to_dtype", out, dtype=dtype_name(dtype))
         if device is not None:
-            target = parse_device(device)
-            if target != out.device:
-                out = self._apply("to_device", out, device=target, source=out.device)
+            target, source = parse_device(device), out._jax_device()
+            if target != source:
+                out = self._apply("to_device", out, device=target, source=source)
+        if kwargs.get("copy") and out is self:
+            out = self.clone()
         return out
+
+    def type(self, dtype=None, non_blocking=False):
+        """`x.type()` is PyTorch's type name ('torch.FloatTensor'); `x.type(torch.float64)`
+        or `x.type('torch.DoubleTensor')` converts, as `x.to(dtype)`."""
+        if dtype is None:
+            return errors.torch_type_name(self._data.dtype)
+        if isinstance(dtype, str) and dtype.startswith("torch."):
+            names = {v: k for k, v in errors.TYPE_NAMES.items()}
+            if dtype not in names:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = names[dtype]
+        elif hasattr(dtype, "dtype") and isinstance(dtype.dtype, np.dtype):
+            dtype = dtype.dtype  # a legacy type (torch.LongTensor) or a tape dtype
+        return self.to(dtype)
 
     def type_as(self, other):
         return self.to(other.dtype)

@@ -1,7 +1,8 @@
 """Indexing methods of `Tensor`: `x[key]`, `x[key] = v`, `masked_fill`, `gather`, `where`.
 
-The key goes through the index codec (indexing.py); a write `x[key] = v` is an in-place op
-(`copy_slices` or `index_put`) with PyTorch's checks.
+The key goes through the index codec (indexing.py); a write `x[key] = v` is, as in PyTorch,
+`x[key].copy_(v)` through a view for basic indexing (x's grad_fn becomes CopySlices), or
+an in-place `index_put` / `fill_` / `copy_` of x itself, with PyTorch's checks.
 """
 
 from __future__ import annotations
@@ -59,5 +60,9 @@ class IndexMixin(TensorBase):
         value = self._operand(value)
         if isinstance(value, TensorBase) and value.ndim:  # PyTorch expands it to the slice
             _expand_shape(value, indexing.selected_shape(index, arrays, self.shape))
-        name = "index_put" if arrays else "copy_slices"
-        self._inplace(name, value, *arrays, index=index)
+        if arrays:
+            self._inplace("index_put", value, *arrays, index=index)
+        elif indexing.writes_a_view(index, self.shape):
+            self[key]._inplace("copy", value)
+        else:  # x[:] = v, x[...] = v: PyTorch writes x itself
+            self._inplace("fill" if not isinstance(value, TensorBase) else "copy", value)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import errors
 from .._base import TensorBase
+from .._convert import is_wide, x64
 from ..random import sampling
 from ..random.generator import default_generator
 
@@ -28,7 +29,9 @@ class RandomMixin(TensorBase):
     __slots__ = ()
 
     def _fill_sampled(self, array):
-        return self.copy_(self._wrap(jnp.asarray(array, self.dtype)))
+        with x64(is_wide(self.dtype)):
+            array = jnp.asarray(array, self.dtype)
+        return self.copy_(self._wrap(array))
 
     def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator=None):
         """Fills with U[from, to) from PyTorch's stream.

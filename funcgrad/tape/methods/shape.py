@@ -155,6 +155,12 @@ class ShapeMixin(TensorBase):
     def unbind(self, dim=0):
         return self._apply("unbind", self, dim=_dim(dim, self.ndim))
 
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        d1, d2 = _dim(dim1, self.ndim), _dim(dim2, self.ndim)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        return self._apply("diagonal", self, offset=int(offset), dim1=d1, dim2=d2)
+
     def narrow(self, dim, start, length):
         d = _dim(dim, self.ndim)
         key = (slice(None),) * d + (slice(start, start + length),)

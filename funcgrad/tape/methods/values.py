@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import errors, observe
+from .. import devices, dtypes, errors, observe
 from .._base import TensorBase
 from ..grad_mode import is_grad_enabled
 
@@ -43,7 +43,7 @@ class ValuesMixin(TensorBase):
 
     @property
     def dtype(self):
-        return self._data.dtype
+        return dtypes.of(self._data.dtype)
 
     @property
     def ndim(self) -> int:
@@ -65,11 +65,24 @@ class ValuesMixin(TensorBase):
     def element_size(self) -> int:
         return self._data.dtype.itemsize
 
-    @property
-    def device(self):
+    def _jax_device(self):
         if isinstance(self._data, jax.core.Tracer):  # inside jit(): placed with the program
             return jax.devices()[0]
         return next(iter(self._data.devices()))
+
+    @property
+    def device(self):
+        """PyTorch's device of this tensor: `device(type='cpu')`, `device(type='cuda', index=0)`."""
+        return devices.of(self._jax_device())
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._jax_device().platform == "gpu"
+
+    def get_device(self) -> int:
+        """The device index (-1 on the CPU), as PyTorch's."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
 
     def is_floating_point(self) -> bool:
         return bool(jnp.issubdtype(self._data.dtype, jnp.floating))

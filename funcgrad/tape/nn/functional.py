@@ -21,8 +21,8 @@ import warnings
 import jax.numpy as jnp
 
 from .. import errors, observe
+from .._convert import is_wide, x64
 from ..creation import as_tensor
-from ..random import default_generator, sampling
 from ..tensor import Tensor, apply
 from . import functional_activations, functional_layers, loss_functions
 from .functional_activations import *  # noqa: F403 - the wider surface, listed in each __all__
@@ -342,11 +342,8 @@ def dropout(
         return input
     if p == 1.0:
         return input.mul_(0.0) if inplace else input * 0.0
-    gen = generator or default_generator
-    keep = sampling.bernoulli_scalar(gen, tuple(input.shape), 1.0 - p)
     # As PyTorch: noise = bernoulli(1 - p) / (1 - p) in the input's dtype, then input * noise.
-    scale = jnp.asarray(1, input.dtype) / jnp.asarray(1.0 - p, input.dtype)
-    noise = Tensor._wrap(jnp.where(jnp.asarray(keep), scale, jnp.zeros((), input.dtype)))
+    noise = functional_layers._dropout_noise(input, input.shape, p, generator)
     return input.mul_(noise) if inplace else input * noise
 
 
@@ -433,7 +430,8 @@ def batch_norm(
     if running_mean is not None:
         _update(running_mean, mean._data, momentum)
     if running_var is not None:
-        _update(running_var, var._data * (n / (n - 1)), momentum)
+        with x64(is_wide(var._data.dtype)):
+            _update(running_var, var._data * (n / (n - 1)), momentum)
     return y
 
 
@@ -441,6 +439,7 @@ def _update(buffer: Tensor, batch_stat, momentum) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place without a graph."""
     if observe.transforms is not None:  # functorch's refusals inside torch.func
         observe.transforms.writing(buffer, "add", (batch_stat,), batch_norm=True)
-    old = buffer._data
-    buffer._data = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
-    buffer._version.value += 1
+    old = buffer._value()
+    with x64(is_wide(old.dtype)):
+        new = (old + momentum * (batch_stat.astype(old.dtype) - old)).astype(old.dtype)
+    buffer._write(new)

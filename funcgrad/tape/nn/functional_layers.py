@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import warnings
 
-import jax
+import jax.numpy as jnp
 
 from .. import errors
-from ..random import default_generator
+from ..random import default_generator, sampling
 from ..tensor import Tensor, apply
 
 __all__ = [
@@ -334,15 +334,23 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 
 # ---------------------------------------------------------------- channel-wise dropout
+def _dropout_noise(input: Tensor, shape, p: float, generator) -> Tensor:
+    """PyTorch's dropout noise on the CPU: `bernoulli_(1 - p)` of `shape` on the generator's
+    stream, divided by 1 - p in the input's dtype (the caller multiplies: MulBackward0)."""
+    keep = sampling.bernoulli_scalar(generator or default_generator, tuple(shape), 1.0 - p)
+    scale = jnp.asarray(1, input.dtype) / jnp.asarray(1.0 - p, input.dtype)
+    return Tensor._wrap(jnp.where(jnp.asarray(keep), scale, jnp.zeros((), input.dtype)))
+
+
 def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
     if not training or p == 0.0 or input.numel() == 0:
         return input
     if p == 1.0:
         return input.mul_(0.0) if inplace else input * 0.0
-    key = jax.random.key_data(default_generator.next_key())
-    if inplace:
-        return input._inplace("feature_dropout", key, p=float(p))
-    return apply("feature_dropout", input, key, p=float(p))
+    # As PyTorch: one draw per (sample, channel), broadcast over the rest.
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    noise = _dropout_noise(input, shape, p, None)
+    return input.mul_(noise) if inplace else input * noise
 
 
 def _check_p(p):

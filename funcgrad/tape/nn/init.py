@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import errors
+from .._convert import is_wide, x64
 from ..creation import zeros_like
 from ..functions import where
 from ..grad_mode import no_grad
@@ -40,11 +41,9 @@ __all__ = [
 def _fill(tensor: Tensor, array) -> Tensor:
     if isinstance(array, np.ndarray):  # cast on the host, then one transfer
         array = array.astype(np.dtype(tensor.dtype))
-    tensor._data = jnp.asarray(array, tensor.dtype)
-    tensor._version.value += 1
-    if getattr(tensor, "_alias", False):  # `param.data` or a detach(): write through, as
-        tensor._base._data = tensor._data  # in-place ops on such an alias do
-        tensor._view_version = tensor._version.value
+    with x64(is_wide(tensor.dtype)):
+        array = jnp.asarray(array, tensor.dtype)
+    tensor._write(array)
     return tensor
 
 

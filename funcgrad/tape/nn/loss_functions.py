@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import errors
+from .._convert import is_wide, x64
 from ..creation import as_tensor
 from ..tensor import Tensor, apply
 from .reduction import legacy_reduction as _reduction
@@ -136,6 +137,14 @@ def cross_entropy(
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
         return nll
+    with x64(is_wide(target._data.dtype)):  # int64 class indices
+        return _smoothed(input, logp, target, nll, weight, ignore_index, reduction, label_smoothing)
+
+
+def _smoothed(input, logp, target, nll, weight, ignore_index, reduction, label_smoothing):
+    """cross_entropy's label smoothing term, added to its nll term."""
+    class_dim = 1 if input.ndim > 1 else 0
+    n_classes = input.shape[class_dim]
     valid = target._data != ignore_index
     per_class = logp if weight is None else logp * _class_weight(weight, input.ndim)
     smooth = (-per_class.sum(class_dim)).masked_fill(as_tensor(~valid), 0.0)

@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 
 from .. import errors
-from .._convert import parse_device, to_arguments
+from .._convert import to_arguments, x64
 from ..backward_hooks import BackwardHook
+from ..devices import parse_device
 from ..hooks import RemovableHandle, add_hook
 from ..tensor import Tensor
 from .parameter import Parameter
@@ -305,10 +306,12 @@ class Module(StateDictMixin):
 
     # ------------------------------------------------------------ dtype and device
     def _apply_arrays(self, fn) -> Module:
-        for t in itertools.chain(self.parameters(), self.buffers()):
-            t._data = fn(t._data)
-            if t._grad is not None:
-                t._grad._data = fn(t._grad._data)
+        # In JAX's 64-bit mode: a conversion to or from float64 must not be truncated.
+        with x64():
+            for t in itertools.chain(self.parameters(), self.buffers()):
+                t._data = fn(t._data)
+                if t._grad is not None:
+                    t._grad._data = fn(t._grad._data)
         return self
 
     def to(self, *args, **kwargs) -> Module:

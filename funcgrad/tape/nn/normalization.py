@@ -20,6 +20,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .._convert import x64
 from ..creation import tensor
 from ..tensor import Tensor
 from . import functional as F, init
@@ -88,9 +89,10 @@ class _BatchNorm(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             count = self.num_batches_tracked
-            count._write(count._data + 1)
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / count._data.astype(jnp.float32)
+            with x64():  # an int64 counter, as PyTorch's
+                count._write(count._data + 1)
+                if self.momentum is None:  # cumulative moving average
+                    momentum = 1.0 / count._data.astype(jnp.float32)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         keep_stats = not self.training or self.track_running_stats
         return F.batch_norm(

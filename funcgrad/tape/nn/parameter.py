@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._convert import canonical_dtype, to_array
+from .._convert import canonical_dtype, get_default_dtype, to_array
 from ..creation import tensor
 from ..tensor import Tensor
 
@@ -55,7 +55,7 @@ class Parameter(Tensor):
 
 def _zeros(*shape, device=None, dtype=None) -> Tensor:
     """Host zeros moved to the device: no per-shape compilation at model construction."""
-    dtype = canonical_dtype(dtype) or jnp.float32
+    dtype = canonical_dtype(dtype) or get_default_dtype()
     return tensor(np.zeros(shape, dtype), dtype=dtype, device=device)
 
 

@@ -106,7 +106,7 @@ class StateDictMixin:
                 )
                 continue
             if not isinstance(tensor._data, jax.core.Tracer):
-                value = jax.device_put(value, tensor.device)
+                value = jax.device_put(value, tensor._jax_device())
             tensor._write(value)
         for key in state_dict:
             if key.startswith(prefix):

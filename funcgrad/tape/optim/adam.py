@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import errors
-from .._convert import to_array
+from .._convert import is_wide, to_array, x64
 from ..tensor import Tensor
 from ._optax import _find_state, _replace_state, _scalar
 from .optimizer import Optimizer
@@ -178,7 +178,8 @@ class Adam(Optimizer):
         return named
 
     def _import_state(self, group, p, value):
-        state = self._make_tx(group).init(p._value())
+        with x64(is_wide(p._data.dtype)):
+            state = self._make_tx(group).init(p._value())
         count = jnp.asarray(int(float(to_array(value["step"]))), jnp.int32)
         mu = to_array(value["exp_avg"], p.dtype)
         nu = to_array(value["exp_avg_sq"], p.dtype)

@@ -46,7 +46,7 @@ import numpy as np
 import optax
 
 from .. import errors
-from .._convert import to_array
+from .._convert import is_wide, to_array, x64
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from ._optax import (
@@ -137,7 +137,8 @@ class Optimizer:
 
     def _import_state(self, group: dict, p: Tensor, value):
         """The optax state for `p` from a `state_dict()["state"]` entry."""
-        template = self._make_tx(group).init(p._value())
+        with x64(is_wide(p._data.dtype)):
+            template = self._make_tx(group).init(p._value())
         given = jax.tree.structure(value)
         if given != jax.tree.structure(template):
             raise ValueError(
@@ -311,15 +312,17 @@ class Optimizer:
             return
         tx = self._group_tx(index)
         states = self.opt_state[index]
-        for i in live:
-            if states[i] is None:
-                states[i] = tx.init(params[i]._value())
-        new_params, new_states = _update_fn(tx)(
-            [params[i]._grad._value() for i in live],
-            [states[i] for i in live],
-            [params[i]._value() for i in live],
-            self._step_hyperparams(index),
-        )
+        # float64 parameters: their state and step are computed in JAX's 64-bit mode.
+        with x64(any(is_wide(params[i]._data.dtype) for i in live)):
+            for i in live:
+                if states[i] is None:
+                    states[i] = tx.init(params[i]._value())
+            new_params, new_states = _update_fn(tx)(
+                [params[i]._grad._value() for i in live],
+                [states[i] for i in live],
+                [params[i]._value() for i in live],
+                self._step_hyperparams(index),
+            )
         for i, array, state in zip(live, new_params, new_states):
             states[i] = state
             self._write_param(params[i], array)
@@ -329,7 +332,7 @@ class Optimizer:
         """Sets a parameter's values in place and off the tape, as `p.copy_(x)` under
         no_grad: its version is bumped, so a graph that saved the old value fails its
         backward with PyTorch's "modified by an inplace operation" error."""
-        p._write(array, what="a view (as a parameter)")
+        p._write(array)
 
     def _step_hyperparams(self, index: int) -> dict:
         if self._bound_hyperparams is not None:
@@ -345,7 +348,8 @@ class Optimizer:
             states = self.opt_state[index]
             for i, p in enumerate(group["params"]):
                 if states[i] is None:
-                    states[i] = tx.init(p._value())
+                    with x64(is_wide(p._data.dtype)):
+                        states[i] = tx.init(p._value())
 
     def _hyperparams(self) -> list[dict]:
         """The numeric options each group's step reads, as scalar arrays (one dict a group)."""

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import errors
-from .._convert import to_array
+from .._convert import is_wide, to_array, x64
 from ..tensor import Tensor
 from ._optax import _find_state, _replace_state, _scalar
 from .optimizer import Optimizer
@@ -135,7 +135,8 @@ class SGD(Optimizer):
         return {"momentum_buffer": Tensor._wrap(momentum.momentum_buffer)}
 
     def _import_state(self, group, p, value):
-        state = self._make_tx(group).init(p._value())
+        with x64(is_wide(p._data.dtype)):
+            state = self._make_tx(group).init(p._value())
         buffer = value.get("momentum_buffer") if isinstance(value, dict) else None
         if buffer is None or _find_state(state, TorchMomentumState) is None:
             return state
