@@ -384,10 +384,11 @@ def _renorm_rows(weight: Tensor, indices: Tensor, max_norm: float, norm_type: fl
     """PyTorch's embedding_renorm_: the rows used whose norm exceeds max_norm are scaled to
     max_norm / (norm + 1e-7), in place and without a graph (the weight's version bumps)."""
     w = weight._value()
-    used = jnp.zeros(w.shape[0], bool).at[jnp.ravel(indices._value())].set(True)
-    norms = jnp.linalg.vector_norm(w, ord=norm_type, axis=1)
-    scale = jnp.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
-    weight._write((w * scale[:, None].astype(w.dtype)).astype(w.dtype), "a view's rows")
+    with x64(is_wide(w.dtype) or is_wide(indices.dtype)):  # int64 indices, as PyTorch's
+        used = jnp.zeros(w.shape[0], bool).at[jnp.ravel(indices._value())].set(True)
+        norms = jnp.linalg.vector_norm(w, ord=norm_type, axis=1)
+        scale = jnp.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
+        weight._write((w * scale[:, None].astype(w.dtype)).astype(w.dtype))
 
 
 # ---------------------------------------------------------------- normalisation

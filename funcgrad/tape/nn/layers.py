@@ -8,9 +8,9 @@ activations (activations.py) and batch norm (normalization.py) are re-exported h
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
+from .._convert import to_array
 from . import functional as F, init
 from .activations import (
     GELU as GELU,
@@ -181,7 +181,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             w = np.array(self.weight._data)
             w[self.padding_idx] = 0.0
-            self.weight._write(jnp.asarray(w))
+            self.weight._write(to_array(w))
 
     def forward(self, input):
         return F.embedding(
