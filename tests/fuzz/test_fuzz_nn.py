@@ -53,16 +53,25 @@ def recipes(draw):
         width = h * (2 if bidirectional else 1)
     for h in hidden:
         norm = draw(st.sampled_from([None, None, None, "BatchNorm1d", "LayerNorm"]))
-        # (A bias before a BatchNorm, or anything before a LayerNorm of two features, has
-        # a gradient of 0 up to rounding noise, which Adam scales to a full step of either
-        # sign: PyTorch's own float32 run then differs from its float64 run, and the
-        # tolerance below, derived from that difference, allows for it.)
-        layers.append(("Linear", width, h, draw(st.booleans())))
+        # No bias before a BatchNorm (as usual): its gradient is 0 up to rounding noise,
+        # which Adam would scale up to a full step of either sign. Nor a LayerNorm of two
+        # features: its output is +-1 whatever the input, so the gradient before it is noise.
+        if norm == "LayerNorm" and h == 2:
+            norm = None
+        layers.append(("Linear", width, h, norm != "BatchNorm1d"))
         if norm:
             layers.append((norm, h))
         layers.append((draw(st.sampled_from(ACTIVATIONS)),))
         width = h
     layers.append(("Linear", width, n_out, True))
+    # Nor a bias anywhere before a BatchNorm: through a ReLU that is linear over the batch
+    # (all of it positive) and a bias-free Linear, an earlier bias still only shifts the
+    # BatchNorm's input by a constant, so its gradient is rounding noise too.
+    last_norm = max((i for i, spec in enumerate(layers) if spec[0] == "BatchNorm1d"), default=-1)
+    layers = [
+        ("Linear", *spec[1:3], False) if spec[0] == "Linear" and i < last_norm else spec
+        for i, spec in enumerate(layers)
+    ]
     name = draw(st.sampled_from(["SGD", "Adam", "AdamW"]))
     lr = draw(st.sampled_from([0.1, 0.01]))
     if name == "SGD":
