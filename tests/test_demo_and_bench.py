@@ -133,11 +133,35 @@ def test_readme_lists_only_api_that_exists():
         "torch.optim",
         "optax.GradientTransformation",
         "jax.grad",
+        "print",
+        "isinstance",
+        "CopySlices",
+        "funcgrad.tape.func",
     }
     tape_names = [n for n in _supported_names(tape_part) if n not in not_api]
     functional_names = [n for n in _supported_names(functional_part) if n not in not_api]
     assert len(tape_names) > 50 and len(functional_names) > 5
-    tape_spaces = (funcgrad.tape, funcgrad.tape.Tensor, FunctionCtx)
+    tape = funcgrad.tape
+    functional_autograd = tape.autograd.functional
+    tape_spaces = (
+        tape,
+        tape.Tensor,
+        FunctionCtx,
+        tape.float32,  # a dtype object's attributes
+        tape.cuda,
+        tape.backends,
+        tape.backends.cudnn,
+        tape.autograd.graph,
+        functional_autograd,
+        types.SimpleNamespace(torch=tape, x=tape.ones(1)),  # `torch.float32`, `x.type`
+        types.SimpleNamespace(  # the keyword arguments of autograd.functional it names
+            **{
+                name: None
+                for fn in (functional_autograd.jacobian, functional_autograd.hessian)
+                for name in inspect.signature(fn).parameters
+            }
+        ),
+    )
     missing = [n for n in tape_names if not _resolves(n, tape_spaces)]
     functional_spaces = (funcgrad.functional, funcgrad.functional.Pullback)
     missing += [n for n in functional_names if not _resolves(n, functional_spaces)]

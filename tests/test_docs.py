@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import inspect
 import re
 import sys
 
@@ -95,6 +96,22 @@ def test_api_reference_documents_every_public_name(built_docs):
             if not found:
                 missing.append(f"{name}.{public}")
     assert not missing, "missing from the API reference:\n" + "\n".join(missing)
+
+
+def test_each_class_is_documented_on_one_page_only():
+    """autodoc registers a class under its defining name as well, so a class documented on
+    two pages fails the -W build ("duplicate object description"); this finds it in seconds."""
+    pages: dict[type, list[str]] = {}
+    for name in public_api.public_modules():
+        module = importlib.import_module(name)
+        for public in public_api.public_names(module):
+            value = getattr(module, public)
+            if inspect.isclass(value) and public_api.documented_here(module, public):
+                pages.setdefault(value, []).append(name)
+    twice = {cls.__qualname__: where for cls, where in pages.items() if len(where) > 1}
+    assert not twice
+    generator = importlib.import_module("funcgrad.tape").Generator
+    assert pages[generator] == ["funcgrad.tape"]  # exported by funcgrad.tape.random as well
 
 
 def test_paradigm_snippet_files_have_the_same_sections_in_every_paradigm():

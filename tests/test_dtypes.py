@@ -158,6 +158,28 @@ def test_matrix_product_of_two_dtypes_raises_as_in_pytorch():
             lib.ones(2, 3, dtype=lib.float16) @ lib.ones(3, 2)
 
 
+PRODUCTS_WRONG_IN_SHAPE_AND_DTYPE = [
+    ("matmul", (2, 3), (1,)),  # mv: the shape is checked first
+    ("matmul", (2, 3), (4, 2)),  # mm
+    ("matmul", (2, 2, 3), (2, 4, 2)),  # bmm
+    ("matmul", (2, 3), (2, 4, 2)),  # a matrix times a batch
+    ("matmul", (3,), (4,)),  # dot: the dtype is checked first
+    ("mm", (2, 3), (4, 2)),
+    ("mv", (2, 3), (4,)),
+    ("bmm", (2, 2, 3), (2, 4, 2)),
+]
+
+
+@pytest.mark.parametrize("op, a, b", PRODUCTS_WRONG_IN_SHAPE_AND_DTYPE)
+def test_a_product_wrong_in_shape_and_dtype_reports_what_pytorch_checks_first(op, a, b):
+    messages = []
+    for lib in (torch, tape):
+        with pytest.raises(RuntimeError) as caught:
+            getattr(lib, op)(lib.zeros(*a, dtype=lib.float64), lib.zeros(*b))
+        messages.append(str(caught.value).splitlines()[0])
+    assert messages[1] == messages[0]
+
+
 @pytest.mark.parametrize("name", ["float16", "bfloat16"])
 def test_assigning_a_grad_of_another_dtype_raises(name):
     for lib in (torch, tape):

@@ -13,6 +13,7 @@ there, every public name that is a funcgrad module (`funcgrad.tape.nn`, ...).
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -87,11 +88,32 @@ def public_modules() -> list[str]:
 def documented_here(module: types.ModuleType, name: str) -> bool:
     """Whether autodoc documents `module.name` itself: funcgrad's own functions and classes.
 
-    The rest (dtype aliases of JAX's, module-level values such as `default_generator`) are
-    listed with what they are instead.
+    A class exported by several public modules (`funcgrad.tape.Generator` is
+    `funcgrad.tape.random.Generator`) is documented on the first of them only: autodoc
+    registers a class under its defining name too, so a second entry would describe the same
+    object twice. The rest (dtype aliases of JAX's, module-level values such as
+    `default_generator`, a class documented elsewhere) are listed with what they are instead.
     """
     value = getattr(module, name)
     if isinstance(value, types.ModuleType):
         return False
     owner = getattr(value, "__module__", None) or ""
-    return (inspect.isfunction(value) or inspect.isclass(value)) and owner.startswith("funcgrad")
+    if not owner.startswith("funcgrad"):
+        return False
+    if inspect.isclass(value):
+        return _class_pages().get(value) == module.__name__
+    return inspect.isfunction(value)
+
+
+@functools.cache
+def _class_pages() -> dict[type, str]:
+    """Each funcgrad class and the first public module (in `public_modules` order) exporting
+    it: the page that documents it."""
+    pages: dict[type, str] = {}
+    for module_name in public_modules():
+        module = importlib.import_module(module_name)
+        for name in public_names(module):
+            value = getattr(module, name, None)
+            if inspect.isclass(value):
+                pages.setdefault(value, module_name)
+    return pages

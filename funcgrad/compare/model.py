@@ -90,7 +90,7 @@ def _functional_workload(model, loss_fn, x, y, unit) -> Workload:
     params = {f"model.{n}": p.detach().array for n, p in model.named_parameters()}
 
     def loss_of(params):
-        return nn.functional_call(whole, params, x, y)
+        return nn.functional_call(whole, params, (x, y))
 
     value_and_grad = jax.jit(jax.value_and_grad(loss_of))
 

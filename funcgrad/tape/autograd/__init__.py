@@ -2,15 +2,14 @@
 
 `backward` (the one `Tensor.backward` runs, from backward.py) and `grad` (gradients returned
 instead of accumulated: argument checks in PyTorch's words, then the engine), the custom
-`Function` with its `FunctionCtx`, and `graph.saved_tensors_hooks`. `functional`
+`Function` with its `FunctionCtx`, and the `graph` submodule (saved-tensor hooks,
+`increment_version`). `functional`
 (`torch.autograd.functional`: vjp, jvp, jacobian, hessian, hvp, vhp) is the submodule
 functional.py: it builds on `funcgrad.tape.func`, a layer above this one, so this module
 does not import it; `import funcgrad.tape` does.
 """
 
 from __future__ import annotations
-
-import types
 
 import jax.numpy as jnp
 
@@ -19,31 +18,10 @@ from ..backward import as_tensors, backward as backward, root_grads
 from ..engine import run_backward
 from ..function import Function as Function, FunctionCtx as FunctionCtx
 from ..grad_mode import set_grad_enabled
-from ..saved_hooks import saved_tensors_hooks
 from ..tensor import Tensor
+from . import graph as graph
 
 __all__ = ["Function", "FunctionCtx", "Variable", "backward", "functional", "grad", "graph"]
-
-
-def _increment_version(tensor) -> None:
-    """Bumps the version counter of a tensor (or of each tensor in a list or tuple), as an
-    in-place write would: graphs that saved it then fail their backward, and its views are
-    recomputed (PyTorch's `torch.autograd.graph.increment_version`).
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> x = torch.ones(2)
-        >>> torch.autograd.graph.increment_version(x)
-        >>> x._version
-        1
-    """
-    for t in tensor if isinstance(tensor, (list, tuple)) else (tensor,):
-        t._vc.value += 1
-
-
-graph = types.SimpleNamespace(
-    saved_tensors_hooks=saved_tensors_hooks, increment_version=_increment_version
-)
 
 
 class _VariableType(type):

@@ -98,6 +98,16 @@ def _matmul_error(a, b, transposed=False) -> str | None:
     return None
 
 
+def _raise_shape_error_first(a, b, transposed=False) -> None:
+    """PyTorch's mm, mv and bmm kernels check shapes before dtypes (dot checks dtypes
+    first), so operands wrong in both get the shape message."""
+    if len(a) == len(b) == 1:
+        return
+    message = _matmul_error(a, b, transposed)
+    if message is not None:
+        raise RuntimeError(message)
+
+
 class LinalgMixin(TensorBase):
     """Matrix products."""
 
@@ -120,6 +130,7 @@ class LinalgMixin(TensorBase):
             contiguous = 1 in (a[0], b[-1]) or 0 in a or 0 in b
             name = "matmul_t" if contiguous else "matmul_tc"
         if self.dtype != other.dtype:  # PyTorch does not promote in matrix products
+            _raise_shape_error_first(a, b, transposed)
             if len(a) == len(b) == 1:
                 kind = "dot"
             elif len(b) == 1 or (transposed and len(a) == 1):
@@ -160,6 +171,7 @@ class LinalgMixin(TensorBase):
 
     def _product(self, name, other):
         if self.dtype != other.dtype:
+            _raise_shape_error_first(self.shape, other.shape)
             raise RuntimeError(_product_dtype_error(name, self.dtype, other.dtype))
         try:
             return self._apply(name, self, other)

@@ -2,7 +2,7 @@
 batch (with the tape's tensors).
 
 Tensors are stacked; numpy arrays become tensors and are stacked; Python floats become a
-float64 tensor (float32 where the tape holds float64 in 32 bits), ints an int64 one, bools
+float64 tensor (as in PyTorch), ints an int64 one, bools
 a bool one; strings and bytes stay a list; dicts, namedtuples and sequences are collated
 field by field (a tuple sample gives a list, as in PyTorch).
 
@@ -100,7 +100,7 @@ def default_collate(batch):
         [tensor([[1., 2.],
                 [3., 4.]]), tensor([0, 1])]
         >>> default_collate([{"x": 1.5, "name": "a"}, {"x": 2.5, "name": "b"}])
-        {'x': tensor([1.5000, 2.5000]), 'name': ['a', 'b']}
+        {'x': tensor([1.5000, 2.5000], dtype=torch.float64), 'name': ['a', 'b']}
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
