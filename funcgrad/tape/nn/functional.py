@@ -358,7 +358,7 @@ def embedding(
 ) -> Tensor:
     """Rows of `weight` picked by the integer tensor `input`. With max_norm, the rows used
     are first renormalised in place to norm_type-norm at most max_norm (PyTorch's
-    embedding_renorm_); with scale_grad_by_freq, each row's gradient is divided by how
+    ``embedding_renorm_``); with scale_grad_by_freq, each row's gradient is divided by how
     often its index occurs in `input`.
 
     Example:

@@ -86,7 +86,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 
 def softsign(input: Tensor) -> Tensor:
-    """x / (1 + |x|), composed as in PyTorch."""
+    """x / (1 + abs(x)), composed as in PyTorch."""
     return input / (input.abs() + 1)
 
 

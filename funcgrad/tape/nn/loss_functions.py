@@ -238,7 +238,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:  # fmt: skip
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0
+    """0.5 d^2 / beta where abs(d) < beta, else abs(d) - 0.5 beta (d = input - target); beta = 0
     is the L1 loss, as in PyTorch."""
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _warn_on_broadcast(input, target)
@@ -251,7 +251,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight=None) -> Tensor:  # fmt: skip
-    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta)."""
+    """0.5 d^2 where abs(d) <= delta, else delta (abs(d) - 0.5 delta)."""
     reduction = _reduction(None, None, reduction)
     if weight is not None:
         raise NotImplementedError(errors.UNSUPPORTED.format(what="huber_loss(weight=...)"))
