@@ -1,4 +1,5 @@
-"""Fixtures shared by test files: the documentation site, built once per test session."""
+"""Fixtures shared by test files: the documentation site, built once per test session, and
+`--lazy`: the run with funcgrad.tape's lazy segments on (`funcgrad.tape.set_lazy`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,32 @@ import subprocess
 
 import docs_site
 import pytest
+
+import funcgrad.tape as tape
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--lazy",
+        action="store_true",
+        help="run every test with funcgrad.tape's lazy segments on (set_lazy(True))",
+    )
+    parser.addoption(
+        "--lazy-compile",
+        action="store_true",
+        help="--lazy, and every backward of a segment compiled at first sight",
+    )
+
+
+@pytest.fixture(autouse=True)
+def lazy_segments(request):
+    """With `--lazy` (or `--lazy-compile`), each test runs with lazy segments on."""
+    compile_all = request.config.getoption("--lazy-compile")
+    if not (request.config.getoption("--lazy") or compile_all):
+        yield
+        return
+    with tape.lazy.lazy_segments(compile_at_first_sight=compile_all):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -100,17 +100,21 @@ def style_problem(seed: int, size: int, content: str | None = None, style: str |
     """(the content image, `scores(image)` -> its style and content losses, the features' name)."""
     # ---- images and the feature network, from the shared weights
     content_img, style_img = (
-        convert.nchw_to_nhwc(jnp.asarray(a)) for a in images(size, content, style)
+        jnp.asarray(convert.nchw_to_nhwc(a)) for a in images(size, content, style)
     )
     config, state, features = feature_weights(seed, weights)
     cnn = VGGFeatures(config)
     variables = to_flax(config, state)
 
-    # ---- the model: the losses a pure function of the image, the targets fixed
-    content_targets = cnn.apply(variables, normalize(content_img))
-    style_targets = {
-        n: gram_matrix(f) for n, f in cnn.apply(variables, normalize(style_img)).items()
-    }
+    # ---- the model: the losses a pure function of the image, the targets fixed (computed
+    # by one compiled program: run op by op, each conv would be compiled on its own)
+    @jax.jit
+    def targets(content_img, style_img):
+        content = cnn.apply(variables, normalize(content_img))
+        style = cnn.apply(variables, normalize(style_img))
+        return {n: content[n] for n in CONTENT_LAYERS}, {n: gram_matrix(style[n]) for n in style}
+
+    content_targets, style_targets = targets(content_img, style_img)
 
     def scores(image):
         features = cnn.apply(variables, normalize(image))

@@ -3,7 +3,10 @@ after `backward(retain_graph=True)` and after a plain `backward()`.
 
 The graph is the one the example's tape form measures (its workload's `graph()`); with two
 outputs (retain_graph's `d` and `e`) the first backward is the first output's and the last
-the second's, as in the example. Pictures are `.svg` and, with matplotlib, `.png`.
+the second's, as in the example. Pictures are `.svg` (vector: a large graph stays readable
+at any zoom) and, with matplotlib, also `.png` for a graph of at most `PNG_MAX_BOXES` nodes:
+matplotlib takes one to two seconds per picture of a few dozen boxes, which made the
+pictures of `make demo`'s larger graphs cost more than several examples' comparisons.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from funcgrad.tape import draw_graph, graph_bytes
 from . import examples
 from .workload import Unavailable
 
-__all__ = ["draw_example_graphs"]
+__all__ = ["PNG_MAX_BOXES", "draw_example_graphs"]
+
+PNG_MAX_BOXES = 12  # retain_graph's and grad_accumulation's graphs; the others as .svg only
 
 MOMENTS = (
     ("1_before_backward", "before any backward"),
@@ -27,7 +32,7 @@ MOMENTS = (
 
 def draw_example_graphs(names, out_dir: str, *, seed: int = 0, quick: bool = False) -> list:
     """Draws the three pictures of each example whose tape form has a graph; their paths."""
-    formats = [".svg"] + ([".png"] if importlib.util.find_spec("matplotlib") else [])
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
     written = []
     for name in names:
         if "tape" not in examples.forms(name):
@@ -46,8 +51,11 @@ def draw_example_graphs(names, out_dir: str, *, seed: int = 0, quick: bool = Fal
             elif k == 2:
                 outputs[-1].backward()
             title = f"{name}: {moment}; the graph retains {graph_bytes(*outputs)} B"
-            for suffix in formats:
-                path = os.path.join(out_dir, f"{name}_{stem}{suffix}")
+            path = os.path.join(out_dir, f"{name}_{stem}.svg")
+            drawn = draw_graph(outputs, path, title=title)
+            written.append(path)
+            if has_matplotlib and len(drawn.boxes) <= PNG_MAX_BOXES:
+                path = os.path.join(out_dir, f"{name}_{stem}.png")
                 draw_graph(outputs, path, title=title)
                 written.append(path)
     return written

@@ -202,6 +202,13 @@ class SavedPullback(PullbackBase):
             raise RuntimeError(FREED_PULLBACK_MESSAGE)
         return self._residuals if self.unpack is None else self.unpack(self._residuals)
 
+    def replace(self, index: int, value, unpack: Callable) -> None:
+        """Stores `value` in place of saved value `index`; from now on the saved values are
+        read through `unpack` (a SavedTensor given its own hooks after the node was made)."""
+        saved = list(self._residuals)
+        saved[index] = value
+        self._residuals, self.unpack = tuple(saved), unpack
+
     def __call__(self, cotangents: Sequence, *, retain: bool = True) -> tuple:
         """Applies the rule to the saved values; frees them after the call if not `retain`."""
         grads = self.rule(self.values(), cotangents)

@@ -17,6 +17,7 @@ from . import (
     autograd as autograd,
     func as func,
     functions_more as _functions_more,
+    lazy as lazy,
     linalg as linalg,
     nn as nn,
     optim as optim,
@@ -45,6 +46,8 @@ from .devices import (
     backends as backends,
     cuda as cuda,
     device as device,
+    get_default_device as get_default_device,
+    set_default_device as set_default_device,
 )
 from .draw import draw_graph as draw_graph
 from .dtypes import (
@@ -181,6 +184,7 @@ from .grad_mode import (
     no_grad as no_grad,
     set_grad_enabled as set_grad_enabled,
 )
+from .lazy import is_lazy as is_lazy, set_lazy as set_lazy
 from .legacy import (
     BFloat16Tensor as BFloat16Tensor,
     BoolTensor as BoolTensor,
@@ -273,6 +277,7 @@ __all__ = [
     "diagonal",
     "default_generator",
     "device",
+    "get_default_device",
     "div",
     "divide",
     "dot",
@@ -316,9 +321,11 @@ __all__ = [
     "int8",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "is_lazy",
     "is_tensor",
     "isnan",
     "jit",
+    "lazy",
     "le",
     "linspace",
     "live_graph_bytes",
@@ -378,7 +385,9 @@ __all__ = [
     "seed",
     "select",
     "set_default_dtype",
+    "set_default_device",
     "set_grad_enabled",
+    "set_lazy",
     "set_rng_state",
     "short",
     "sigmoid",

@@ -19,6 +19,7 @@ class TensorBase:
     """
 
     __slots__ = ()
+    _pending = None  # set on a pending lazy result (funcgrad.tape.lazy), which has no _data
 
     @staticmethod
     def _apply(op, *inputs, **static):

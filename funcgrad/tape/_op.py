@@ -110,6 +110,32 @@ SAVED_NAMES = {
 }
 
 
+# Ops whose PyTorch node saves its second operand before its first (the order its
+# formulas name them: MulBackward0's gradient of self uses other first), so that
+# saved-tensor pack hooks see `other` (or `mat2`, the index) first and unpack it first.
+PACKS_SECOND_FIRST = frozenset(
+    (
+        "mul", "div", "remainder", "maximum", "minimum", "atan2", "pow_tensor",
+        "mm", "bmm", "matmul", "gather",
+    )
+)  # fmt: skip
+
+
+def pack_order(op: Op, positions: tuple) -> tuple:
+    """The order in which PyTorch's node packs the saved input `positions` (indices into
+    them), for saved-tensor hooks.
+
+    Example:
+        >>> from funcgrad.tape.ops import OPS
+        >>> pack_order(OPS["mul"], (0, 1)), pack_order(OPS["sin"], (0,))
+        ((1, 0), (0,))
+    """
+    order = tuple(range(len(positions)))
+    if op.name in PACKS_SECOND_FIRST and positions[:2] == (0, 1):
+        return (1, 0, *order[2:])
+    return order
+
+
 def result_rule(op: Op, key: tuple) -> Callable | None:
     """How the node of `op` computes its gradient from the op's result alone, when PyTorch
     saves only the result (relu, tanh, exp, softmax, ...): the functional core's rule

@@ -9,9 +9,11 @@ the outputs' own class.
 
 from __future__ import annotations
 
+import warnings
+
 import jax.numpy as jnp
 
-from . import errors, observe
+from . import errors, lazy, observe
 from ._base import TensorBase
 from ._convert import is_wide, to_array, x64
 from .engine import no_edge, run_backward
@@ -55,11 +57,11 @@ def root_grads(outputs, grad_outputs, create_graph) -> list:
                     errors.IMPLICIT_GRAD_NON_SCALAR
                     + errors.IMPLICIT_GRAD_HINT.format(shape=tuple(out.shape))
                 )
-            with x64(is_wide(out._data.dtype)):
-                g = jnp.ones(out.shape, out._data.dtype)
+            with x64(is_wide(out._aval.dtype)):  # (_aval: a pending lazy output stays so)
+                g = jnp.ones(out.shape, out._aval.dtype)
         else:
             if not isinstance(g, TensorBase):
-                g = out._wrap(to_array(g, out._data.dtype))
+                g = out._wrap(to_array(g, out._aval.dtype))
             if tuple(g.shape) != tuple(out.shape):
                 raise RuntimeError(
                     errors.SHAPE_MISMATCH.format(
@@ -69,10 +71,10 @@ def root_grads(outputs, grad_outputs, create_graph) -> list:
                     )
                 )
             if create_graph:  # PyTorch casts a gradient to its output's dtype
-                g = g if g._data.dtype == out._data.dtype else g.to(out._data.dtype)
+                g = g if g._aval.dtype == out._aval.dtype else g.to(out._aval.dtype)
             else:
-                with x64(is_wide(out._data.dtype)):
-                    g = g._data.astype(out._data.dtype)
+                with x64(is_wide(out._aval.dtype)):
+                    g = g._data.astype(out._aval.dtype)
         if create_graph and not isinstance(g, TensorBase):
             g = out._wrap(g)
         grads.append(g)
@@ -126,7 +128,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             # not require grad raises here.
             t.retain_grad()
         capture = [t._edge() for t in inputs]
+    if create_graph:
+        _warn_reference_cycle()
     with set_grad_enabled(create_graph):
+        if capture is None and not retain_graph and lazy.switch.on and lazy.backward(roots, grads):
+            return  # a pending lazy segment ran as one compiled program
         run_backward(
             roots,
             grads,
@@ -135,3 +141,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             capture=capture,
             accumulate=True,
         )
+
+
+_warned = []  # PyTorch gives the reference-cycle warning once per process
+
+
+def _warn_reference_cycle() -> None:
+    if not _warned:
+        _warned.append(True)
+        warnings.warn(errors.CREATE_GRAPH_CYCLE, UserWarning, stacklevel=3)

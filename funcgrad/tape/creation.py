@@ -14,7 +14,7 @@ import numpy as np
 
 from . import errors
 from ._convert import Defaults, canonical_dtype, is_wide, to_array, x64
-from .devices import parse_device
+from .devices import default_device, parse_device
 from .grad_mode import is_inference_mode_enabled
 from .tensor import Tensor
 
@@ -47,6 +47,8 @@ def _make(dtype, fn, *args):
 
 
 def _finish(array, requires_grad, device=None):
+    if device is None:
+        device = default_device()
     if device is not None:
         array = jax.device_put(array, parse_device(device))
     t = Tensor._wrap(array)
@@ -155,8 +157,11 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 
 def _like(fn):
     def like(input, *, dtype=None, device=None, requires_grad=False):
-        return fn(
-            *input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad
+        return fn(  # on input's device unless told (never the default device)
+            *input.shape,
+            dtype=dtype or input.dtype,
+            device=device or input.device,
+            requires_grad=requires_grad,
         )
 
     like.__name__ = fn.__name__ + "_like"

@@ -12,12 +12,24 @@ What it does not do: move arrays (the recorded `to_device` op, methods/convert.p
 from __future__ import annotations
 
 import builtins
+import threading
 
 import jax
 
 from . import errors
 
-__all__ = ["Namespace", "accelerator", "backends", "cuda", "device", "of", "parse_device"]
+__all__ = [
+    "Namespace",
+    "accelerator",
+    "backends",
+    "cuda",
+    "default_device",
+    "device",
+    "get_default_device",
+    "of",
+    "parse_device",
+    "set_default_device",
+]
 
 _TYPES = ("cpu", "cuda", "tpu", "mps", "meta", "xla")
 _PLATFORM = {"cpu": "cpu", "cuda": "gpu", "tpu": "tpu", "gpu": "gpu"}
@@ -75,6 +87,60 @@ class device:  # noqa: N801 - PyTorch's name
 
     def __reduce__(self):
         return (device, (self.type, self.index))
+
+    def __enter__(self):
+        """`with torch.device("cuda"):` tensors made inside by factories go to it."""
+        _context_stack().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _context_stack().pop()
+        return False
+
+
+# ---------------------------------------------------------------- the default device
+_default: list = [None]  # set_default_device: process-wide, as in PyTorch
+_local = threading.local()  # `with device(...)` blocks, per thread
+
+
+def _context_stack() -> list:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+def default_device():
+    """The device factories put new tensors on when given none (a `with device(...)`
+    block, else `set_default_device`'s), or None: JAX's default placement."""
+    stack = _context_stack()
+    return stack[-1] if stack else _default[0]
+
+
+def set_default_device(dev) -> None:
+    """Makes `dev` the device factories (`zeros`, `tensor`, `rand`, ...) use when given
+    none; None restores the CPU default. An absent device raises PyTorch's error when a
+    tensor is made, as in PyTorch.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> torch.set_default_device("cpu")
+        >>> torch.zeros(2).device, torch.get_default_device()
+        (device(type='cpu'), device(type='cpu'))
+        >>> torch.set_default_device(None)
+    """
+    _default[0] = None if dev is None else device(dev)
+
+
+def get_default_device() -> device:
+    """The device factories use when given none (PyTorch's `torch.get_default_device`).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> with torch.device("cpu"):
+        ...     print(torch.get_default_device())
+        cpu
+    """
+    return default_device() or device("cpu")
 
 
 def _jax_devices(kind: str) -> list:

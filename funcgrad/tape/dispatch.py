@@ -28,12 +28,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
-from . import errors, observe, views
+from . import errors, lazy, observe, views
 from ._convert import Defaults, dtype_category, is_wide
-from ._op import SAVED_NAMES, Op, ReturnTypes, result_rule, saved_positions
+from ._op import SAVED_NAMES, Op, ReturnTypes, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
-from .grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .grad_mode import is_inference_mode_enabled, is_recording
+from .lazy import switch as _lazy
 from .ops import OPS  # the table, complete once ops.py is imported
+from .saved_attrs import SavedInfo
 from .saved_hooks import pack_all, saved_hooks_active, unpack_all
 
 __all__ = ["apply", "ReturnTypes"]
@@ -68,6 +70,10 @@ def apply(cls, name, *inputs, **static):
     """
     op = name if isinstance(name, Op) else OPS[name]
     key = tuple(sorted(static.items())) if static else ()
+    if _lazy.on:  # lazy segments (funcgrad.tape.lazy): record now, run when needed
+        pending = lazy.record(cls, op, key, inputs, _record)
+        if pending is not None:
+            return pending
     wide = op.wide or Defaults.wide
     if not wide:  # the float32 path: one dtype read per tensor input
         int_widening = op.name in _INT_WIDENING
@@ -116,8 +122,8 @@ def _apply(cls, op, key, inputs, wide):
             r._inference = True
     if observe.transforms is not None and observe.transforms.inside():
         observe.transforms.ran_op(inputs, results)  # torch.func: no node, JAX's gradient
-    elif op.differentiable and True in requires and is_grad_enabled():
-        _record(cls, op, key, inputs, arrays, tuple(requires), results)
+    elif op.differentiable and True in requires and is_recording():
+        _record(cls, op, key, inputs, arrays, tuple(requires), results, outs)
     if op.view and isinstance(inputs[0], cls):
         _mark_views(inputs[0], op, key, requires[0], results)
     if not op.multi:
@@ -240,12 +246,12 @@ class _Plan:
     the result is one buffer with the next op's input, and the graph holds it once."""
 
     __slots__ = (
-        "op", "key", "requires", "torch_saved", "saves_result", "rule", "run", "keeps_output",
-        "wide",
+        "op", "key", "requires", "input_types", "torch_saved", "saves_result", "rule", "run",
+        "keeps_output", "wide",
     )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs, edged):
-        self.op, self.key, self.requires = op, key, requires
+        self.op, self.key, self.requires, self.input_types = op, key, requires, inputs
         # PyTorch saves what the gradients of inputs with a grad edge need (`edged`: a view
         # made under no_grad requires grad but has none).
         self.torch_saved, self.saves_result = saved_positions(op.saves, len(inputs), edged)
@@ -270,9 +276,54 @@ class _Plan:
         )
 
 
-def _record(cls, op, key, inputs, arrays, requires, results):
+def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pending=False):
+    """Makes the node of an op that ran (`arrays`: its input values, `outs`: its output
+    arrays); returns the op signature's plan. For a pending op of a lazy segment
+    (funcgrad.tape.lazy, `pending`) they are abstract values, the plan may be known, and
+    the node gets no pullback: the segment gives it a pending one."""
+    if plan is None:
+        plan = _plan(cls, op, key, inputs, arrays, requires, outs)
+    checks = []
+    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
+    if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
+        for i in plan.torch_saved:
+            x = inputs[i]
+            if isinstance(x, cls):
+                if x._inference:
+                    raise RuntimeError(errors.INFERENCE_SAVED)
+                name = names[i] if i < len(names) else ""
+                checks.append((name, _version_check(x, arrays[i])))
+    if plan.saves_result:
+        saved_results = range(len(results))[-1:] if op.saves == "indices" else range(len(results))
+        checks.extend(
+            ("result", _version_check(results[i], outs[i], op.node)) for i in saved_results
+        )
+    if names:  # PyTorch checks a node's saved tensors in the order of their names
+        checks.sort(key=lambda named: named[0])
+    checks = [check for _, check in checks]
+    pullback = None if pending else _pullback(cls, plan, inputs, arrays, results, outs)
+    edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
+    node = node_class(op.node)(
+        op.node,
+        edges,
+        plan.run,
+        pullback,
+        checks,
+        len(results),
+        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
+        saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
+    )
+    node._attrs_spec = (SavedInfo, (cls, plan, plan.input_types))  # grad_fn._saved_*
+    for i, r in enumerate(results):
+        if plan.rule.diff_out[i]:
+            r._grad_fn, r._output_nr, r._requires_grad = node, i, True
+    return plan
+
+
+def _plan(cls, op, key, inputs, arrays, requires, outs):
+    """The `_Plan` of an op signature, made once."""
     input_types = tuple(map(input_type, arrays))
-    output_types = tuple((r._data.shape, r._data.dtype) for r in results)
+    output_types = tuple((o.shape, o.dtype) for o in outs)
     edged = requires
     for x in inputs:
         if isinstance(x, cls) and x._accumulator is no_edge:
@@ -285,47 +336,25 @@ def _record(cls, op, key, inputs, arrays, requires, results):
     plan = _plans.get(spec)
     if plan is None:
         plan = _plans[spec] = _Plan(cls, op, key, requires, input_types, output_types, edged)
-    checks = []
-    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
-    if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
-        for i in plan.torch_saved:
-            x = inputs[i]
-            if isinstance(x, cls):
-                if x._inference:
-                    raise RuntimeError(errors.INFERENCE_SAVED)
-                checks.append((names[i] if i < len(names) else "", _version_check(x)))
-    if plan.saves_result:
-        saved_results = results[-1:] if op.saves == "indices" else results
-        checks.extend(("result", _version_check(r, op.node)) for r in saved_results)
-    if names:  # PyTorch checks a node's saved tensors in the order of their names
-        checks.sort(key=lambda named: named[0])
-    checks = [check for _, check in checks]
+    return plan
+
+
+def _pullback(cls, plan, inputs, arrays, results, outs):
+    """The node's pullback: PyTorch's saved values (packed by saved-tensor hooks if any)."""
     if plan.keeps_output:
         tensors = results
-        saved = (results[0]._data,)
+        saved = (outs[0],)
     else:
         tensors = tuple(inputs[i] if isinstance(inputs[i], cls) else None for i in plan.rule.keep)
         saved = tuple(arrays[i] for i in plan.rule.keep)
     unpack = None
     if saved_hooks_active():
-        saved, unpack = pack_all(saved, tensors), unpack_all
-    edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
-    node = node_class(op.node)(
-        op.node,
-        edges,
-        plan.run,
-        SavedPullback(plan.rule, saved, unpack),
-        checks,
-        len(results),
-        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
-        saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
-    )
-    for i, r in enumerate(results):
-        if plan.rule.diff_out[i]:
-            r._grad_fn, r._output_nr, r._requires_grad = node, i, True
+        order = None if plan.keeps_output else pack_order(plan.op, plan.rule.keep)
+        saved, unpack = pack_all(saved, tensors, order), unpack_all
+    return SavedPullback(plan.rule, saved, unpack)
 
 
-def _version_check(tensor, owner=None):
+def _version_check(tensor, value, owner=None):
     """(counter, version, info): backward fails if the tensor was changed in place since.
 
     A saved input is named in the error by its grad_fn at backward time, as PyTorch does
@@ -338,7 +367,7 @@ def _version_check(tensor, owner=None):
         # the view's grad_fn as an AsStridedBackward0 (a linear layer's saved weight.t()
         # after an optimizer step), and names that, also when only the node keeps the view.
         grad_fn, output_nr = "AsStridedBackward0", 0
-    info = (tensor._data.dtype, tensor._data.shape, grad_fn, output_nr, ref)
+    info = (value.dtype, value.shape, grad_fn, output_nr, ref)
     return tensor._vc, tensor._vc.value, info
 
 
@@ -424,3 +453,6 @@ def _backward_as_op(cls, plan, node, kept, grads):
             multi=True,
         )
     return tuple(apply(cls, backward_op, *saved_tensors, *[g for g in grads if g is not None]))
+
+
+lazy.use_forward(_forward)  # a flushed lazy segment runs op by op with these kernels

@@ -83,6 +83,29 @@ class Node:
     def name(self) -> str:
         return self._name
 
+    # What a recorded op saved, by PyTorch's names (`_saved_self`, `_raw_saved_self`, ...):
+    # dispatch.py sets `_attrs_spec` to `(make, args)`; `make(*args)` builds the answer
+    # object (saved_attrs.SavedInfo) on the first such read, so recording pays nothing.
+    _attrs_spec = None
+    _attrs_info = None
+
+    def __getattr__(self, attr):
+        if attr.startswith(("_saved_", "_raw_saved_")) and self._attrs_spec is not None:
+            return self._attrs_answers().get(self, attr)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{attr}'")
+
+    def __dir__(self):
+        names = list(super().__dir__())
+        if self._attrs_spec is not None:
+            names += self._attrs_answers().attributes()
+        return names
+
+    def _attrs_answers(self):
+        if self._attrs_info is None:
+            make, args = self._attrs_spec
+            self._attrs_info = make(*args)
+        return self._attrs_info
+
     def __repr__(self) -> str:
         return f"<{self._name} object at {hex(id(self))}>"
 
@@ -122,6 +145,9 @@ class Node:
                 errors.BACKWARD_TWICE + errors.BACKWARD_TWICE_HINT.format(node=self._name)
             )
         for counter, version, info in self._checks:
+            saved = info[4]() if info[4] is not None else None
+            if saved is not None and info[2] is not None and saved._grad_fn is None:
+                raise RuntimeError(errors.DETACHED_SAVED)  # a non-leaf detach_()ed since
             if counter.value != version:
                 raise RuntimeError(
                     errors.version_mismatch(info, counter.value, version)

@@ -17,6 +17,19 @@ import numpy as np
 from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
 __all__ = [
+    "DATA_NOT_FLOAT",
+    "DETACHED_SAVED",
+    "POST_ACCUMULATE_HOOK_RETURN",
+    "CREATE_GRAPH_CYCLE",
+    "CLASS_DECORATION",
+    "DIRTY_VIEW",
+    "DIRTY_LEAF",
+    "DIRTY_NOT_RETURNED",
+    "GRADCHECK_UNSUPPORTED",
+    "GRADCHECK_NOT_REENTRANT",
+    "GRADCHECK_NO_INPUT",
+    "GRADCHECK_NOT_DOUBLE",
+    "ONCE_DIFFERENTIABLE",
     "BACKWARD_TWICE",
     "BACKWARD_TWICE_HINT",
     "BCE_INPUT_RANGE",
@@ -336,6 +349,61 @@ FUNCTION_GRAD_SHAPE = (
     "expected shape compatible with {expected}"
 )
 
+DIRTY_NOT_RETURNED = (
+    "Some elements marked as dirty during the forward method were not returned as output. "
+    "The inputs that are modified inplace must all be outputs of the Function."
+)
+DIRTY_LEAF = "a leaf Variable that requires grad has been used in an in-place operation."
+DIRTY_VIEW = (
+    "ctx.mark_dirty on a view is not supported by funcgrad.tape (PyTorch rewrites the "
+    "base's history as CopySlices around the custom node); mark_dirty the base itself, or "
+    "write the view with tape in-place ops outside the Function"
+)
+CLASS_DECORATION = (
+    "Decorating classes is deprecated and will be disabled in future versions. You should "
+    "only decorate functions or methods. To preserve the current behavior of class "
+    "decoration, you can directly decorate the `__init__` method and nothing else."
+)
+CREATE_GRAPH_CYCLE = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak."
+)
+POST_ACCUMULATE_HOOK_RETURN = "Tensor post accumulate grad hooks should return None."
+DETACHED_SAVED = (
+    "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_()."
+    "This is not supported, please use out-of-place `.detach()` instead"
+)
+DATA_NOT_FLOAT = (
+    "data set to a tensor that requires gradients must be floating point or complex dtype"
+)
+ONCE_DIFFERENTIABLE = (
+    "trying to differentiate twice a function that was marked with @once_differentiable"
+)
+
+# ---------------------------------------------------------------- gradcheck
+GRADCHECK_NOT_DOUBLE = (
+    "Input #{index} requires gradient and is not a double precision floating point or "
+    "complex. This check will likely fail if all the inputs are not of double precision "
+    "floating point or complex. "
+)
+GRADCHECK_NO_INPUT = (
+    "gradcheck expects at least one input tensor to require gradient, but none of them "
+    "have requires_grad=True."
+)
+GRADCHECK_NOT_REENTRANT = (
+    "Backward is not reentrant, i.e., running backward with same input and grad_output "
+    "multiple times gives different values, although analytical gradient matches numerical "
+    "gradient.The tolerance for nondeterminism was {tol}."
+)
+GRADCHECK_UNSUPPORTED = (
+    "gradcheck({option}=True) is not supported by funcgrad.tape: it checks reverse-mode "
+    "gradients element by element only; check forward mode and batching with "
+    "torch.func.jvp / torch.func.vmap against the same function instead"
+)
+
 # ---------------------------------------------------------------- nn
 CONV_GROUPS = (
     "Given groups={groups}, weight of size {weight}, expected input{input} to have "
@@ -641,6 +709,23 @@ MUTUALLY_EXCLUSIVE = (
 
 # ---------------------------------------------------------------- torch.save / torch.load
 EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_module is specified"
+
+# Lazy segments (funcgrad.tape.lazy): funcgrad's own texts, PyTorch has no lazy mode.
+LAZY_ENV = (
+    "[funcgrad] FUNCGRAD_LAZY must be 0 or 1, got {value!r}: it turns the tape's lazy "
+    "segments off (0, the default) or on (1)."
+)
+LAZY_RECOMPILES = (
+    "[funcgrad] lazy segments: {n} segment programs compiled in a row without a cache hit; "
+    "the graph's structure (ops, shapes, dtypes) seems to change every step, so each "
+    "backward pays a compile. Keep shapes fixed (pad batches), or turn lazy segments off "
+    "with funcgrad.tape.set_lazy(False)."
+)
+LAZY_NOT_RUN = (
+    "[funcgrad] lazy segments: a pending node was not run with its segment; this is a bug "
+    "in funcgrad.tape.lazy, please report it (set_lazy(False) works around it)."
+)
+LAZY_CACHE_SIZE = "[funcgrad] the lazy segment cache size must be at least 1, got {size}"
 
 
 # ---------------------------------------------------------------- filling in the texts

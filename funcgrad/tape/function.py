@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from ..functional import SavedPullback
 from . import errors, observe
 from .engine import node_class
-from .grad_mode import is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import is_grad_enabled, is_recording, no_grad, set_grad_enabled
 from .tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -31,6 +31,7 @@ class FunctionCtx:
         self.needs_input_grad = ()
         self.materialize_grads = True
         self.non_differentiable = set()
+        self.dirty_tensors = ()
         self._pullback = None  # once the node exists: a weak reference to its pullback
 
     def save_for_backward(self, *tensors):
@@ -52,10 +53,8 @@ class FunctionCtx:
         self.materialize_grads = value
 
     def mark_dirty(self, *tensors):
-        raise NotImplementedError(
-            "ctx.mark_dirty (in-place custom Functions) is not supported by funcgrad.tape; "
-            "return a new tensor from forward instead"
-        )
+        """Marks inputs that forward modified in place; forward must return them."""
+        self.dirty_tensors = tensors
 
 
 class Function:
@@ -109,7 +108,16 @@ class Function:
         if custom_setup:
             cls.setup_context(ctx, args, out)
         outs = out if isinstance(out, tuple) else (out,)
-        if not (is_grad_enabled() and any(ctx.needs_input_grad)):
+        record = is_recording() and any(ctx.needs_input_grad)
+        _check_dirty(ctx.dirty_tensors, outs, record)
+        # An input returned unchanged comes back as a new tensor (a view of it when grad
+        # mode is on), never as the input itself; one marked dirty comes back as itself.
+        given, outs = outs, tuple(_output_of_input(o, ctx.dirty_tensors, args) for o in outs)
+        ctx.non_differentiable |= {
+            id(o) for o, g in zip(outs, given) if id(g) in ctx.non_differentiable
+        }
+        out = outs if isinstance(out, tuple) else outs[0]
+        if not record:
             return out
         edges = tuple(
             a._edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args
@@ -133,8 +141,40 @@ class Function:
                 and id(o) not in ctx.non_differentiable
                 and jnp.issubdtype(o.dtype, jnp.inexact)
             ):
+                # A dirty input's history is rewritten: this node is its grad_fn now.
                 o._grad_fn, o._output_nr, o._requires_grad = node, i, True
         return out
+
+
+def _check_dirty(dirty, outs, record) -> None:
+    """PyTorch's checks of `ctx.mark_dirty`, then the version bump it makes (on top of the
+    in-place op's own): graphs that saved the old value fail their backward."""
+    returned = {id(o) for o in outs}
+    if any(id(t) not in returned for t in dirty):
+        raise RuntimeError(errors.DIRTY_NOT_RETURNED)
+    for t in dirty:
+        if record and t._grad_fn is None and t._requires_grad:
+            raise RuntimeError(errors.DIRTY_LEAF + errors.LEAF_INPLACE_HINT)
+        if record and t._base is not None:
+            raise NotImplementedError(errors.DIRTY_VIEW)
+    for t in dirty:
+        t._vc.value += 1
+        if t._base is None:
+            t._view_version = t._vc.value
+
+
+def _output_of_input(out, dirty, args):
+    if not isinstance(out, Tensor) or not any(out is a for a in args):
+        return out
+    if any(out is t for t in dirty):
+        return out
+    if not is_grad_enabled():
+        return out.detach()
+    with no_grad():
+        alias = out.view(out.shape)
+    # A view made under no_grad is marked as such; this one is the Function's output.
+    alias._view_meta, alias._accumulator, alias._requires_grad = None, None, False
+    return alias
 
 
 def _run(node, grads, create_graph):
@@ -162,6 +202,8 @@ class _CustomBackward:
         with set_grad_enabled(create_graph):
             result = cls.backward(ctx, *wrapped)
         result = result if isinstance(result, tuple) else (result,)
+        if len(result) > self.n_args and all(g is None for g in result[self.n_args :]):
+            result = result[: self.n_args]  # trailing Nones are allowed, as in PyTorch
         if len(result) != self.n_args:
             raise RuntimeError(
                 f"function {cls.__name__}Backward returned an incorrect number of gradients "

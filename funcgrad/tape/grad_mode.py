@@ -8,13 +8,19 @@ nothing about tensors; the op dispatcher asks `is_grad_enabled()` before recordi
 from __future__ import annotations
 
 import functools
+import inspect
+import sys
 import threading
+import warnings
+
+from . import errors
 
 __all__ = [
     "enable_grad",
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "is_recording",
     "no_grad",
     "set_grad_enabled",
 ]
@@ -39,8 +45,52 @@ def is_inference_mode_enabled() -> bool:
     return getattr(_state, "inference", False)
 
 
+def is_recording() -> bool:
+    """Whether ops are recorded on the tape now: grad mode on and not in inference mode
+    (`enable_grad()` inside `inference_mode()` turns grad mode on, and still records
+    nothing, as in PyTorch).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> from funcgrad.tape.grad_mode import is_recording
+        >>> with torch.inference_mode(), torch.enable_grad():
+        ...     print(torch.is_grad_enabled(), is_recording())
+        True False
+    """
+    return getattr(_state, "enabled", True) and not getattr(_state, "inference", False)
+
+
 def _set_enabled(mode: bool) -> None:
     _state.enabled = bool(mode)
+
+
+def _wrap_generator(fresh, fn):
+    """A generator function whose body runs in the mode each time it is resumed, and the
+    caller's mode is back at each `yield` (PyTorch's decorated generators)."""
+
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with fresh():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with fresh():
+                        gen.close()
+                    raise
+                except BaseException:
+                    with fresh():
+                        response = gen.throw(*sys.exc_info()[1:2])
+                else:
+                    with fresh():
+                        response = gen.send(request)
+        except StopIteration as e:
+            return e.value
+
+    return generator
 
 
 class _GradModeContext:
@@ -59,9 +109,22 @@ class _GradModeContext:
         return False
 
     def __call__(self, fn):
+        if inspect.isclass(fn):  # PyTorch still allows it, with its warning
+            warnings.warn(errors.CLASS_DECORATION, FutureWarning, stacklevel=2)
+            cls = fn
+
+            def fn(*args, **kwargs):
+                return cls(*args, **kwargs)
+
+        def fresh():
+            return self.__class__(*self._ctor_args())
+
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fresh, fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(*self._ctor_args()):
+            with fresh():
                 return fn(*args, **kwargs)
 
         return wrapper

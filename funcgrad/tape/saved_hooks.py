@@ -14,7 +14,14 @@ import jax
 
 from ._base import TensorBase
 
-__all__ = ["pack_all", "saved_hooks_active", "saved_tensors_hooks", "unpack_all"]
+__all__ = [
+    "pack_all",
+    "pack_with",
+    "saved_hooks_active",
+    "saved_tensors_hooks",
+    "unpack_all",
+    "unpack_value",
+]
 
 _state = threading.local()
 
@@ -60,52 +67,73 @@ class _Packed:
     whose leaf is the packed value when that is an array (or a tensor), so that the byte
     counters see what the hook kept; an index or a file name counts nothing."""
 
-    __slots__ = ("value", "unpack")
+    __slots__ = ("value", "unpack", "rank")
 
-    def __init__(self, value, unpack):
-        self.value, self.unpack = value, unpack
+    def __init__(self, value, unpack, rank=0):
+        self.value, self.unpack, self.rank = value, unpack, rank  # rank: when it was packed
 
     def tree_flatten(self):
         array_like = hasattr(self.value, "shape") and hasattr(self.value, "dtype")
         return ((self.value,) if array_like else ()), (
             self.unpack,
             None if array_like else self.value,
+            self.rank,
         )
 
     @classmethod
     def tree_unflatten(cls, aux, children):
-        unpack, value = aux
-        return cls(children[0] if children else value, unpack)
+        unpack, value, rank = aux
+        return cls(children[0] if children else value, unpack, rank)
 
 
 def saved_hooks_active() -> bool:
     return bool(getattr(_state, "stack", None))
 
 
-def pack_all(arrays: tuple, tensors: tuple) -> tuple:
+def pack_all(arrays: tuple, tensors: tuple, order: tuple | None = None) -> tuple:
     """Packs saved values with the innermost active hooks (no hooks: unchanged).
 
     Args:
       arrays: the values an op saves.
       tensors: per value, the tensor it is the array of (what the pack hook receives), or
         None for a Python number, which is kept as is.
+      order: Optional. The indices of `arrays` in the order PyTorch's node packs them
+        (and unpacks them: `unpack_all` follows the same order). Defaults to as given.
     """
     stack = _stack()
     if not stack:
         return arrays
     hooks = stack[-1]
-    return tuple(
-        a if t is None else _Packed(hooks.pack_hook(t), hooks.unpack_hook)
-        for a, t in zip(arrays, tensors)
-    )
+    packed = list(arrays)
+    for rank, i in enumerate(order if order is not None else range(len(arrays))):
+        if tensors[i] is not None:
+            packed[i] = _Packed(hooks.pack_hook(tensors[i]), hooks.unpack_hook, rank)
+    return tuple(packed)
 
 
 def unpack_all(saved: tuple) -> tuple:
     """Inverse of pack_all: the saved arrays, unpacking any packed ones."""
     for s in saved:
         if type(s) is _Packed:
-            return tuple(_unpack(s) for s in saved)
+            out = list(saved)
+            # Unpack in the order they were packed, as PyTorch's node does.
+            ranked = sorted(
+                (i for i, s in enumerate(saved) if type(s) is _Packed), key=lambda i: saved[i].rank
+            )
+            for i in ranked:
+                out[i] = _unpack(saved[i])
+            return tuple(out)
     return saved
+
+
+def pack_with(tensor, pack_hook, unpack_hook):
+    """One saved value packed with a given pair of hooks (a SavedTensor's register_hooks)."""
+    return _Packed(pack_hook(tensor), unpack_hook)
+
+
+def unpack_value(s):
+    """One saved value as the rule reads it (its unpack hook run if it was packed)."""
+    return _unpack(s)
 
 
 def _unpack(s):

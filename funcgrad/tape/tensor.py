@@ -24,7 +24,7 @@ import weakref
 import jax
 import jax.numpy as jnp
 
-from . import dispatch, errors, observe, printing, views
+from . import dispatch, errors, lazy, observe, printing, views
 from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
@@ -63,6 +63,7 @@ class Tensor(TensorMethods):
     _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
     _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
     _has_views = False  # set on a root once a view or alias of it is made (methods/inplace.py)
+    _pending = None  # a lazy result not yet run: its record (funcgrad.tape.lazy)
 
     def __init__(self, *args, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
@@ -101,6 +102,14 @@ class Tensor(TensorMethods):
         t = Tensor._wrap(to_array(value))
         t._inference = is_inference_mode_enabled()
         return t
+
+    def __getattr__(self, name):
+        # Only reached for a missing attribute: `_data` is missing while a lazy result is
+        # pending, and reading it runs the pending segment (a flush point).
+        if name == "_data" and self.__dict__.get("_pending") is not None:
+            lazy.materialize(self._pending.segment)
+            return self.__dict__["_data"]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ------------------------------------------------------------ autograd state
     @property
@@ -249,7 +258,8 @@ class Tensor(TensorMethods):
                 self._grad._write(jnp.add(self._grad._data, grad))
         if self._post_accumulate_hooks:
             for hook in list(self._post_accumulate_hooks.values()):
-                hook(self)
+                if hook(self) is not None:
+                    raise RuntimeError(errors.POST_ACCUMULATE_HOOK_RETURN)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Computes the gradient of this tensor w.r.t. graph leaves; see autograd.backward.
@@ -300,15 +310,18 @@ class Tensor(TensorMethods):
     @data.setter
     def data(self, value) -> None:
         observe.writing(self, "assigned .data of")
-        self._data = to_array(value)
+        array = to_array(value)
+        if self._requires_grad and not jnp.issubdtype(array.dtype, jnp.inexact):
+            raise RuntimeError(errors.DATA_NOT_FLOAT)
+        self._data = array
 
     @property
     def array(self) -> jax.Array:
         """The underlying jax.Array (read-only; use the tape ops to change it)."""
         return self._value()
 
-    @property
     def _is_view(self) -> bool:
+        """Whether this tensor is a view of another (PyTorch's `_is_view()`)."""
         return self._base is not None
 
     def _root(self) -> Tensor:
@@ -372,7 +385,7 @@ class Tensor(TensorMethods):
             root, chain = self._storage
             root._write(views.scatter(root._value(), array, chain))
         else:
-            self._data = array
+            self._data, self._pending = array, None  # a pending value is replaced
             self._vc.value += 1
             self._view_version = self._vc.value
             return

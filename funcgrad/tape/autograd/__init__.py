@@ -2,8 +2,9 @@
 
 `backward` (the one `Tensor.backward` runs, from backward.py) and `grad` (gradients returned
 instead of accumulated: argument checks in PyTorch's words, then the engine), the custom
-`Function` with its `FunctionCtx`, and the `graph` submodule (saved-tensor hooks,
-`increment_version`). `functional`
+`Function` with its `FunctionCtx` (also in the submodule `function`, with
+`once_differentiable`), `graph` (saved-tensor hooks, `save_on_cpu`, `increment_version`),
+`gradcheck` / `gradgradcheck` (_gradcheck.py). `functional`
 (`torch.autograd.functional`: vjp, jvp, jacobian, hessian, hvp, vhp) is the submodule
 functional.py: it builds on `funcgrad.tape.func`, a layer above this one, so this module
 does not import it; `import funcgrad.tape` does.
@@ -11,17 +12,25 @@ does not import it; `import funcgrad.tape` does.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
-from .. import errors, observe
-from ..backward import as_tensors, backward as backward, root_grads
-from ..engine import run_backward
+from ..backward import backward as backward
 from ..function import Function as Function, FunctionCtx as FunctionCtx
-from ..grad_mode import set_grad_enabled
 from ..tensor import Tensor
-from . import graph as graph
+from . import function as function, graph as graph
+from ._grad import grad as grad
+from ._gradcheck import gradcheck as gradcheck, gradgradcheck as gradgradcheck
 
-__all__ = ["Function", "FunctionCtx", "Variable", "backward", "functional", "grad", "graph"]
+__all__ = [
+    "Function",
+    "FunctionCtx",
+    "Variable",
+    "backward",
+    "function",
+    "functional",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "graph",
+]
 
 
 class _VariableType(type):
@@ -47,95 +56,3 @@ class Variable(metaclass=_VariableType):
         if requires_grad:
             out.requires_grad_(True)
         return out
-
-
-def _check_inputs(inputs):
-    for t in inputs:
-        if not t._requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
-
-
-def grad(
-    outputs,
-    inputs,
-    grad_outputs=None,
-    retain_graph=None,
-    create_graph=False,
-    only_inputs=True,
-    allow_unused=None,
-    is_grads_batched=False,
-    materialize_grads=False,
-):
-    """Returns the gradients of `outputs` w.r.t. `inputs` without touching any `.grad`.
-
-    Args:
-      outputs: a tensor or sequence of tensors to differentiate.
-      inputs: a tensor or sequence of tensors to differentiate with respect to.
-      grad_outputs: Optional. One gradient per output (None allowed for scalars).
-      retain_graph: Optional, bool. Defaults to create_graph.
-      create_graph: Optional, bool. Make the result differentiable (double backward).
-      allow_unused: Optional, bool. Return None for inputs the outputs do not depend on,
-        instead of raising.
-      materialize_grads: Optional, bool. Return zeros instead of None for unused inputs.
-
-    Returns:
-      A tuple with one gradient tensor (or None) per input.
-
-    Example:
-        >>> import funcgrad.tape as torch
-        >>> x = torch.tensor([3.0], requires_grad=True)
-        >>> (g,) = torch.autograd.grad(x ** 3, x, create_graph=True)
-        >>> (h,) = torch.autograd.grad(g, x)
-        >>> g.item(), h.item()
-        (27.0, 18.0)
-    """
-    if observe.transforms is not None:  # inside torch.func: no graph to walk
-        observe.transforms.backward_called("autograd.grad")
-    if is_grads_batched:
-        raise NotImplementedError(
-            "autograd.grad(is_grads_batched=True) is not supported; "
-            "use jax.vmap over funcgrad.functional pullbacks instead"
-        )
-    if allow_unused is None:
-        allow_unused = materialize_grads
-    if materialize_grads and not allow_unused:
-        raise ValueError(
-            "Expected allow_unused to be True or not passed when materialize_grads=True, "
-            "but got: allow_unused=False."
-        )
-    outputs = as_tensors(outputs, "outputs")
-    single = isinstance(inputs, Tensor)
-    inputs = as_tensors(inputs, "inputs")
-    if not inputs:
-        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
-    grad_outputs = (
-        [None] * len(outputs)
-        if grad_outputs is None
-        else list((grad_outputs,) if isinstance(grad_outputs, Tensor) else grad_outputs)
-    )
-    retain_graph = create_graph if retain_graph is None else retain_graph
-    roots = [o._edge() if o._requires_grad else (None, 0) for o in outputs]
-    grads = root_grads(outputs, grad_outputs, create_graph)
-    _check_inputs(inputs)  # after the outputs, in PyTorch's order
-    with set_grad_enabled(create_graph):
-        captured = run_backward(
-            roots,
-            grads,
-            retain_graph=retain_graph,
-            create_graph=create_graph,
-            capture=[t._edge() for t in inputs],
-            accumulate=False,
-        )
-    result, wrapped = [], {}  # an input given twice gets one tensor twice, as in PyTorch
-    for i, (t, g) in enumerate(zip(inputs, captured)):
-        if g is None:
-            if not allow_unused:
-                raise RuntimeError(errors.UNUSED_INPUT.format(index=i))
-            g = Tensor._wrap(jnp.zeros(t.shape, t.dtype)) if materialize_grads else None
-        elif not isinstance(g, Tensor):
-            if id(g) not in wrapped:
-                wrapped[id(g)] = Tensor._wrap(g)
-            g = wrapped[id(g)]
-        result.append(g)
-    del single
-    return tuple(result)

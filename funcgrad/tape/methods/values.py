@@ -35,25 +35,32 @@ class ValuesMixin(TensorBase):
     __slots__ = ()
 
     @property
+    def _aval(self):
+        """The array, or for a pending lazy result (funcgrad.tape.lazy) its abstract value:
+        metadata reads do not run pending ops."""
+        pending = self._pending
+        return self._data if pending is None else pending.aval
+
+    @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        return Size(self._aval.shape)
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self._data.shape[dim]
+        return self.shape if dim is None else self._aval.shape[dim]
 
     @property
     def dtype(self):
-        return dtypes.of(self._data.dtype)
+        return dtypes.of(self._aval.dtype)
 
     @property
     def ndim(self) -> int:
-        return self._data.ndim
+        return self._aval.ndim
 
     def dim(self) -> int:
-        return self._data.ndim
+        return self._aval.ndim
 
     def numel(self) -> int:
-        return int(self._data.size)
+        return int(self._aval.size)
 
     def nelement(self) -> int:
         return self.numel()
@@ -63,9 +70,11 @@ class ValuesMixin(TensorBase):
         return int(self._data.nbytes)
 
     def element_size(self) -> int:
-        return self._data.dtype.itemsize
+        return self._aval.dtype.itemsize
 
     def _jax_device(self):
+        if self._pending is not None:  # lazy segments run only with one device
+            return jax.devices()[0]
         if isinstance(self._data, jax.core.Tracer):  # inside jit(): placed with the program
             return jax.devices()[0]
         return next(iter(self._data.devices()))
@@ -85,12 +94,12 @@ class ValuesMixin(TensorBase):
         return -1 if d.type == "cpu" else d.index
 
     def is_floating_point(self) -> bool:
-        return bool(jnp.issubdtype(self._data.dtype, jnp.floating))
+        return bool(jnp.issubdtype(self._aval.dtype, jnp.floating))
 
     def __len__(self) -> int:
-        if self._data.ndim == 0:
+        if self._aval.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
+        return self._aval.shape[0]
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
