@@ -14,10 +14,11 @@ import sys
 
 import pytest
 
-# (surface_*.py have their own test, test_surface_programs.py, which also saves files)
+# (surface_*.py have their own test, test_surface_programs.py, which also saves files;
+# retain_graph_*.py theirs, test_programs_retain_graph.py, which compares the errors)
 PROGRAMS = sorted(
     p for p in (pathlib.Path(__file__).parent / "programs").glob("*.py")
-    if not p.name.startswith("surface_")
+    if not p.name.startswith(("surface_", "retain_graph_"))
 )  # fmt: skip
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AS_TAPE = (

@@ -16,7 +16,9 @@ Example:
 from . import (
     autograd as autograd,
     func as func,
+    functions_more as _functions_more,
     lazy as lazy,
+    linalg as linalg,
     nn as nn,
     optim as optim,
     random as random,
@@ -171,6 +173,9 @@ from .functions import (
     var as var,
     where as where,
 )
+
+# The wider surface (topk, einsum, addmm, ...), listed in functions_more.__all__.
+from .functions_more import *  # noqa: E402, F403
 from .grad_mode import (
     enable_grad as enable_grad,
     inference_mode as inference_mode,
@@ -414,4 +419,6 @@ __all__ = [
     "where",
     "zeros",
     "zeros_like",
+    "linalg",
+    *_functions_more.__all__,
 ]

@@ -8,6 +8,7 @@ saves only its result to its output-saving VJP rule in `funcgrad.functional.savi
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,8 +24,9 @@ class Op:
     PyTorch saves ("none", "all", "cross" (operands 0 and 1, each for the other's
     gradient; a bias after them never), "result", "all+result", "div", "indices" (the
     last output only), "hidden" (an internal value: the inputs are kept but never
-    version-checked), or a tuple of input positions). differentiable: False for
-    comparisons and integer results.
+    version-checked), a tuple of input positions, or {position: positions}: an input saved
+    only when one of those requires grad, as PyTorch's addmm saves mat1 only for mat2's
+    gradient). differentiable: False for comparisons and integer results.
     multi: the op returns a tuple of outputs. view: the output is a view of input 0 in
     PyTorch (shares its version counter). sample: inputs for the table-wide gradient test.
     wide: the op makes int64 values from any input (indices, as PyTorch's are), so it
@@ -34,7 +36,7 @@ class Op:
     name: str
     fn: Callable
     node: str
-    saves: str | tuple = "none"
+    saves: str | tuple | dict = "none"
     differentiable: bool = True
     multi: bool = False
     view: bool = False
@@ -43,6 +45,8 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
+# What PyTorch's (values, indices) ops return: max(dim), topk, sort, median(dim).
+ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
 
 
 def register(name, fn, node, saves="none", *, sample=None, **kw) -> None:
@@ -77,7 +81,33 @@ def saved_positions(saves, n, requires) -> tuple[tuple, bool]:
         return tuple(i for i in (0, 1) if i < n and requires[1 - i]), False
     if saves == "div":
         return tuple(i for i in range(n) if i == 1 or requires[1]), False
+    if isinstance(saves, dict):  # {position: the positions whose grads need it}
+        return tuple(i for i, users in saves.items() if any(requires[u] for u in users)), False
     return tuple(i for i in saves if i < n), False
+
+
+# The names PyTorch's nodes give the saved inputs of these ops (by position): a backward
+# checks the saved tensors in the order of their names, so when several were changed in
+# place, the error names the first in that order. (Single-input ops that also save their
+# result call the input "self": the result, "result", is checked first.)
+SAVED_NAMES = {
+    **dict.fromkeys(
+        "mul div atan2 maximum minimum remainder hypot logaddexp fmod xlogy dist cross "
+        "vdot".split(),
+        ("self", "other"),
+    ),
+    **dict.fromkeys("mm bmm matmul matmul_t matmul_tc".split(), ("self", "mat2")),
+    "pow_tensor": ("self", "exponent"),
+    "gather": ("self", "index"),
+    "take": ("self", "index"),
+    "masked_select": ("self", "mask"),
+    "lerp_tensor": ("self", "end", "weight"),
+    "clamp_tensor": ("self", "min", "max"),
+    "clamp_min_tensor": ("self", "min"),
+    "clamp_max_tensor": ("self", "max"),
+    "cdist": ("x1", "x2"),
+    "det": ("A",),
+}
 
 
 # Ops whose PyTorch node saves its second operand before its first (the order its

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections import namedtuple
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +30,7 @@ import numpy as np
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, lazy, observe, views
 from ._convert import Defaults, dtype_category, is_wide
-from ._op import Op, pack_order, result_rule, saved_positions
+from ._op import SAVED_NAMES, Op, ReturnTypes, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_inference_mode_enabled, is_recording
 from .lazy import switch as _lazy
@@ -44,7 +43,6 @@ __all__ = ["apply", "ReturnTypes"]
 _forward_cache: dict = {}
 _plans: dict = {}
 _backward_ops: dict = {}  # create_graph: each op's pullback, itself an op
-ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
 
 
 def _forward(op, key):
@@ -139,6 +137,7 @@ def _mark_views(source, op, key, requires, results):
     """Makes the results of view op `op` views of `source`'s base (views.py): they share
     its version counter and keep the chain of view ops that recomputes them from it."""
     base = source._base if source._base is not None else source
+    source._root()._has_views = True
     # PyTorch: a view made under no_grad requires grad, as a leaf without a grad edge.
     no_grad = requires and results[0]._grad_fn is None and not is_inference_mode_enabled()
     meta = views.creation_meta(source._view_meta, op, no_grad)
@@ -177,6 +176,8 @@ def _default_float(op, key, arrays, out):
 
 # Elementwise ops whose tensor inputs follow PyTorch's type promotion (where: inputs 1, 2).
 _PROMOTING = frozenset(
+    "hypot logaddexp fmod xlogy lerp_tensor clamp_tensor clamp_min_tensor clamp_max_tensor "
+    "addcmul addcdiv isclose logical_xor "
     "add sub rsub mul div rdiv pow_tensor maximum minimum atan2 remainder where eq ne lt le "
     "gt ge logical_and logical_or floor_divide".split()
 )
@@ -283,16 +284,23 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
     if plan is None:
         plan = _plan(cls, op, key, inputs, arrays, requires, outs)
     checks = []
+    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
     if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
         for i in plan.torch_saved:
             x = inputs[i]
             if isinstance(x, cls):
                 if x._inference:
                     raise RuntimeError(errors.INFERENCE_SAVED)
-                checks.append(_version_check(x, arrays[i]))
+                name = names[i] if i < len(names) else ""
+                checks.append((name, _version_check(x, arrays[i])))
     if plan.saves_result:
         saved_results = range(len(results))[-1:] if op.saves == "indices" else range(len(results))
-        checks.extend(_version_check(results[i], outs[i], op.node) for i in saved_results)
+        checks.extend(
+            ("result", _version_check(results[i], outs[i], op.node)) for i in saved_results
+        )
+    if names:  # PyTorch checks a node's saved tensors in the order of their names
+        checks.sort(key=lambda named: named[0])
+    checks = [check for _, check in checks]
     pullback = None if pending else _pullback(cls, plan, inputs, arrays, results, outs)
     edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
     node = node_class(op.node)(
@@ -353,7 +361,13 @@ def _version_check(tensor, value, owner=None):
     (an in-place op may have replaced it), so info holds a weak reference to it."""
     grad_fn = owner or (tensor._grad_fn._name if tensor._grad_fn is not None else None)
     ref = None if owner else weakref.ref(tensor)
-    info = (value.dtype, value.shape, grad_fn, tensor._output_nr, ref)
+    output_nr = tensor._output_nr
+    if not owner and tensor._base is not None and tensor._grad_fn is not None:
+        # A saved view fails only after its base changed in place; PyTorch then regenerates
+        # the view's grad_fn as an AsStridedBackward0 (a linear layer's saved weight.t()
+        # after an optimizer step), and names that, also when only the node keeps the view.
+        grad_fn, output_nr = "AsStridedBackward0", 0
+    info = (value.dtype, value.shape, grad_fn, output_nr, ref)
     return tensor._vc, tensor._vc.value, info
 
 
@@ -386,6 +400,8 @@ def _run_node(cls, plan, node, grads, create_graph):
 _SELECTING_BACKWARD = frozenset(
     ["max", "min", "max_dim", "min_dim", "amax", "amin", "maximum", "minimum", "clamp",
      "remainder"]
+    + "clamp_min clamp_max clamp_tensor clamp_min_tensor clamp_max_tensor median median_dim "
+    "topk sort nansum nan_to_num sgn take masked_select".split()
 )  # fmt: skip
 
 

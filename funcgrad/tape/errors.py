@@ -32,15 +32,21 @@ __all__ = [
     "ONCE_DIFFERENTIABLE",
     "BACKWARD_TWICE",
     "BACKWARD_TWICE_HINT",
+    "BCE_INPUT_RANGE",
+    "BCE_TARGET_SIZE",
     "BOOLEAN_MASK_INDEX",
     "BROADCAST_HINT",
-    "BROADCAST_MISMATCH",
     "broadcast_mismatch",
+    "BROADCAST_MISMATCH",
+    "CHAIN_MATMUL_WARNING",
+    "CLIP_GRAD_NONFINITE",
     "COLLATE_TYPE",
     "COMBINED_OTHER_OPTIMIZER",
     "COMBINED_PLATEAU",
     "CONCAT_ITERABLE",
     "CONV_GROUPS",
+    "CROSS_DIM_WARNING",
+    "DATA_DEPENDENT_SHAPE",
     "DEEPCOPY_NON_LEAF",
     "DETACH_VIEW_INPLACE",
     "DEVICE_HINT",
@@ -53,6 +59,7 @@ __all__ = [
     "TYPE_NAMES",
     "DIFFERENTIABLE_OPTIMIZER",
     "DUPLICATE_PARAMS",
+    "EMBEDDING_SPARSE",
     "EMPTY_CONCAT",
     "EPOCH_DEPRECATION_WARNING",
     "EXPAND_SIZE",
@@ -79,6 +86,7 @@ __all__ = [
     "INTEGER_REQUIRES_GRAD",
     "INTEGER_REQUIRES_GRAD_CTOR",
     "INTEGER_REQUIRES_GRAD_SETTER",
+    "KL_DIV_MEAN_WARNING",
     "LBFGS_NOT_COMPILABLE",
     "LEAF_INPLACE",
     "LEAF_INPLACE_HINT",
@@ -91,17 +99,20 @@ __all__ = [
     "INTERNAL_OVERLAP",
     "INTERNAL_OVERLAP_HINT",
     "LEAKED_TENSOR",
+    "MESHGRID_WARNING",
     "MSE_TARGET_SIZE",
     "MUTUALLY_EXCLUSIVE",
+    "NON_LEAF_GRAD_WARNING",
+    "NON_LEAF_REQUIRES_GRAD",
+    "NOT_IMPLEMENTED_GETITEM",
     "NO_GRAD_FN",
     "NO_GRAD_FN_HINT",
     "NO_GRAD_VIEW_INPLACE",
     "NO_INITIAL_LR",
+    "PAD_SIZE",
+    "RESHAPE_BASE_INPLACE",
     "node_word",
     "view_rebase",
-    "NON_LEAF_GRAD_WARNING",
-    "NON_LEAF_REQUIRES_GRAD",
-    "NOT_IMPLEMENTED_GETITEM",
     "PARAMS_IN_A_SET",
     "PERMUTE_DIMS",
     "PLATEAU_GROUPS",
@@ -124,18 +135,19 @@ __all__ = [
     "STRUCTURAL_OPTION_CHANGED",
     "torch_scalar_type",
     "torch_size",
-    "torch_type_name",
     "torch_typemeta_name",
+    "torch_type_name",
     "TRACED_VALUE",
     "traced_value_error",
     "TRUNC_NORMAL_MEAN",
     "UNDECLARED_STATE",
     "UNEQUAL_SIZES",
+    "UNSUPPORTED",
     "UNUSED_GROUP_OPTION",
     "UNUSED_INPUT",
     "VERSION_HINT",
-    "VERSION_MISMATCH",
     "version_mismatch",
+    "VERSION_MISMATCH",
 ]
 
 # ---------------------------------------------------------------- backward and autograd.grad
@@ -298,6 +310,11 @@ NON_LEAF_REQUIRES_GRAD = (
 GRAD_SIZE = (
     "attempting to assign a gradient of size '{grad}' to a tensor of size '{size}'. Please "
     "ensure that the gradient and the tensor are the same size"
+)
+RESHAPE_BASE_INPLACE = (
+    "funcgrad.tape does not support unsqueeze_, squeeze_, t_ or transpose_ on a tensor that "
+    "has views or detach() aliases: they are recomputed from its storage in its old shape. "
+    "Use the out-of-place op (x = x.unsqueeze(0)), or change the shape before making views."
 )
 DETACH_VIEW_INPLACE = (
     "Can't detach views in-place. Use detach() instead. If you are using "
@@ -824,3 +841,77 @@ _TYPEMETA_NAMES = {
 def torch_typemeta_name(dtype) -> str:
     """The C++ type name some PyTorch messages print, e.g. float32 -> 'float'."""
     return _TYPEMETA_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+# ---------------------------------------------------------------- ops, layers and losses of the
+# wider PyTorch surface (methods/math_more.py, methods/arrange.py, nn/recurrent.py,
+# nn/functional_*.py)
+DATA_DEPENDENT_SHAPE = (
+    "{op}() inside funcgrad.tape.jit: the size of its result depends on the values of its "
+    "input, which are not known while the step is traced."
+    "\n[funcgrad] Call it outside the compiled step, or give the result a fixed size (e.g. "
+    "torch.where with a mask instead of masked_select)."
+)
+UNSUPPORTED = (
+    "{what} is not supported by funcgrad.tape."
+    "\n[funcgrad] See the README's list of what is supported; open an issue if you need it."
+)
+CROSS_DIM_WARNING = (
+    "Using torch.cross without specifying the dim arg is deprecated.\n"
+    "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
+    "The default value of dim will change to agree with that of linalg.cross in a future "
+    "release."
+)
+MESHGRID_WARNING = (
+    "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
+)
+PAD_SIZE = (
+    "Padding size {size} is not supported for {ndim}D input tensor.\n"
+    "Supported combinations for non-constant padding:\n"
+    "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+    "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+    "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+)
+DROPOUT1D_DIMS = (
+    "dropout1d: Expected 2D or 3D input, but received a {ndim}D input. Note that dropout1d "
+    "exists to provide channel-wise dropout on inputs with 1 spatial dimension, a channel "
+    "dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
+)
+DROPOUT2D_DIMS_WARNING = (
+    "dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and will result "
+    "in an error in a future release. To retain the behavior and silence this warning, please "
+    "use dropout instead. Note that dropout2d exists to provide channel-wise dropout on "
+    "inputs with 2 spatial dimensions, a channel dimension, and an optional batch dimension "
+    "(i.e. 3D or 4D inputs)."
+)
+DROPOUT2D_3D_WARNING = (
+    "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+    "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+    "dim. This behavior will change in a future release to interpret the input as one "
+    "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+    "dropout behavior, please switch to using dropout1d instead."
+)
+KL_DIV_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release."
+)
+BCE_INPUT_RANGE = "all elements of input should be between 0 and 1"
+BCE_TARGET_SIZE = (
+    "Using a target size ({target}) that is different to the input size ({input}) is "
+    "deprecated. Please ensure they have the same size."
+)
+CHAIN_MATMUL_WARNING = (
+    "torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+    "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+    "multiple parameters."
+)
+EMBEDDING_SPARSE = (
+    "embedding(sparse=True) is not supported by funcgrad: its gradients are dense"
+    "\n[funcgrad] Drop sparse=True (the optimizers update dense gradients)."
+)
+CLIP_GRAD_NONFINITE = (
+    "The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
+    "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+    "anyway, set `error_if_nonfinite=False`"
+)

@@ -164,7 +164,6 @@ add = _method("add")
 sub = _method("sub")
 mul = _method("mul")
 div = _method("div")
-pow = _method("pow")
 neg = _method("neg")
 maximum = _method("maximum")
 minimum = _method("minimum")
@@ -227,6 +226,24 @@ dot = _method("dot")
 
 # PyTorch's aliases
 absolute, multiply, divide, subtract, negative, true_divide = abs, mul, div, sub, neg, div
+
+
+def pow(input, exponent):
+    """input ** exponent; either may be a Python number (`torch.pow(2, x)`: PowBackward2).
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> torch.pow(2, torch.tensor([1.0, 3.0]))
+        tensor([2., 8.])
+    """
+    if isinstance(input, Tensor):
+        return input.pow(exponent)
+    if isinstance(exponent, Tensor):
+        return exponent.__rpow__(input)
+    raise TypeError(
+        f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
+        f"{type(exponent).__name__})"
+    )
 
 
 def _tensor_list(fn, tensors):

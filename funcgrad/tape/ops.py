@@ -13,8 +13,12 @@ node keeps the result and its gradient comes from the output-saving rule of
 rule (rpow) keeps its inputs and recomputes inside the jitted pullback, but checks the
 result's version like PyTorch.
 
-The neural-network entries (conv, pooling, normalisation, losses) are in ops_nn.py, for
-size; this module imports it, so `OPS` is complete once `funcgrad.tape.ops` is imported.
+The other sections are modules of their own, for size: the neural-network entries (conv,
+pooling, normalisation, losses) in ops_nn.py, more layers (pads, resizing, transposed
+convolution, norms) in ops_layers.py, the recurrent cells in ops_rnn.py, the wider math
+surface (hyperbolic and special functions, sorting, scans, products) in ops_math.py, and
+rearranging and index-driven ops in ops_arrange.py. This module imports them, so `OPS` is
+complete once `funcgrad.tape.ops` is imported.
 Ops not in the table are not supported: the Tensor API raises for them rather than guess.
 """
 
@@ -25,9 +29,16 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from . import ops_nn as ops_nn
+from . import (
+    ops_arrange as ops_arrange,
+    ops_layers as ops_layers,
+    ops_math as ops_math,
+    ops_nn as ops_nn,
+    ops_rnn as ops_rnn,
+)
 from ._op import OPS as OPS, Op as Op, S, register
 from .indexing import decode as decode_index
+from .ops_math import _clamp, _norm, _pow_tensor, _rpow
 
 __all__ = ["Op", "OPS"]
 
@@ -53,8 +64,10 @@ register("div", jnp.true_divide, "DivBackward0", "div", sample=S((2, 3), (3,), p
 register("rdiv", lambda x, y: y / x, "MulBackward0", "hidden", sample=S((4,), 3.0, positive=True))
 register("neg", jnp.negative, "NegBackward0", sample=S((3,)))
 register("pow", lambda x, e: jnp.power(x, e), "PowBackward0", (0,), sample=S((3,), 3.0))
-register("pow_tensor", jnp.power, "PowBackward1", "all+result", sample=S((3,), (3,), positive=True))
-register("rpow", lambda x, b: jnp.power(b, x), "PowBackward2", "result", sample=S((3,), 2.0))
+register(
+    "pow_tensor", _pow_tensor, "PowBackward1", "all+result", sample=S((3,), (3,), positive=True)
+)
+register("rpow", _rpow, "PowBackward2", "result", sample=S((3,), 2.0))
 register("maximum", jnp.maximum, "MaximumBackward0", "all", sample=S((5,), (5,)))
 register("minimum", jnp.minimum, "MinimumBackward0", "all", sample=S((5,), (5,)))
 register("atan2", jnp.arctan2, "Atan2Backward0", "all", sample=S((4,), (4,), positive=True))
@@ -63,17 +76,6 @@ register(
     "remainder", jnp.remainder, "RemainderBackward1", "all", sample=S((8,), (8,), positive=True)
 )
 register("remainder_scalar", jnp.remainder, "RemainderBackward0", sample=S((4,), 0.5))
-
-
-def _clamp(x, lo, hi):
-    """jnp.clip with PyTorch's gradient: 1 where lo <= x <= hi (jnp.clip gives 1/2 at a
-    bound, as jnp.maximum splits ties)."""
-    inside = jnp.ones(x.shape, bool)
-    if lo is not None:
-        inside = inside & (x >= lo)
-    if hi is not None:
-        inside = inside & (x <= hi)
-    return jnp.where(inside, x, jnp.clip(x, lo, hi))
 
 
 # ---------------------------------------------------------------- elementwise unary math
@@ -265,15 +267,6 @@ register(
     "all+result",
     sample=S((5,)),
 )
-
-
-def _norm(x, p=2, dim=None, keepdim=False):
-    if p != 2:
-        return jnp.linalg.vector_norm(x, ord=p, axis=dim, keepdims=keepdim)
-    # The 2-norm with PyTorch's gradient at 0 (zero, where sqrt's would be nan).
-    sq = jnp.sum(jnp.square(x), axis=dim, keepdims=keepdim)
-    zero = sq == 0
-    return jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, sq))).astype(sq.dtype)
 
 
 register(

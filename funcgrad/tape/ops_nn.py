@@ -24,11 +24,8 @@ from ._op import S, register
 __all__ = []
 
 
-# ---------------------------------------------------------------- linear and convolution
-def _linear(x, weight, bias):
-    return x @ weight.T + bias
-
-
+# ---------------------------------------------------------------- convolution
+# (linear layers are ops_math.py's addmm of the transposed weight, as in PyTorch)
 def _conv2d(x, weight, *bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     unbatched = x.ndim == 3
     x = x[None] if unbatched else x
@@ -46,8 +43,6 @@ def _conv2d(x, weight, *bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
     return y[0] if unbatched else y
 
 
-# addmm saves x for the weight's gradient and the weight for x's (a first layer: x only).
-register("linear", _linear, "AddmmBackward0", "cross", sample=S((4, 3), (2, 3), (2,)))
 register(
     "conv2d",
     _conv2d,
@@ -228,13 +223,27 @@ register(
 
 
 # ---------------------------------------------------------------- embedding
-def _embedding(indices, weight, padding_idx=None):
+def _embedding(indices, weight, padding_idx=None, scale_grad_by_freq=False):
     if padding_idx is not None:  # that row gets no gradient, as in PyTorch
         weight = weight.at[padding_idx].set(jax.lax.stop_gradient(weight[padding_idx]))
-    return jnp.take(weight, indices, axis=0)
+    rows = jnp.take(weight, indices, axis=0)
+    if not scale_grad_by_freq:
+        return rows
+    # PyTorch divides each row's gradient by how often its index occurs in the batch: the
+    # same value, with gradient 1 / count through the first term only.
+    count = jnp.zeros(weight.shape[0], weight.dtype).at[indices].add(1.0)
+    scale = jnp.expand_dims(1.0 / jnp.take(count, indices), -1)
+    return rows * scale + jax.lax.stop_gradient(rows * (1.0 - scale))
 
 
 register("embedding", _embedding, "EmbeddingBackward0", (0,), sample=S(("int", (2, 3), 6), (6, 4)))
+register(
+    "embedding_scaled",
+    _embedding,
+    "EmbeddingBackward0",
+    (0,),
+    sample=S(("int", (2, 5), 4), (6, 4), scale_grad_by_freq=True),
+)
 
 
 # ---------------------------------------------------------------- losses

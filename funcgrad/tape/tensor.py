@@ -62,6 +62,7 @@ class Tensor(TensorMethods):
     _view_chain: tuple = ()  # the view ops from `_base` to this tensor (views.py)
     _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
     _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
+    _has_views = False  # set on a root once a view or alias of it is made (methods/inplace.py)
     _pending = None  # a lazy result not yet run: its record (funcgrad.tape.lazy)
 
     def __init__(self, *args, requires_grad: bool = False, device=None):
@@ -180,6 +181,10 @@ class Tensor(TensorMethods):
                 )
         self._grad = value
 
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
     @property
     def retains_grad(self) -> bool:
         return self._retains_grad
@@ -287,6 +292,7 @@ class Tensor(TensorMethods):
         out = Tensor._wrap(value)
         out._vc, out._view_version = self._vc, self._vc.value
         out._storage = (self._root(), self._root_chain())
+        out._storage[0]._has_views = True
         return out
 
     def detach_(self) -> Tensor:

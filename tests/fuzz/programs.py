@@ -57,6 +57,8 @@ Known, intentional differences (not generated or not compared, each on purpose):
   JAX route a NaN differently (PyTorch's maximum passes the grad to both sides, JAX's to
   neither). The programs do not make NaNs: divisions are by |y| + 0.5 and fractional
   powers are of |x| + 0.5.
+- `sgn` is not drawn: PyTorch returns its (zero) gradient as a ZeroTensor, which
+  `numpy()` refuses, so the observer cannot read it (test_ops_more.py compares it).
 - A grad_outputs entry of the wrong shape after the first: PyTorch's `_make_grads` reports
   it with `grads.index(grad)`, which compares tensors with `==` and raises "Boolean value
   of Tensor with more than one value is ambiguous" instead of its shape message (a
@@ -293,18 +295,48 @@ OPS = {
     # several tensors
     "cat": lambda lib, *xs, dim: lib.cat(list(xs), dim),
     "stack": lambda lib, *xs, dim: lib.stack(xs, dim=dim),
+    # the wider surface: more elementwise math, activations, scans and shapes
+    "sinh": lambda lib, x: x.sinh(),
+    "atan": lambda lib, x: lib.atan(x),
+    "asinh": lambda lib, x: x.asinh(),
+    "erfc": lambda lib, x: lib.erfc(x),
+    "exp2": lambda lib, x: x.exp2(),
+    "trunc": lambda lib, x: (x * 2).trunc(),
+    "logsigmoid": lambda lib, x: lib.nn.functional.logsigmoid(x),
+    "softplus": lambda lib, x, beta: lib.nn.functional.softplus(x, beta),
+    "mish": lambda lib, x: lib.nn.functional.mish(x),
+    "hardtanh": lambda lib, x: lib.nn.functional.hardtanh(x, -0.5, 0.5),
+    "selu": lambda lib, x: lib.selu(x),
+    "clamp_min": lambda lib, x, c: x.clamp_min(c),
+    "cumprod": lambda lib, x, dim: x.cumprod(dim),
+    "logcumsumexp": lambda lib, x, dim: lib.logcumsumexp(x, dim),
+    "logaddexp": lambda lib, x, y: lib.logaddexp(x, y),
+    "lerp": lambda lib, x, y: x.lerp(y, 0.3),
+    "clamp_tensor": lambda lib, x, y: x.clamp(min=y),
+    "addcmul": lambda lib, x, y: x.addcmul(y, y, value=0.5),
+    "dist": lambda lib, x, y: lib.dist(x, y),
+    "nansum": lambda lib, x: x.nansum(),
+    "roll": lambda lib, x, shifts, dims: x.roll(shifts, dims),
+    "movedim": lambda lib, x, src, dst: x.movedim(src, dst),
+    "repeat_interleave": lambda lib, x, n, dim: x.repeat_interleave(n, dim=dim),
+    "tril": lambda lib, x, d: x.tril(d),
+    "diagonal": lambda lib, x, offset: x.diagonal(offset, 0, -1),
 }
 
 UNARY = [
     "neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "pow",
     "add_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "clamp",
     "softmax", "log_softmax", "detach_op", "clone",
+    "sinh", "atan", "asinh", "erfc", "exp2", "trunc", "logsigmoid", "softplus", "mish",
+    "hardtanh", "selu", "clamp_min", "cumprod", "logcumsumexp",
 ]  # fmt: skip
-BINARY = ["add", "sub", "mul", "safe_div", "pow_tensor", "maximum", "where"]
+BINARY = ["add", "sub", "mul", "safe_div", "pow_tensor", "maximum", "where", "logaddexp",
+          "lerp", "clamp_tensor", "addcmul", "dist"]  # fmt: skip
 REDUCE = ["sum", "sum_dim", "mean", "mean_dim", "max", "min", "max_dim", "min_dim", "norm",
-          "norm_dim"]  # fmt: skip
+          "norm_dim", "nansum"]  # fmt: skip
 SHAPE = ["reshape", "view", "transpose", "permute", "t", "squeeze", "squeeze_dim", "unsqueeze",
-         "expand", "flatten", "index"]  # fmt: skip
+         "expand", "flatten", "index", "roll", "movedim", "repeat_interleave", "tril",
+         "diagonal"]  # fmt: skip
 MULTI = ["cat", "stack", "matmul"]
 
 INPLACE = {
@@ -322,6 +354,12 @@ INPLACE = {
     "pow_": lambda x, a: x.pow_(a),
     "copy_": lambda x, a: x.copy_(a),
     "setitem": lambda x, a: x.__setitem__(0, a),
+    "cos_": lambda x, a: x.cos_(),
+    "sin_": lambda x, a: x.sin_(),
+    "abs_": lambda x, a: x.abs_(),
+    "square_": lambda x, a: x.square_(),
+    "trunc_": lambda x, a: x.trunc_(),
+    "clamp_min_": lambda x, a: x.clamp_min_(a),
     # through views (x[0][0] = a is PyTorch's chained index assignment)
     "setitem_chain": lambda x, a: x[0].__setitem__(0, a),
     "select_mul_": lambda x, a: x.select(-1, 0).mul_(a),
@@ -398,8 +436,20 @@ def _params(draw, op, shadows):
     if op == "clamp":
         lo, hi = draw(st.sampled_from([(-0.5, 0.5), (0.0, None), (None, 0.25), (0.5, -0.5)]))
         return {"min": lo, "max": hi}
-    if op in ("softmax", "log_softmax", "norm_dim", "squeeze_dim"):
+    if op in ("softmax", "log_softmax", "norm_dim", "squeeze_dim", "cumprod", "logcumsumexp"):
         return {"dim": draw(dim)}
+    if op == "softplus":
+        return {"beta": draw(st.sampled_from([1.0, 2.0]))}
+    if op == "clamp_min":
+        return {"c": draw(st.sampled_from([0.0, -0.5, 0.25]))}
+    if op == "roll":
+        return {"shifts": draw(st.integers(-2, 3)), "dims": draw(dim)}
+    if op == "movedim":
+        return {"src": draw(dim), "dst": draw(dim)}
+    if op == "repeat_interleave":
+        return {"n": draw(st.integers(1, 3)), "dim": draw(dim)}
+    if op in ("tril", "diagonal"):
+        return {"d" if op == "tril" else "offset": draw(st.integers(-1, 1))}
     if op in ("sum_dim", "mean_dim", "max_dim", "min_dim"):
         d = draw(dim)
         if op in ("sum_dim", "mean_dim") and nd >= 2 and draw(st.booleans()):
@@ -674,7 +724,7 @@ def _inplace(draw, state):
             arg = draw(st.sampled_from([2.0, -1.0, 0.5]))
     elif op == "div_":
         arg = draw(st.sampled_from([2.0, -1.0, 0.5]))
-    elif op == "clamp_":
+    elif op in ("clamp_", "clamp_min_"):
         arg = 0.0
     elif op == "pow_":
         arg = 2

@@ -8,11 +8,13 @@ guess.
 """
 
 from .arithmetic import ArithmeticMixin
+from .arrange import ArrangeMixin
 from .convert import ConvertMixin
 from .index import IndexMixin
 from .inplace import InplaceMixin
 from .linalg import LinalgMixin
 from .math import MathMixin
+from .math_more import MoreMathMixin
 from .random import RandomMixin
 from .reduce import ReduceMixin
 from .shape import ShapeMixin
@@ -32,6 +34,8 @@ class TensorMethods(
     RandomMixin,
     ConvertMixin,
     ValuesMixin,
+    MoreMathMixin,
+    ArrangeMixin,
 ):
     """Every method of `Tensor` besides its autograd state."""
 

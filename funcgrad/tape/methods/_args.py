@@ -47,6 +47,15 @@ def _shape_args(args):
     return tuple(int(a) for a in args)
 
 
+def _split_sections(n, split_size) -> tuple:
+    """Where split(split_size) cuts a dim of size n: an int size, or a list of sizes."""
+    if isinstance(split_size, int):
+        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+    else:
+        sizes = list(split_size)
+    return tuple(int(v) for v in np.cumsum(sizes)[:-1])
+
+
 def _expand_shape(x, sizes) -> tuple:
     """The target of x.expand(*sizes) with -1 filled in, checked with PyTorch's errors."""
     lead = len(sizes) - x.ndim

@@ -21,8 +21,15 @@ from .._base import TensorBase
 from .._convert import dtype_category, is_wide, x64
 from ..grad_mode import is_grad_enabled, is_inference_mode_enabled
 from ..ops import OPS
+from .math import _clamp_bounds
 
 __all__ = ["InplaceMixin"]
+
+# In-place ops that change only the shape (ops_math.py): the tensor takes the new shape.
+_RESHAPING_INPLACE = frozenset(
+    "unsqueeze_inplace squeeze_inplace squeeze_dim_inplace squeeze_dims_inplace t_inplace "
+    "transpose_inplace".split()
+)
 
 
 class InplaceMixin(TensorBase):
@@ -38,6 +45,8 @@ class InplaceMixin(TensorBase):
             observe.transforms.writing(self._root(), name, args)  # a view writes its base
         if self._inference and not is_inference_mode_enabled():
             raise RuntimeError(errors.INFERENCE_INPLACE)
+        if name in _RESHAPING_INPLACE:  # x.unsqueeze_(0): only the shape changes
+            return self._reshape_inplace(name, static)
         if self._base is not None:
             return self._inplace_view(name, args, static)
         if self._grad_fn is None and self._requires_grad and is_grad_enabled():
@@ -46,6 +55,33 @@ class InplaceMixin(TensorBase):
         if out._data.shape != self._data.shape or out._data.dtype != self._data.dtype:
             _keep_shape_and_dtype(self, out)
         _take_result(self, out)
+        return self
+
+    def _reshape_inplace(self, name, static):
+        """`unsqueeze_`, `t_`, ...: this tensor takes the new shape (a node records it, the
+        version bumps, as PyTorch's). Its storage is unchanged, so a view (or detach alias)
+        adds the op to its chain from the base; a base that has views would break theirs."""
+        if self._base is not None:
+            views.check_inplace(self, self._base, is_grad_enabled(), _name(self.grad_fn))
+        elif self._grad_fn is None and self._requires_grad and is_grad_enabled():
+            raise RuntimeError(errors.LEAF_INPLACE + errors.LEAF_INPLACE_HINT)
+        elif self._storage is None and self._has_views:
+            raise NotImplementedError(errors.RESHAPE_BASE_INPLACE)
+        out = self._apply(name, self, **static)
+        link = views.step(OPS[name], tuple(sorted(static.items())))
+        if self._base is not None:
+            self._view_chain = self._view_chain + (link,)
+        elif self._storage is not None:
+            self._storage = (self._storage[0], self._storage[1] + (link,))
+        old_fn, old_nr = self._grad_fn, self._output_nr
+        self._data = out._data
+        self._vc.value += 1
+        self._view_version = self._vc.value
+        node = out._grad_fn
+        if node is not None:
+            self._grad_fn, self._output_nr, self._requires_grad = node, out._output_nr, True
+            out._grad_fn = None
+            _move_retained_grad(self, old_fn, old_nr)
         return self
 
     def _inplace_view(self, name, args, static):
@@ -97,6 +133,8 @@ class InplaceMixin(TensorBase):
         return self._inplace("tanh")
 
     def clamp_(self, min=None, max=None):
+        if isinstance(min, TensorBase) or isinstance(max, TensorBase):
+            return self._inplace("clamp_tensor", *_clamp_bounds(self, min, max))
         return self._inplace("clamp", min=min, max=max)
 
     def masked_fill_(self, mask, value):
@@ -137,11 +175,16 @@ def _take_result(x, out, view=None) -> None:
         seen = None if view is None else (view._data.dtype, view._data.shape, weakref.ref(view))
         node._moved_result(out._vc, x._vc, old_version, x, seen)
         out._grad_fn = None
-        if x._retains_grad:  # moves to the new grad_fn, as in PyTorch
-            if old_fn is not None:
-                old_fn._retains_grad.pop(old_nr, None)
-            x._retains_grad = False
-            x.retain_grad()
+        _move_retained_grad(x, old_fn, old_nr)
+
+
+def _move_retained_grad(x, old_fn, old_nr) -> None:
+    """retain_grad() moves to x's new grad_fn after an in-place op, as in PyTorch."""
+    if x._retains_grad:
+        if old_fn is not None:
+            old_fn._retains_grad.pop(old_nr, None)
+        x._retains_grad = False
+        x.retain_grad()
 
 
 def _name(node):

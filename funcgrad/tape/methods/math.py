@@ -8,6 +8,13 @@ from ._args import _dim
 __all__ = ["MathMixin"]
 
 
+def _clamp_bounds(x, min, max) -> tuple:
+    """clamp's bounds as operands of the op "clamp_tensor", an absent one infinite."""
+    lo = -float("inf") if min is None else x._operand(min)
+    hi = float("inf") if max is None else x._operand(max)
+    return lo, hi
+
+
 class MathMixin(TensorBase):
     """Unary elementwise math, `clamp`, and the softmax family."""
 
@@ -79,6 +86,8 @@ class MathMixin(TensorBase):
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        if isinstance(min, TensorBase) or isinstance(max, TensorBase):  # ClampBackward0
+            return self._apply("clamp_tensor", self, *_clamp_bounds(self, min, max))
         return self._apply("clamp", self, min=min, max=max)
 
     clip = clamp

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import errors
 from .._base import TensorBase
-from ._args import _dim, _dims, _expand_shape, _required, _shape_args
+from ._args import _dim, _dims, _expand_shape, _required, _shape_args, _split_sections
 
 __all__ = ["ShapeMixin"]
 
@@ -143,13 +143,8 @@ class ShapeMixin(TensorBase):
 
     def split(self, split_size, dim=0):
         d = _dim(dim, self.ndim)
-        n = self.shape[d]
-        sizes = (
-            [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
-            if isinstance(split_size, int)
-            else list(split_size)
-        )
-        sections = tuple(int(v) for v in np.cumsum(sizes)[:-1])
+        sections = _split_sections(self.shape[d], split_size)
+        # A list of sizes is PyTorch's split_with_sizes (its own node name).
         name = "split" if isinstance(split_size, int) else "split_with_sizes"
         return self._apply(name, self, sections=sections, dim=d)
 

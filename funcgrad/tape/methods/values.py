@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import devices, dtypes, errors, observe
 from .._base import TensorBase
+from ..grad_mode import is_grad_enabled
 
 __all__ = ["Size", "ValuesMixin"]
 
@@ -121,8 +122,10 @@ class ValuesMixin(TensorBase):
     def tolist(self):
         return np.asarray(self._concrete(".tolist()")).tolist()
 
-    def numpy(self) -> np.ndarray:
-        if self._requires_grad:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a NumPy array. As in PyTorch, refused for a tensor that requires
+        grad while grad mode is on, unless force=True."""
+        if self._requires_grad and not force and is_grad_enabled():
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."

@@ -23,22 +23,17 @@ import jax.numpy as jnp
 from .. import errors, observe
 from .._convert import is_wide, x64
 from ..creation import as_tensor
-from ..random import default_generator, sampling
 from ..tensor import Tensor, apply
-from .loss_functions import (
-    binary_cross_entropy_with_logits as binary_cross_entropy_with_logits,
-    cross_entropy as cross_entropy,
-    mse_loss as mse_loss,
-    nll_loss as nll_loss,
-)
+from . import functional_activations, functional_layers, loss_functions
+from .functional_activations import *  # noqa: F403 - the wider surface, listed in each __all__
+from .functional_layers import *  # noqa: F403
+from .loss_functions import *  # noqa: F403 - the losses, listed in its __all__
 
 __all__ = [
     "adaptive_avg_pool2d",
     "avg_pool2d",
     "batch_norm",
-    "binary_cross_entropy_with_logits",
     "conv2d",
-    "cross_entropy",
     "dropout",
     "elu",
     "embedding",
@@ -48,15 +43,17 @@ __all__ = [
     "linear",
     "log_softmax",
     "max_pool2d",
-    "mse_loss",
-    "nll_loss",
     "relu",
     "relu_",
     "sigmoid",
     "silu",
     "softmax",
+    "softmin",
     "softplus",
     "tanh",
+    *functional_activations.__all__,
+    *functional_layers.__all__,
+    *loss_functions.__all__,
 ]
 
 
@@ -84,10 +81,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     if bias is None:
         return input.matmul(weight.t())
+    # PyTorch: addmm(bias, input, weight.t()), whose saved weight.t() is a view of the
+    # weight (it decides the "modified by an inplace operation" text after an optimizer step)
     if input.ndim == 2:
-        return apply("linear", input, weight, bias)
+        return apply("addmm", bias, input, weight.t())
     lead = tuple(input.shape[:-1])
-    flat = apply("linear", input.reshape(-1, input.shape[-1]), weight, bias)
+    flat = apply("addmm", bias, input.reshape(-1, input.shape[-1]), weight.t())
     return flat.reshape(*lead, weight.shape[0])
 
 
@@ -272,12 +271,14 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    if inplace:
-        return input._inplace("leaky_relu", negative_slope=float(negative_slope))
+    if inplace:  # PyTorch's in-place kernel saves the result: LeakyReluBackward1
+        return input._inplace("leaky_relu_inplace", negative_slope=float(negative_slope))
     return apply("leaky_relu", input, negative_slope=float(negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:  # PyTorch's in-place kernel saves the result: EluBackward1
+        return input._inplace("elu_inplace", alpha=float(alpha))
     return apply("elu", input, alpha=float(alpha))
 
 
@@ -305,6 +306,12 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     x = input if dtype is None else input.to(dtype)
     return x.log_softmax(_softmax_dim(input, dim, "log_softmax"))
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-input) along dim (a SoftmaxBackward0, as in PyTorch)."""
+    x = input if dtype is None else input.to(dtype)
+    return (-x).softmax(_softmax_dim(input, dim, "softmin"))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -335,11 +342,8 @@ def dropout(
         return input
     if p == 1.0:
         return input.mul_(0.0) if inplace else input * 0.0
-    gen = generator or default_generator
-    keep = sampling.bernoulli_scalar(gen, tuple(input.shape), 1.0 - p)
     # As PyTorch: noise = bernoulli(1 - p) / (1 - p) in the input's dtype, then input * noise.
-    scale = jnp.asarray(1, input.dtype) / jnp.asarray(1.0 - p, input.dtype)
-    noise = Tensor._wrap(jnp.where(jnp.asarray(keep), scale, jnp.zeros((), input.dtype)))
+    noise = functional_layers._dropout_noise(input, input.shape, p, generator)
     return input.mul_(noise) if inplace else input * noise
 
 
@@ -352,14 +356,39 @@ def embedding(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
 ) -> Tensor:
-    """Rows of `weight` picked by the integer tensor `input`."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError(
-            "embedding(max_norm=, scale_grad_by_freq=, sparse=) are not supported by funcgrad"
-        )
+    """Rows of `weight` picked by the integer tensor `input`. With max_norm, the rows used
+    are first renormalised in place to norm_type-norm at most max_norm (PyTorch's
+    ``embedding_renorm_``); with scale_grad_by_freq, each row's gradient is divided by how
+    often its index occurs in `input`.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> import funcgrad.tape.nn.functional as F
+        >>> w = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
+        >>> F.embedding(torch.tensor([0]), w, max_norm=1.0)
+        tensor([[0.6000, 0.8000]])
+    """
+    if sparse:
+        raise NotImplementedError(errors.EMBEDDING_SPARSE)
+    input = as_tensor(input)
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
-    return apply("embedding", as_tensor(input), weight, padding_idx=padding_idx)
+    if max_norm is not None:
+        _renorm_rows(weight, input, float(max_norm), float(norm_type))
+    name = "embedding_scaled" if scale_grad_by_freq else "embedding"
+    static = {"scale_grad_by_freq": True} if scale_grad_by_freq else {}
+    return apply(name, input, weight, padding_idx=padding_idx, **static)
+
+
+def _renorm_rows(weight: Tensor, indices: Tensor, max_norm: float, norm_type: float) -> None:
+    """PyTorch's embedding_renorm_: the rows used whose norm exceeds max_norm are scaled to
+    max_norm / (norm + 1e-7), in place and without a graph (the weight's version bumps)."""
+    w = weight._value()
+    with x64(is_wide(w.dtype) or is_wide(indices.dtype)):  # int64 indices, as PyTorch's
+        used = jnp.zeros(w.shape[0], bool).at[jnp.ravel(indices._value())].set(True)
+        norms = jnp.linalg.vector_norm(w, ord=norm_type, axis=1)
+        scale = jnp.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
+        weight._write((w * scale[:, None].astype(w.dtype)).astype(w.dtype))
 
 
 # ---------------------------------------------------------------- normalisation

@@ -8,11 +8,9 @@ activations (activations.py) and batch norm (normalization.py) are re-exported h
 
 from __future__ import annotations
 
-import math
-
-import jax.numpy as jnp
 import numpy as np
 
+from .._convert import to_array
 from . import functional as F, init
 from .activations import (
     GELU as GELU,
@@ -24,6 +22,7 @@ from .activations import (
     Softmax as Softmax,
     Tanh as Tanh,
 )
+from .conv import _ConvNd
 from .module import Module
 from .normalization import BatchNorm1d as BatchNorm1d, BatchNorm2d as BatchNorm2d
 from .parameter import Parameter, _empty
@@ -91,11 +90,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._reset_linear_like(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
@@ -107,7 +102,7 @@ class Linear(Module):
         )
 
 
-class Conv2d(Module):
+class Conv2d(_ConvNd):
     """2-D convolution over NCHW input with an OIHW weight, PyTorch's arguments and init.
 
     Example:
@@ -119,74 +114,13 @@ class Conv2d(Module):
         torch.Size([2, 8, 16, 16])
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise NotImplementedError(
-                f"Conv2d(padding_mode={padding_mode!r}) is not supported by funcgrad; pad "
-                "with 'zeros'"
-            )
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Invalid padding string '{padding}', should be one of ['valid', 'same']"
-                )
-            if padding == "same" and any(s != 1 for s in _pair(stride)):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation, self.groups = _pair(dilation), groups
-        self.output_padding, self.transposed, self.padding_mode = (0, 0), False, padding_mode
-        self.weight = _empty(
-            out_channels, in_channels // groups, *self.kernel_size, device=device, dtype=dtype
-        )
-        if bias:
-            self.bias = _empty(out_channels, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    reset_parameters = Linear.reset_parameters
+    _spatial = 2
 
     def forward(self, input):
+        input, padding = self._padded(input)
         return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
-
-    def extra_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
 
 class Embedding(Module):
@@ -224,12 +158,30 @@ class Embedding(Module):
         else:
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False):  # fmt: skip
+        """An Embedding whose weight is `embeddings` (rows, dim), frozen unless freeze=False.
+
+        Example:
+            >>> import funcgrad.tape as torch
+            >>> e = torch.nn.Embedding.from_pretrained(torch.eye(3))
+            >>> e(torch.tensor([2])), e.weight.requires_grad
+            (tensor([[0., 0., 1.]]), False)
+        """
+        if embeddings.ndim != 2:  # PyTorch asserts this
+            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze)  # fmt: skip
+
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
             w = np.array(self.weight._data)
             w[self.padding_idx] = 0.0
-            self.weight._write(jnp.asarray(w))
+            self.weight._write(to_array(w))
 
     def forward(self, input):
         return F.embedding(

@@ -1,8 +1,20 @@
 """The loss functions of `nn.functional` (F): `mse_loss`, `nll_loss`, `cross_entropy`,
-`binary_cross_entropy_with_logits`, with PyTorch's `reduction` conventions and checks.
+`binary_cross_entropy(_with_logits)`, `l1_loss`, `smooth_l1_loss`, `huber_loss`, `kl_div`,
+with PyTorch's `reduction` conventions and checks.
 
-`funcgrad.tape.nn.functional` re-exports them; cross entropy is PyTorch's composition of
-`log_softmax` and `nll_loss` (so its grad_fn is `NllLossBackward0`).
+`funcgrad.tape.nn.functional` re-exports them. Where PyTorch has one kernel the loss is one
+table op (mse, nll, binary cross entropy, smooth L1, Huber); where PyTorch composes, so
+does this module, so the nodes match: cross entropy is `log_softmax` and `nll_loss` (its
+grad_fn is `NllLossBackward0`), `l1_loss` is MeanBackward0 over AbsBackward0 over
+SubBackward0, `kl_div` is xlogy and mul.
+
+Example:
+    >>> import funcgrad.tape as torch
+    >>> import funcgrad.tape.nn.functional as F
+    >>> p = torch.tensor([0.9, 0.2], requires_grad=True)
+    >>> loss = F.binary_cross_entropy(p, torch.tensor([1.0, 0.0]))
+    >>> round(loss.item(), 4), loss.grad_fn.name()
+    (0.1643, 'BinaryCrossEntropyBackward0')
 """
 
 from __future__ import annotations
@@ -17,24 +29,19 @@ from .. import errors
 from .._convert import is_wide, x64
 from ..creation import as_tensor
 from ..tensor import Tensor, apply
+from .reduction import legacy_reduction as _reduction
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss", "nll_loss"]
-
-
-def _reduction(size_average, reduce, reduction):
-    if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = "none" if not reduce else ("mean" if size_average else "sum")
-        warnings.warn(
-            f"size_average and reduce args will be deprecated, please use "
-            f"reduction='{reduction}' instead.",
-            UserWarning,
-            stacklevel=3,
-        )
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    return reduction
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "mse_loss",
+    "nll_loss",
+    "smooth_l1_loss",
+]
 
 
 def mse_loss(
@@ -178,3 +185,99 @@ def binary_cross_entropy_with_logits(
         has_weight=weight is not None,
         has_pos_weight=pos_weight is not None,
     )
+
+
+# ---------------------------------------------------------------- L1 family, BCE, KL
+def _warn_on_broadcast(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """PyTorch's warning for a target of another size, then both broadcast to one shape."""
+    if tuple(target.shape) == tuple(input.shape):
+        return input, target
+    warnings.warn(
+        errors.MSE_TARGET_SIZE.format(target=target.shape, input=input.shape),
+        UserWarning,
+        stacklevel=3,
+    )
+    shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(target.shape)))
+    return input.expand(*shape), target.expand(*shape)
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:  # fmt: skip
+    """-w (t log(x) + (1 - t) log(1 - x)) of probabilities x, each log clamped at -100 as
+    PyTorch does (so a saturated x of exactly 0 or 1 gives a finite loss)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            errors.BCE_TARGET_SIZE.format(target=repr(target.shape), input=repr(input.shape))
+        )
+    data = input._value()
+    if not isinstance(data, jax.core.Tracer) and bool(((data < 0) | (data > 1)).any()):
+        raise RuntimeError(errors.BCE_INPUT_RANGE)
+    extra = ()
+    if weight is not None:
+        shape = tuple(np.broadcast_shapes(tuple(target.shape), tuple(weight.shape)))
+        extra = (weight.expand(*shape),)
+    return apply("binary_cross_entropy", input, target, *extra, reduction=reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight=None) -> Tensor:  # fmt: skip
+    """Mean (or sum) absolute error, composed as PyTorch: (input - target).abs()."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None:
+        raise NotImplementedError(errors.UNSUPPORTED.format(what="l1_loss(weight=...)"))
+    input, target = _warn_on_broadcast(input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:  # fmt: skip
+    """0.5 d^2 / beta where abs(d) < beta, else abs(d) - 0.5 beta (d = input - target); beta = 0
+    is the L1 loss, as in PyTorch."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _warn_on_broadcast(input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0.0:
+        return _reduce((input - target).abs(), reduction)
+    return apply("smooth_l1_loss", input, target, reduction=reduction, beta=float(beta))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:  # fmt: skip
+    """0.5 d^2 where abs(d) <= delta, else delta (abs(d) - 0.5 delta)."""
+    reduction = _reduction(None, None, reduction)
+    if weight is not None:
+        raise NotImplementedError(errors.UNSUPPORTED.format(what="huber_loss(weight=...)"))
+    input, target = _warn_on_broadcast(input, target)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return apply("huber_loss", input, target, reduction=reduction, delta=float(delta))
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:  # fmt: skip
+    """KL divergence of target from input (log-probabilities), PyTorch's formula:
+    xlogy(t, t) - t * input, or exp(t) * (t - input) with log_target. 'batchmean' divides
+    the sum by the batch size (the KL divergence per sample); 'mean' (the default) divides
+    by the number of elements and warns, as PyTorch does."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    else:
+        if reduction == "mean":
+            warnings.warn(errors.KL_DIV_MEAN_WARNING, UserWarning, stacklevel=2)
+        _reduction(None, None, reduction, ("none", "mean", "sum", "batchmean"))
+    if log_target:
+        pointwise = target.exp() * (target - input)
+    else:
+        pointwise = target.xlogy(target) - target * input
+    if reduction == "batchmean":
+        total = pointwise.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(pointwise, reduction)

@@ -6,21 +6,38 @@ As in PyTorch, class weights (`weight`, `pos_weight`) are registered as buffers.
 from __future__ import annotations
 
 from .loss_functions import (
-    _reduction as _legacy_reduction,
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from .module import Module
+from .reduction import legacy_reduction as _legacy_reduction
 
-__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+]
 
 
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        self.reduction = _legacy_reduction(size_average, reduce, reduction)
+        if size_average is not None or reduce is not None:  # else checked when called
+            reduction = _legacy_reduction(size_average, reduce, reduction)
+        self.reduction = reduction
 
 
 class _WeightedLoss(_Loss):
@@ -111,3 +128,68 @@ class BCEWithLogitsLoss(_Loss):
         return binary_cross_entropy_with_logits(
             input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross entropy of probabilities (after a sigmoid), logs clamped at -100.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> p = torch.tensor([0.8, 0.3], requires_grad=True)
+        >>> round(torch.nn.BCELoss()(p, torch.tensor([1.0, 0.0])).item(), 4)
+        0.2899
+    """
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean (or sum) absolute error. Example: `nn.L1Loss()(pred, target)`."""
+
+    def forward(self, input, target):
+        return l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Squared error below beta, absolute error above (beta = 0: L1)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Squared error below delta, delta * absolute error above."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of the target distribution from the input's (log-probabilities);
+    reduction 'batchmean' gives the per-sample divergence, 'mean' (the default) warns as
+    in PyTorch.
+
+    Example:
+        >>> import funcgrad.tape as torch
+        >>> logp = torch.tensor([[0.25, 0.75]]).log()
+        >>> loss = torch.nn.KLDivLoss(reduction="batchmean")
+        >>> round(loss(logp, torch.tensor([[0.5, 0.5]])).item(), 4)
+        0.1438
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -60,4 +60,5 @@ def _zeros(*shape, device=None, dtype=None) -> Tensor:
 
 
 def _empty(*shape, device=None, dtype=None) -> Parameter:
+    """A parameter of zeros, for a layer's reset_parameters() to fill."""
     return Parameter(_zeros(*shape, device=device, dtype=dtype))
