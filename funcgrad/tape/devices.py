@@ -160,6 +160,8 @@ def parse_device(spec) -> jax.Device:
     if isinstance(spec, jax.Device):
         return spec
     d = spec if isinstance(spec, device) else device(spec)
+    if d.type == "meta":
+        raise NotImplementedError(errors.META_DEVICE)
     found = _jax_devices(d.type)
     if not found:
         if d.type == "cuda":
