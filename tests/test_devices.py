@@ -105,6 +105,12 @@ ABSENT = {
     "current_device": lambda lib: lib.cuda.current_device(),
     "get_device_name": lambda lib: lib.cuda.get_device_name(),
     "synchronize": lambda lib: lib.cuda.synchronize(),
+    "accelerator index": lambda lib: lib.accelerator.current_device_index(),
+    "accelerator set index": lambda lib: lib.accelerator.set_device_index(0),
+    "accelerator synchronize": lambda lib: lib.accelerator.synchronize(),
+    "accelerator empty_cache": lambda lib: lib.accelerator.empty_cache(),
+    "accelerator memory": lambda lib: lib.accelerator.memory_allocated(),
+    "accelerator peak memory": lambda lib: lib.accelerator.max_memory_allocated(),
     "bad type": lambda lib: lib.device("foo"),
     "bad index": lambda lib: lib.device("cuda:a"),
 }

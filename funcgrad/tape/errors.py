@@ -18,6 +18,8 @@ from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
 __all__ = [
     "DATA_NOT_FLOAT",
+    "NO_ACCELERATOR",
+    "SET_DEVICE_INDEX",
     "META_DEVICE",
     "OUT_REQUIRES_GRAD",
     "OUT_RESIZED",
@@ -311,6 +313,12 @@ META_DEVICE = (
     "funcgrad.tape"
     "\n[funcgrad] JAX arrays always hold data: make the tensor or module on 'cpu', or ask for "
     "shapes only with jax.eval_shape on the functional side"
+)
+NO_ACCELERATOR = "Cannot access accelerator device when none is available."
+SET_DEVICE_INDEX = (
+    "accelerator.set_device_index(n) for n > 0 is not supported by funcgrad.tape"
+    "\n[funcgrad] tensors go to JAX's first device of the accelerator; place them on another "
+    "with .to('cuda:n')"
 )
 DEVICE_ORDINAL = "CUDA error: invalid device ordinal"
 DEVICE_MISMATCH = (
