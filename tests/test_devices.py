@@ -105,6 +105,12 @@ ABSENT = {
     "current_device": lambda lib: lib.cuda.current_device(),
     "get_device_name": lambda lib: lib.cuda.get_device_name(),
     "synchronize": lambda lib: lib.cuda.synchronize(),
+    "accelerator index": lambda lib: lib.accelerator.current_device_index(),
+    "accelerator set index": lambda lib: lib.accelerator.set_device_index(0),
+    "accelerator synchronize": lambda lib: lib.accelerator.synchronize(),
+    "accelerator empty_cache": lambda lib: lib.accelerator.empty_cache(),
+    "accelerator memory": lambda lib: lib.accelerator.memory_allocated(),
+    "accelerator peak memory": lambda lib: lib.accelerator.max_memory_allocated(),
     "bad type": lambda lib: lib.device("foo"),
     "bad index": lambda lib: lib.device("cuda:a"),
 }
@@ -149,3 +155,38 @@ def test_two_jax_devices_place_tensors_and_refuse_mixed_ops():
     assert out[0] == "cpu True True"  # PyTorch names every CPU device "cpu"
     assert out[1] == "[3.0, 3.0] True"
     assert out[2].startswith("Expected all tensors to be on the same device")
+
+
+def test_meta_device_is_pytorchs_name_and_its_tensors_are_refused():
+    # torch.device("meta") is accepted as in PyTorch; a tensor there (no data) cannot be
+    # made on JAX, so funcgrad raises NotImplementedError where PyTorch makes one.
+    assert repr(tape.device("meta")) == repr(torch.device("meta"))
+    assert (tape.device("meta").type, tape.device("meta").index) == ("meta", None)
+    assert tape.ones(2).is_meta == torch.ones(2).is_meta
+    assert tape.ones(2).is_cpu == torch.ones(2).is_cpu
+    assert torch.empty(2, device="meta").is_meta
+    made = {
+        "factory": lambda: tape.empty(2, 3, device="meta"),
+        "module": lambda: tape.nn.Linear(3, 4, device="meta"),
+        "to": lambda: tape.ones(2).to("meta"),
+    }
+    for make in made.values():
+        with pytest.raises(NotImplementedError, match="meta tensors .* not supported") as info:
+            make()
+        assert "\n[funcgrad]" in str(info.value)
+    with tape.device("meta"), pytest.raises(NotImplementedError, match="meta tensors"):
+        tape.zeros(1)
+
+
+def test_swapdims_and_swapaxes_are_transpose_as_in_pytorch():
+    def prog(lib):
+        x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        a, b = lib.swapdims(x, 0, 1), x.swapaxes(1, 0)
+        (a * lib.arange(6.0).reshape(3, 2)).sum().backward()
+        return [
+            a.tolist(), b.tolist(), x.swapdims(-1, 0).shape == (3, 2), type(a.grad_fn).__name__,
+            lib.swapaxes(x, 0, 1).tolist(), x.grad.tolist(),
+        ]  # fmt: skip
+
+    t, f = observe(prog)
+    assert f == t

@@ -162,6 +162,7 @@ from .functions import (
     subtract as subtract,
     sum as sum,  # noqa: A004 - PyTorch's name
     swapaxes as swapaxes,
+    swapdims as swapdims,
     t as t,
     tan as tan,
     tanh as tanh,
@@ -198,6 +199,7 @@ from .legacy import (
     ShortTensor as ShortTensor,
 )
 from .memory import graph_bytes as graph_bytes
+from .printing import get_printoptions as get_printoptions, set_printoptions as set_printoptions
 from .promotion import (
     can_cast as can_cast,
     get_default_dtype as get_default_dtype,
@@ -386,6 +388,7 @@ __all__ = [
     "select",
     "set_default_dtype",
     "set_default_device",
+    "set_printoptions",
     "set_grad_enabled",
     "set_lazy",
     "set_rng_state",
@@ -404,6 +407,7 @@ __all__ = [
     "subtract",
     "sum",
     "swapaxes",
+    "swapdims",
     "t",
     "tan",
     "tanh",

@@ -160,6 +160,8 @@ def parse_device(spec) -> jax.Device:
     if isinstance(spec, jax.Device):
         return spec
     d = spec if isinstance(spec, device) else device(spec)
+    if d.type == "meta":
+        raise NotImplementedError(errors.META_DEVICE)
     found = _jax_devices(d.type)
     if not found:
         if d.type == "cuda":
@@ -249,12 +251,56 @@ def _current_accelerator(check_available: bool = False):
     return None
 
 
+def _accelerator_devices() -> list:
+    """The accelerator's JAX devices; PyTorch's RuntimeError when there is none."""
+    found = _current_accelerator()
+    if found is None:
+        raise RuntimeError(errors.NO_ACCELERATOR)
+    return _jax_devices(found.type)
+
+
+def _current_device_index() -> builtins.int:
+    _accelerator_devices()
+    return 0  # JAX places on its first device of a kind unless told otherwise
+
+
+def _set_device_index(index) -> None:
+    if _accelerator_devices() and index not in (0, -1, None):
+        raise NotImplementedError(errors.SET_DEVICE_INDEX)
+
+
+def _accelerator_synchronize(device_=None) -> None:
+    _accelerator_devices()
+    jax.effects_barrier()
+
+
+def _accelerator_empty_cache() -> None:
+    _accelerator_devices()  # (JAX frees arrays when they die: there is no cache to empty)
+
+
+def _memory_stat(name: str):
+    def read(device_=None) -> builtins.int:
+        found = _accelerator_devices()
+        stats = found[0].memory_stats() or {}
+        return builtins.int(stats.get(name, 0))
+
+    return read
+
+
 accelerator = Namespace(
     current_accelerator=_current_accelerator,
     is_available=lambda: _current_accelerator() is not None,
     device_count=lambda: (
         len(_jax_devices(_current_accelerator().type)) if _current_accelerator() else 0
     ),
+    current_device_index=_current_device_index,
+    current_device_idx=_current_device_index,
+    set_device_index=_set_device_index,
+    set_device_idx=_set_device_index,
+    synchronize=_accelerator_synchronize,
+    empty_cache=_accelerator_empty_cache,
+    memory_allocated=_memory_stat("bytes_in_use"),
+    max_memory_allocated=_memory_stat("peak_bytes_in_use"),
 )
 
 

@@ -18,6 +18,11 @@ from ..functional import BACKWARD_TWICE as BACKWARD_TWICE
 
 __all__ = [
     "DATA_NOT_FLOAT",
+    "NO_ACCELERATOR",
+    "SET_DEVICE_INDEX",
+    "META_DEVICE",
+    "OUT_REQUIRES_GRAD",
+    "OUT_RESIZED",
     "DETACHED_SAVED",
     "POST_ACCUMULATE_HOOK_RETURN",
     "CREATE_GRAPH_CYCLE",
@@ -275,6 +280,18 @@ BROADCAST_HINT = (
     "input (e.g. x[:, None]) so that they line up."
 )
 INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
+OUT_REQUIRES_GRAD = (
+    "{name}(): functions with out=... arguments don't support automatic differentiation, "
+    "but one of the arguments requires grad.\n[funcgrad] call it under torch.no_grad(), or "
+    "drop out= and use the returned tensor"
+)
+OUT_RESIZED = (
+    "An output with one or more elements was resized since it had shape {old}, which does "
+    "not match the required output shape {new}. This behavior is deprecated, and in a "
+    "future PyTorch release outputs will not be resized unless they have zero elements. You "
+    "can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+    "t.resize_(0)."
+)
 INPLACE_DTYPE = "result type {result} can't be cast to the desired output type {dtype}"
 INPLACE_HINT = (
     "\n[funcgrad] An in-place op keeps its tensor's shape and dtype; use the out-of-place op "
@@ -290,6 +307,18 @@ NO_DEVICE = "device '{device}' is not available"
 NO_DEVICE_HINT = (
     "\n[funcgrad] JAX sees no {kind}: 'cuda' is JAX's GPU, available when the JAX build for it "
     "is installed (jax[cuda12]); pick the device with torch.cuda.is_available()."
+)
+META_DEVICE = (
+    "meta tensors (device='meta': a shape and dtype without data) are not supported by "
+    "funcgrad.tape"
+    "\n[funcgrad] JAX arrays always hold data: make the tensor or module on 'cpu', or ask for "
+    "shapes only with jax.eval_shape on the functional side"
+)
+NO_ACCELERATOR = "Cannot access accelerator device when none is available."
+SET_DEVICE_INDEX = (
+    "accelerator.set_device_index(n) for n > 0 is not supported by funcgrad.tape"
+    "\n[funcgrad] tensors go to JAX's first device of the accelerator; place them on another "
+    "with .to('cuda:n')"
 )
 DEVICE_ORDINAL = "CUDA error: invalid device ordinal"
 DEVICE_MISMATCH = (

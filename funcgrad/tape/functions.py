@@ -8,8 +8,12 @@ PyTorch's namespace; this module uses no builtin of those names after defining t
 
 from __future__ import annotations
 
+import builtins
+import warnings
+
 import jax.numpy as jnp
 
+from . import errors, grad_mode, promotion
 from ._convert import is_wide, x64
 from .methods._args import _check_bool, _dim
 from .tensor import Tensor, apply
@@ -104,6 +108,7 @@ __all__ = [
     "subtract",
     "sum",
     "swapaxes",
+    "swapdims",
     "t",
     "tan",
     "tanh",
@@ -123,11 +128,44 @@ def _method(name):
             raise TypeError(
                 f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}"
             )
-        return getattr(input, name)(*args, **kwargs)
+        out = kwargs.pop("out", None)
+        if out is None:
+            return getattr(input, name)(*args, **kwargs)
+        return _into_out(name, out, (input, *args), lambda: getattr(input, name)(*args, **kwargs))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Same as `Tensor.{name}`."
     return fn
+
+
+def _into_out(name, out, inputs, compute):
+    """`torch.f(..., out=t)`: f's result written into `t`, which is returned, as PyTorch does
+    (off the tape: PyTorch refuses `out=` when anything requires grad; a `t` of another
+    shape is resized, with PyTorch's warning when it held elements)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if grad_mode.is_grad_enabled() and builtins.any(
+        isinstance(t, Tensor) and t.requires_grad for t in (out, *inputs)
+    ):
+        raise RuntimeError(errors.OUT_REQUIRES_GRAD.format(name=name))
+    with grad_mode.no_grad():
+        result = compute()
+    if not promotion.can_cast(result.dtype, out.dtype):
+        raise RuntimeError(
+            errors.INPLACE_DTYPE.format(
+                result=errors.torch_scalar_type(result.dtype),
+                dtype=errors.torch_scalar_type(out.dtype),
+            )
+        )
+    if tuple(out.shape) == tuple(result.shape) or out._is_view():
+        with grad_mode.no_grad():
+            out.copy_(result)
+        return out
+    if out.numel():
+        shapes = {"old": errors.short_shape(out.shape), "new": errors.short_shape(result.shape)}
+        warnings.warn(errors.OUT_RESIZED.format(**shapes), UserWarning, stacklevel=3)
+    out._write(result._data.astype(out._data.dtype))
+    return out
 
 
 # ---------------------------------------------------------------- elementwise math
@@ -199,6 +237,7 @@ numel = _method("numel")
 reshape = _method("reshape")
 transpose = _method("transpose")
 swapaxes = _method("swapaxes")
+swapdims = _method("swapdims")
 t = _method("t")
 permute = _method("permute")
 squeeze = _method("squeeze")

@@ -78,7 +78,7 @@ class ShapeMixin(TensorBase):
             "transpose", self, dim0=_dim(dim0, self.ndim), dim1=_dim(dim1, self.ndim)
         )
 
-    swapaxes = transpose
+    swapaxes = swapdims = transpose
 
     def t(self):
         if self.ndim > 2:

@@ -88,6 +88,15 @@ class ValuesMixin(TensorBase):
     def is_cuda(self) -> bool:
         return self._jax_device().platform == "gpu"
 
+    @property
+    def is_meta(self) -> bool:
+        """False: funcgrad has no meta tensors (`device="meta"` raises NotImplementedError)."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        return self._jax_device().platform == "cpu"
+
     def get_device(self) -> int:
         """The device index (-1 on the CPU), as PyTorch's."""
         d = self.device
