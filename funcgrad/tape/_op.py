@@ -96,7 +96,8 @@ SAVED_NAMES = {
         "vdot".split(),
         ("self", "other"),
     ),
-    **dict.fromkeys("mm bmm matmul matmul_t matmul_tc".split(), ("self", "mat2")),
+    # vm: PyTorch computes a.unsqueeze(0).mm(b).squeeze_(0), so its node is an mm's.
+    **dict.fromkeys("mm bmm matmul matmul_t matmul_tc vm".split(), ("self", "mat2")),
     "pow_tensor": ("self", "exponent"),
     "gather": ("self", "index"),
     "take": ("self", "index"),

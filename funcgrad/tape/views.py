@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import errors
+from ._convert import is_wide, x64
 from ._op import Op
 from .ops import OPS
 
@@ -87,7 +88,10 @@ def _scatter_jit(chain):
 
 def scatter(base, value, chain):
     """`base` with its view `chain` replaced by `value` (the write through a view)."""
-    return _scatter_jit(chain)(base, value) if chain else value.astype(base.dtype)
+    # In JAX's 64-bit mode for a 64-bit base: outside it, astype(float64) would truncate
+    # to float32 (a write through a detach() alias of a float64 tensor changed its dtype).
+    with x64(is_wide(base.dtype)):
+        return _scatter_jit(chain)(base, value) if chain else value.astype(base.dtype)
 
 
 @functools.cache

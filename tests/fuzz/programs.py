@@ -939,6 +939,13 @@ def _step(lib, ins, n, slots, start, unnamed, log):
                 unnamed.add(start + k)  # a double-backward node
     elif isinstance(ins, Hook):
         x = arg(ins.target)
+        if x.requires_grad:
+            # PyTorch 2.13 segfaults in register_hook on a view whose base was written
+            # through another view, unless its grad_fn was read first (register_hook makes
+            # the hook dict, then reading grad_fn regenerates the view's history and drops
+            # it: pytorch/pytorch#196459). Reading it first is what register_hook itself
+            # does next (and raises what it would raise), so the program observes the same.
+            x.grad_fn  # noqa: B018 - the read is the point
         if ins.kind == "scale":
             x.register_hook(lambda g: g * 2)
         else:

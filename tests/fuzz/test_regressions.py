@@ -15,7 +15,7 @@ from torch_twin import FUZZ_TOLERANCE, arr, assert_same, raises, twin
 
 import funcgrad.tape as tape
 
-from .programs import Backward, Call, Leaf, Program, run
+from .programs import Backward, Call, Hook, InPlace, Leaf, Program, run
 
 # ---------------------------------------------------------------- views and aliases
 
@@ -78,6 +78,21 @@ def test_flatten_of_one_dim_returns_the_tensor_itself():
         x = lib.tensor(arr(0, 3), requires_grad=True)
         y = lib.tensor(arr(3), requires_grad=True) * 1
         return x.flatten(1, 1), x.flatten(-1, 1), y.flatten(), raises(x.flatten, 1, 0)
+
+    twin(prog)
+
+
+def test_in_place_through_a_detach_alias_keeps_a_64_bit_base_64_bit():
+    """Was: the write through the alias left the float64 base (and an int64 one) float32
+    (int32): the base's new array was cast outside JAX's 64-bit mode."""
+
+    def prog(lib):
+        x = lib.tensor(np.array([[0.5], [-0.25]]), requires_grad=True)
+        s = lib.stack([x, x], -2)
+        s.detach().abs_()
+        n = lib.tensor(np.array([3, -4]))
+        n.detach().mul_(2)
+        return s, n, x.detach().neg_(), x
 
     twin(prog)
 
@@ -422,6 +437,25 @@ def test_second_backward_through_copy_slices_raises():
     twin(prog)
 
 
+def test_vector_at_matrix_names_its_saved_vector_as_pytorch_in_a_version_error():
+    """Was: the error named the vector ([3], output 0 of Exp) where PyTorch names the
+    `a.unsqueeze(0)` its mm node saved ([1, 3], AsStrided); and with both operands changed
+    it named the vector first, where PyTorch's mm checks mat2 first."""
+
+    def prog(lib):
+        x = lib.tensor(arr(2, 1, 3), requires_grad=True)
+        w = lib.tensor(arr(3, 2, seed=1), requires_grad=True)
+        a = x.sum((0, 1)) * 2
+        m = a @ (w * 1)
+        a.exp_()
+        v = x.max(0)[0]
+        both = v.diagonal(0, 0, -1) @ v
+        v.exp_()
+        return raises(m.backward, lib.ones(2)), raises(both.backward, lib.ones(3))
+
+    twin(prog)
+
+
 # ---------------------------------------------------------------- the engine
 
 
@@ -596,3 +630,20 @@ def test_a_no_grad_view_of_a_written_base_is_readable_under_no_grad_only():
         return c, raises(lambda: v.is_leaf), raises(lambda: v * 2)
 
     twin(prog)
+
+
+def test_fuzz_program_hook_on_a_view_written_through_another_view():
+    """A hook on a view whose base was written through another view: PyTorch 2.13's
+    register_hook segfaults there (pytorch/pytorch#196459) unless the view's grad_fn is
+    read first, which the interpreter does; both libraries then see the same hook calls."""
+    program = Program(
+        (
+            Leaf((3,), 5, True),
+            Call("clone", (0,)),
+            Call("view", (1,), (("shape", (3,)),)),
+            InPlace(2, "slice_fill_", 0.5),
+            Hook(2, "record"),
+            Backward(2, ((3,), 7)),
+        )
+    )
+    assert_same(run(torch, program), run(tape, program), **FUZZ_TOLERANCE, path="program")
