@@ -272,10 +272,17 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
     content_img, scores, fixed, _ = style_problem(seed, 32 if quick else 128)
     total_loss = total_loss_of(scores)
     value_and_grad = partial(jax.jit(jax.value_and_grad(total_loss)), fixed=fixed)
+    last = {}  # the last step's image gradient, what it computed besides the loss
+
+    def step():
+        loss, last["image"] = value_and_grad(jnp.clip(content_img, 0, 1))
+        return loss
+
     return {
         "unit": f"L-BFGS closure: loss and image gradient, {tuple(content_img.shape)} (jitted)",
         "grads": lambda: {"image": convert.nhwc_to_nchw(value_and_grad(content_img)[1])},
-        "step": lambda: value_and_grad(jnp.clip(content_img, 0, 1))[0],
+        "step": step,
+        "produced": lambda: last,
         "graph": lambda: jax.jit(lambda x: jax.vjp(partial(total_loss, fixed=fixed), x)[1])(
             content_img
         ),
