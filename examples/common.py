@@ -78,9 +78,10 @@ def _jsonable(value):
 
 
 def optax_step(loss_and_grads, optimizer, params) -> tuple:
-    """`(step, first_grads)` for `funcgrad compare`'s workloads: `step() -> loss` is one
-    jitted optax update of `params`, which it keeps between calls; `first_grads()` returns
-    the gradients of the first step without taking it (the same compiled program).
+    """`(step, first_grads, produced)` for `funcgrad compare`'s workloads: `step() -> loss`
+    is one jitted optax update of `params`, which it keeps between calls; `first_grads()`
+    returns the gradients of the first step without taking it (the same compiled program);
+    `produced()` what the last step computed: `[params, opt_state, grads]`.
     `loss_and_grads(params) -> (loss, grads)`."""
 
     @jax.jit
@@ -90,13 +91,13 @@ def optax_step(loss_and_grads, optimizer, params) -> tuple:
         return optax.apply_updates(params, updates), opt_state, loss, grads
 
     first = (params, optimizer.init(params))
-    state = list(first)
+    state = [*first, None]
 
     def step():
-        state[0], state[1], loss, _ = train_step(*state)
+        state[0], state[1], loss, state[2] = train_step(*state[:2])
         return loss
 
-    return step, lambda: train_step(*first)[3]
+    return step, lambda: train_step(*first)[3], lambda: state
 
 
 class Timer:

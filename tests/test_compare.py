@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import tomllib
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 import torch
 
 import funcgrad.tape as tape
-from funcgrad.compare import SCHEMA_VERSION, compare_model, examples
+from funcgrad.compare import SCHEMA_VERSION, compare_model, examples, measure
 from funcgrad.compare.cli import main
 from funcgrad.compare.measure import Case, Paradigm, Settings, agreement, measure_case
 from funcgrad.compare.report import SCHEMA_PATH, Report
@@ -300,6 +301,51 @@ def test_a_disagreeing_or_broken_paradigm_fails_the_report():
     report = Report([broken], _options(), device, tool="funcgrad compare")
     assert not report.passed
     _valid(report.data)
+
+
+def test_a_timed_step_includes_the_backward_the_tape_dispatched_asynchronously(monkeypatch):
+    # JAX dispatches the tape's ops asynchronously: `loss.backward()` returns while the
+    # gradient is still being computed. A timed step must stop the clock only once what the
+    # step produced (the workload's `produced`, here w.grad) is computed.
+    w = tape.tensor(np.eye(512, dtype=np.float32) * 0.5, requires_grad=True)
+
+    def step():
+        w.grad = None
+        h = w
+        for _ in range(6):
+            h = tape.tanh(h @ w)
+        loss = h.sum()
+        loss.backward()
+        return loss
+
+    def returns_before_its_gradient_is_computed():
+        step()
+        ready = w.grad.array.is_ready()
+        jax.block_until_ready(w.grad.array)
+        return not ready
+
+    step()  # compiles the ops' kernels
+    # the premise, without which this test could not fail
+    assert any(returns_before_its_gradient_is_computed() for _ in range(3))
+
+    clock, ready_when_read = time.perf_counter, []
+
+    def perf_counter():  # every clock reading in measure.py: was the last gradient ready?
+        if w.grad is not None:
+            ready_when_read.append(w.grad.array.is_ready())
+        return clock()
+
+    def build():
+        return Workload("tape backward", lambda: {"w": step() and w.grad}, step,
+                        produced=lambda: w.grad)  # fmt: skip
+
+    monkeypatch.setattr(measure.time, "perf_counter", perf_counter)
+    result = measure_case(Case("async", [Paradigm("tape", "tape eager", build)]),
+                          Settings(steps=1, repeats=3, warmup=1))  # fmt: skip
+    monkeypatch.undo()
+    assert result["paradigms"][0]["status"] == "ok"
+    assert result["paradigms"][0]["time"]["samples"] == 3
+    assert len(ready_when_read) >= 8 and all(ready_when_read), ready_when_read
 
 
 def _options():

@@ -156,7 +156,7 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
     def accumulated(variables):
         return accumulate_grads(loss_fn, variables, batch, MICRO_BATCHES)
 
-    step, first_grads = optax_step(accumulated, optimizer, variables)
+    step, first_grads, produced = optax_step(accumulated, optimizer, variables)
 
     def grads():
         names = to_torch_names(first_grads())
@@ -167,6 +167,7 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
         "unit": f"SGD step, {len(idx)} examples in {MICRO_BATCHES} micro-batches (scan, jitted)",
         "grads": grads,
         "step": step,
+        "produced": produced,
         "graph": lambda: jax.jit(lambda v: jax.vjp(lambda v: loss_fn(v, micro), v)[1])(variables),
     }
 

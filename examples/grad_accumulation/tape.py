@@ -96,8 +96,12 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
         optimizer.step()
         return loss
 
+    def produced():  # what a step computed; the optimizer updates its state with the params
+        params = list(model.parameters())
+        return params, [p.grad for p in params]
+
     return {"unit": f"SGD step, {len(idx)} examples in {MICRO_BATCHES} micro-batches",
-            "grads": grads, "step": step, "graph": graph}  # fmt: skip
+            "grads": grads, "step": step, "graph": graph, "produced": produced}  # fmt: skip
 
 
 def main(argv=None) -> None:

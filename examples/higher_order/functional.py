@@ -110,13 +110,14 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
     data = problem(seed)
     variables = to_flax({n: jnp.asarray(data[n]) for n in NAMES})
     critic_loss = critic_loss_of(data)
-    step, first_grads = optax_step(
+    step, first_grads, produced = optax_step(
         jax.value_and_grad(critic_loss), optax.sgd(LEARNING_RATE), variables
     )
     return {
         "unit": "penalised critic loss, its gradient, SGD update (jitted)",
         "grads": lambda: from_flax(first_grads()),
         "step": step,
+        "produced": produced,
         "graph": lambda: jax.jit(lambda v: jax.vjp(critic_loss, v)[1])(variables),
     }
 

@@ -81,7 +81,8 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
 
     return {"unit": "penalised critic loss, backward, SGD update",
             "grads": lambda: grad(critic_loss)(params), "step": step,
-            "graph": lambda: vjp(critic_loss, params)[1], "graph_bytes": vjp_count}  # fmt: skip
+            "graph": lambda: vjp(critic_loss, params)[1], "graph_bytes": vjp_count,
+            "produced": lambda: params}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -84,7 +84,7 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
         return loss
 
     return {"unit": "penalised critic loss, backward, SGD update", "grads": grads,
-            "step": step, "graph": critic_loss}  # fmt: skip
+            "step": step, "graph": critic_loss, "produced": lambda: params}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -132,7 +132,7 @@ def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
         (trunk_grads,) = trunk_pullback(ct_even + ct_big)  # one trunk pullback for both heads
         return loss_even + loss_big, (trunk_grads, g_even, g_big)
 
-    step, first_grads = optax_step(loss_and_grads, optimizer, params)
+    step, first_grads, produced = optax_step(loss_and_grads, optimizer, params)
 
     def summed_loss(params):
         return loss_and_grads(params)[0]
@@ -141,6 +141,7 @@ def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
         "unit": f"Adam step, batch {batch_size}, one trunk pullback of both cotangents (jitted)",
         "grads": lambda: to_torch_names(*first_grads()),
         "step": step,
+        "produced": produced,
         "graph": lambda: jax.jit(lambda p: jax.vjp(summed_loss, p)[1])(params),
     }
 

@@ -115,8 +115,12 @@ def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
         optimizer.step()
         return loss
 
+    def produced():  # what a step computed; the optimizer updates its state with the params
+        params = list(model.parameters())
+        return params, [p.grad for p in params]
+
     return {"unit": f"Adam step, batch {batch_size}, (loss1 + loss2).backward()",
-            "grads": grads, "step": step, "graph": graph}  # fmt: skip
+            "grads": grads, "step": step, "graph": graph, "produced": produced}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -138,10 +138,14 @@ def workload(seed: int = 0, quick: bool = False, batch_size: int = 64) -> dict:
         optimizer.step()
         return losses[0] + losses[1]
 
+    def produced():  # what a step computed; the optimizer updates its state with the params
+        params = list(model.parameters())
+        return params, [p.grad for p in params]
+
     return {"unit": f"Adam step, batch {batch_size}, one trunk vjp_fn of both heads",
             "grads": lambda: shared_trunk_grads(model, loss_fn, *batch, summed=True)[1],
             "step": step, "graph": lambda: shared_trunk_grads(model, loss_fn, *batch)[2],
-            "graph_bytes": vjp_count}  # fmt: skip
+            "graph_bytes": vjp_count, "produced": produced}  # fmt: skip
 
 
 def main(argv=None) -> None:

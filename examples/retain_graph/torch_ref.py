@@ -73,7 +73,7 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
         return {"a": a.grad}
 
     return {"unit": "forward, d.backward(retain_graph=True), e.backward()", "grads": grads,
-            "step": step, "graph": graph}  # fmt: skip
+            "step": step, "graph": graph, "produced": lambda: a.grad}  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -23,6 +23,7 @@ the content and style losses are a pure function of the image. Two optimisers:
 
 import os
 import sys
+from functools import partial
 
 import flax.linen as nn
 import jax
@@ -66,6 +67,24 @@ def mse_loss(input, target):
     return jnp.mean((input - target) ** 2)
 
 
+def max_pool_2x2(x):  # (1, H, W, C) -> (1, H/2, W/2, C): PyTorch's MaxPool2d(2, 2)
+    # Not `nn.max_pool`: XLA:CPU runs its reduce_window and, worse, the gradient's
+    # select-and-scatter slowly, a third of the whole evaluation at 128 px
+    # (benchmarks/README.md). The 2x2 windows at stride 2 do not overlap: the pool is a
+    # running maximum over the window's four strided views, elementwise work XLA fuses.
+    # A strict `>` keeps the first maximum in window order, as PyTorch's kernel does: the
+    # gradient goes to that one input (`jnp.max` would split it between ties, and ties do
+    # occur where the clamped image is flat). NaN wins, as there.
+    b, h, w, c = x.shape
+    x = x[:, : h // 2 * 2, : w // 2 * 2]  # an odd last row or column is dropped, as there
+    window = x.reshape(b, h // 2, 2, w // 2, 2, c)
+    out = window[:, :, 0, :, 0]
+    for i, j in ((0, 1), (1, 0), (1, 1)):
+        candidate = window[:, :, i, :, j]
+        out = jnp.where((candidate > out) | jnp.isnan(candidate), candidate, out)
+    return out
+
+
 class VGGFeatures(nn.Module):
     """torchvision's `vgg.make_layers` in Flax: each conv's output (before its ReLU) by name."""
 
@@ -76,7 +95,7 @@ class VGGFeatures(nn.Module):
         features = {}
         for v in self.config:
             if v == "M":
-                x = nn.max_pool(x, (2, 2), strides=(2, 2))
+                x = max_pool_2x2(x)
             else:
                 name = f"conv_{len(features) + 1}"
                 x = features[name] = nn.Conv(v, (3, 3), padding=1, name=name)(x)
@@ -97,7 +116,16 @@ def to_flax(config: tuple, state: dict) -> dict:
 
 def style_problem(seed: int, size: int, content: str | None = None, style: str | None = None,
                   weights: str | None = None) -> tuple:  # fmt: skip
-    """(the content image, `scores(image)` -> its style and content losses, the features' name)."""
+    """(the content image, `scores(image, fixed)` -> its style and content losses, `fixed`,
+    the features' name).
+
+    `fixed` holds what the losses use but never differentiate: the network's variables and
+    the content and style targets. It is an argument of `scores`, not captured by it, so
+    that a jitted `scores` takes these arrays as buffers rather than baking them into the
+    compiled program as constants (measured: the same speed either way at 128 px, see
+    benchmarks/README.md). `jax.value_and_grad(total)` differentiates its first argument
+    only, the image: no weight gradient is computed.
+    """
     # ---- images and the feature network, from the shared weights
     content_img, style_img = (
         jnp.asarray(convert.nchw_to_nhwc(a)) for a in images(size, content, style)
@@ -109,22 +137,33 @@ def style_problem(seed: int, size: int, content: str | None = None, style: str |
     # ---- the model: the losses a pure function of the image, the targets fixed (computed
     # by one compiled program: run op by op, each conv would be compiled on its own)
     @jax.jit
-    def targets(content_img, style_img):
+    def targets(variables, content_img, style_img):
         content = cnn.apply(variables, normalize(content_img))
         style = cnn.apply(variables, normalize(style_img))
         return {n: content[n] for n in CONTENT_LAYERS}, {n: gram_matrix(style[n]) for n in style}
 
-    content_targets, style_targets = targets(content_img, style_img)
+    content_targets, style_targets = targets(variables, content_img, style_img)
+    fixed = {"variables": variables, "content": content_targets, "style": style_targets}
 
-    def scores(image):
-        features = cnn.apply(variables, normalize(image))
-        style_score = sum(mse_loss(gram_matrix(features[n]), style_targets[n])
+    def scores(image, fixed):
+        features = cnn.apply(fixed["variables"], normalize(image))
+        style_score = sum(mse_loss(gram_matrix(features[n]), fixed["style"][n])
                           for n in STYLE_LAYERS) * STYLE_WEIGHT  # fmt: skip
-        content_score = sum(mse_loss(features[n], content_targets[n])
+        content_score = sum(mse_loss(features[n], fixed["content"][n])
                             for n in CONTENT_LAYERS) * CONTENT_WEIGHT  # fmt: skip
         return style_score, content_score
 
-    return content_img, scores, features
+    return content_img, scores, fixed, features
+
+
+def total_loss_of(scores):
+    """`total(image, fixed)`: the style and content losses summed, the L-BFGS objective."""
+
+    def total_loss(image, fixed):
+        style_score, content_score = scores(image, fixed)
+        return style_score + content_score
+
+    return total_loss
 
 
 def lbfgs_like_pytorch(value_and_grad, image, steps: int, line_search: str | None = "strong_wolfe",
@@ -150,33 +189,41 @@ def lbfgs_like_pytorch(value_and_grad, image, steps: int, line_search: str | Non
     return jnp.clip(x, 0, 1).reshape(shape), np.asarray(losses)
 
 
-def lbfgs_with_optax(total_loss, image, steps: int, on_iteration=None) -> tuple:
-    """`optax.lbfgs()` on the image, `steps` iterations, the whole loop one jitted lax.scan."""
-    optimizer = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(total_loss)
+def lbfgs_with_optax(total_loss, fixed, image, steps: int, on_iteration=None) -> tuple:
+    """`optax.lbfgs()` on the image, `steps` iterations, the whole loop one jitted lax.scan.
 
-    def iteration(carry, _):
-        image, opt_state = carry
-        loss, grad = value_and_grad(image, state=opt_state)  # the line search's, if cached
-        updates, opt_state = optimizer.update(
-            grad, opt_state, image, value=loss, grad=grad, value_fn=total_loss
-        )
-        stepped = optax.apply_updates(image, updates)
-        image = jnp.clip(stepped, 0, 1)  # keep the image a valid image
-        # where the clamp moved the image, the cached loss is stale: mark it to recompute
-        cached = optax.tree.get(opt_state, "value")
-        stale = jnp.any(image != stepped)
-        opt_state = optax.tree.set(opt_state, value=jnp.where(stale, jnp.inf, cached))
-        if on_iteration is not None:
-            jax.debug.callback(on_iteration)  # e.g. a progress bar, from the compiled loop
-        return (image, opt_state), loss
+    `total_loss(image, fixed)` is the objective; `fixed` enters the compiled loop as an
+    argument (see `style_problem`).
+    """
+    optimizer = optax.lbfgs()
 
     @jax.jit
-    def optimise(image):
+    def optimise(image, fixed):
+        def loss_of(image):
+            return total_loss(image, fixed)
+
+        value_and_grad = optax.value_and_grad_from_state(loss_of)
+
+        def iteration(carry, _):
+            image, opt_state = carry
+            loss, grad = value_and_grad(image, state=opt_state)  # the line search's, if cached
+            updates, opt_state = optimizer.update(
+                grad, opt_state, image, value=loss, grad=grad, value_fn=loss_of
+            )
+            stepped = optax.apply_updates(image, updates)
+            image = jnp.clip(stepped, 0, 1)  # keep the image a valid image
+            # where the clamp moved the image, the cached loss is stale: mark it to recompute
+            cached = optax.tree.get(opt_state, "value")
+            stale = jnp.any(image != stepped)
+            opt_state = optax.tree.set(opt_state, value=jnp.where(stale, jnp.inf, cached))
+            if on_iteration is not None:
+                jax.debug.callback(on_iteration)  # e.g. a progress bar, from the compiled loop
+            return (image, opt_state), loss
+
         (image, _), losses = jax.lax.scan(iteration, (image, optimizer.init(image)), length=steps)
         return image, losses
 
-    image, losses = optimise(image)
+    image, losses = optimise(image, fixed)
     return image, np.asarray(losses)
 
 
@@ -185,15 +232,13 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
         line_search: str | None = "strong_wolfe", optimizer: str = "pytorch") -> dict:  # fmt: skip
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    content_img, scores, features = style_problem(seed, size, content, style, weights)
+    content_img, scores, fixed, features = style_problem(seed, size, content, style, weights)
+    total_loss = total_loss_of(scores)
 
-    def total_loss(image):
-        style_score, content_score = scores(image)
-        return style_score + content_score
-
-    # ---- the losses and the image's gradient at the start
-    initial_style, initial_content = jax.jit(scores)(content_img)
-    value_and_grad = jax.jit(jax.value_and_grad(total_loss))
+    # ---- the losses and the image's gradient at the start (the gradient w.r.t. the image,
+    # the first argument, only)
+    initial_style, initial_content = jax.jit(scores)(content_img, fixed)
+    value_and_grad = partial(jax.jit(jax.value_and_grad(total_loss)), fixed=fixed)
     initial_grad = value_and_grad(content_img)[1]
 
     # ---- L-BFGS on the image: PyTorch's algorithm over a jitted closure, or optax's
@@ -202,11 +247,11 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
         image, losses = lbfgs_like_pytorch(value_and_grad, content_img, steps, line_search,
                                            bar.update)  # fmt: skip
     else:
-        image, losses = lbfgs_with_optax(total_loss, content_img, steps, bar.update)
+        image, losses = lbfgs_with_optax(total_loss, fixed, content_img, steps, bar.update)
     bar.close()
 
     # ---- the final image
-    final_style, final_content = jax.jit(scores)(image)
+    final_style, final_content = jax.jit(scores)(image, fixed)
     return {
         "features": features,
         "optimizer": optimizer,
@@ -224,17 +269,23 @@ def run(seed: int = 0, steps: int = 300, size: int = 128, content: str | None = 
 def workload(seed: int = 0, quick: bool = False) -> dict:
     """What `funcgrad compare` measures (examples/README.md): one step is one evaluation of
     the L-BFGS closure (clamp, jitted loss and gradient); the losses are PyTorch's L-BFGS's."""
-    content_img, scores, _ = style_problem(seed, 32 if quick else 128)
+    content_img, scores, fixed, _ = style_problem(seed, 32 if quick else 128)
+    total_loss = total_loss_of(scores)
+    value_and_grad = partial(jax.jit(jax.value_and_grad(total_loss)), fixed=fixed)
+    last = {}  # the last step's image gradient, what it computed besides the loss
 
-    def total_loss(image):
-        return sum(scores(image))
+    def step():
+        loss, last["image"] = value_and_grad(jnp.clip(content_img, 0, 1))
+        return loss
 
-    value_and_grad = jax.jit(jax.value_and_grad(total_loss))
     return {
         "unit": f"L-BFGS closure: loss and image gradient, {tuple(content_img.shape)} (jitted)",
         "grads": lambda: {"image": convert.nhwc_to_nchw(value_and_grad(content_img)[1])},
-        "step": lambda: value_and_grad(jnp.clip(content_img, 0, 1))[0],
-        "graph": lambda: jax.jit(lambda x: jax.vjp(total_loss, x)[1])(content_img),
+        "step": step,
+        "produced": lambda: last,
+        "graph": lambda: jax.jit(lambda x: jax.vjp(partial(total_loss, fixed=fixed), x)[1])(
+            content_img
+        ),
         "losses": lambda steps, step: list(
             lbfgs_like_pytorch(value_and_grad, content_img, steps)[1][:steps]
         ),  # fmt: skip

@@ -224,7 +224,8 @@ def workload(seed: int = 0, quick: bool = False) -> dict:
         return history[:steps]
 
     return {"unit": f"L-BFGS closure: loss and image gradient, {tuple(input_img.shape)}",
-            "grads": grads, "step": step, "graph": graph, "losses": losses}  # fmt: skip
+            "grads": grads, "step": step, "graph": graph, "losses": losses,
+            "produced": lambda: input_img.grad}  # fmt: skip
 
 
 def main(argv=None) -> None:

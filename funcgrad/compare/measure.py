@@ -6,6 +6,9 @@ are timed on their own (time to the first gradient, and the first step: tracing 
 compiling for the compiled forms, per-op kernels for the eager tape), then every paradigm
 is warmed up, and the timed rounds are interleaved (one step of each paradigm per round), so
 that load from other processes hits them alike. Times are medians with their quartiles.
+A step is timed until its work is done: the loss it returns and what its workload says it
+`produced` (parameters, optimizer state, gradients), since JAX (the tape's eager ops too)
+returns before the work it dispatched is computed.
 
 Agreement: each paradigm's first-step gradients against the reference paradigm's (PyTorch
 eager when it ran, else the functional form), per parameter: the largest absolute error,
@@ -62,25 +65,29 @@ class Settings:
     warmup: int = 3  # untimed steps per paradigm before the rounds
 
 
-class _FirstCallTimer:
-    """Wraps a step: records how long its first call took (the compile, for compiled forms)."""
+class _WaitedStep:
+    """A workload's step that returns only once its work is done: the loss it returns and
+    what it `produced` (JAX dispatches asynchronously: a tape step returns while its
+    backward and optimizer update still run, and unwaited they would be timed as part of
+    the next paradigm's step). Records how long its first call took (the compile, for
+    compiled forms)."""
 
-    def __init__(self, step):
-        self.step, self.first_s = step, None
+    def __init__(self, workload: Workload):
+        self.step, self.produced, self.first_s = workload.step, workload.produced, None
 
     def __call__(self):
-        if self.first_s is not None:
-            return self.step()
         start = time.perf_counter()
         out = self.step()
-        wait(out)
-        self.first_s = time.perf_counter() - start
+        wait(out, None if self.produced is None else self.produced())
+        if self.first_s is None:
+            self.first_s = time.perf_counter() - start
         return out
 
 
-def _timed(fn) -> float:
+def _timed(step: _WaitedStep) -> float:
+    """Seconds of one call of `step`, until everything it computes is ready."""
     start = time.perf_counter()
-    wait(fn())
+    step()
     return time.perf_counter() - start
 
 
@@ -98,7 +105,7 @@ def _peak_device_bytes(kind: str):
     return int(stats["peak_bytes_in_use"]), "peak_bytes_in_use: the process's peak so far"
 
 
-def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, _FirstCallTimer | None]:
+def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, _WaitedStep | None]:
     """Builds the workload and takes its first gradients, graph bytes and losses; returns
     the record and the step to time (None if it cannot run)."""
     record = {"id": paradigm.id, "label": paradigm.label, "status": "ok", "reason": None}
@@ -116,7 +123,7 @@ def _prepare(paradigm: Paradigm, settings: Settings, tick) -> tuple[dict, _First
             (nbytes, how), note = retained_bytes(workload.graph, workload.graph_bytes), None
         record["memory"] = {"retained_graph_bytes": nbytes, "retained_graph_how": how,
                             "retained_graph_note": note}  # fmt: skip
-        step = _FirstCallTimer(workload.step)
+        step = _WaitedStep(workload)
         if workload.losses is None:
             losses = [to_float(step()) for _ in range(settings.steps)]
         else:
@@ -141,7 +148,7 @@ def _time_rounds(running: dict, settings: Settings, tick) -> dict:
     for paradigm_id, step in running.items():
         tick(f"{paradigm_id}: warm-up")
         for _ in range(settings.warmup):
-            wait(step())
+            step()
     samples = {k: [] for k in running}
     for r in range(settings.repeats):
         tick(f"round {r + 1}/{settings.repeats}")

@@ -62,7 +62,10 @@ def _eager(model, loss_fn, x, y, unit) -> Workload:
         step()
         return {name: p.grad for name, p in params.items()}
 
-    return Workload(unit, grads, step, graph)
+    def produced():  # what a step computed besides its loss: the gradients
+        return [p.grad for p in params.values()]
+
+    return Workload(unit, grads, step, graph, produced=produced)
 
 
 def _torch_loss(loss_fn):
@@ -97,11 +100,18 @@ def _functional_workload(model, loss_fn, x, y, unit) -> Workload:
     def grads():
         return {n.removeprefix("model."): g for n, g in value_and_grad(params)[1].items()}
 
+    last = {}  # the last step's gradients, what it computed besides the loss
+
+    def step():
+        loss, last["grads"] = value_and_grad(params)
+        return loss
+
     return Workload(
         unit + " (jax.value_and_grad of nn.functional_call, jitted)",
         grads,
-        lambda: value_and_grad(params)[0],
+        step,
         lambda: jax.jit(lambda p: jax.vjp(loss_of, p)[1])(params),
+        produced=lambda: last,
     )
 
 

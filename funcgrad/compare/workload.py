@@ -40,7 +40,7 @@ NO_GRAPH_UNDER_JIT = (
     "inside one XLA program: XLA decides what the backward keeps and frees it when the "
     "program returns"
 )
-WORKLOAD_KEYS = "unit, grads, step, graph, graph_bytes, losses (the last three optional)"
+WORKLOAD_KEYS = "unit, grads, step, graph, graph_bytes, losses, produced (the last four optional)"
 
 
 class Unavailable(Exception):
@@ -67,6 +67,12 @@ class Workload:
         units driven by the `step` it is given (e.g. L-BFGS calling it as its closure);
         by default `step()` called `steps` times.
       no_graph: Optional. Why `graph` is missing, shown in its place.
+      produced: Optional. `produced() -> what a step leaves behind`: after `step()`, the
+        arrays or tensors it computed or updated besides the loss it returns (the
+        parameters and optimizer state after the step, the gradients), in a pytree (dicts,
+        lists, tuples). A step is timed until these and its loss are computed:
+        JAX dispatches work asynchronously, so a tape step returns while its backward and
+        update still run. Without it only the returned loss is waited for.
     """
 
     unit: str
@@ -76,6 +82,7 @@ class Workload:
     graph_bytes: Callable[[Any], tuple[int, str]] | None = None
     losses: Callable[[int, Callable], Sequence[float]] | None = None
     no_graph: str = "the form defines no graph()"
+    produced: Callable[[], Any] | None = None
 
     @classmethod
     def of(cls, value: Any, where: str) -> Workload:
@@ -101,6 +108,7 @@ class Workload:
             step=jit(self.step),
             losses=self.losses,
             no_graph=NO_GRAPH_UNDER_JIT,
+            produced=self.produced,
         )
 
 
@@ -114,15 +122,25 @@ def _is_torch(value) -> bool:
     return torch is not None and isinstance(value, torch.Tensor)
 
 
-def wait(value) -> None:
-    """Blocks until `value` (a loss, a pytree of arrays, tensors) is computed."""
-    if _is_torch(value):
-        if value.is_cuda:
-            _torch().cuda.synchronize()
-        return
-    if isinstance(value, Tensor):
-        value = value.array
-    jax.block_until_ready(value)
+def wait(*values) -> None:
+    """Blocks until `values` (losses; pytrees of JAX arrays, tape or PyTorch tensors, e.g.
+    dicts, lists and tuples of them) are computed.
+
+    JAX arrays (a tape tensor's too) are waited for with `jax.block_until_ready`. PyTorch
+    runs synchronously on the CPU; its CUDA kernels are waited for with
+    `torch.cuda.synchronize()`.
+    """
+    arrays, cuda = [], False
+    for leaf in jax.tree.leaves(values):  # tape and PyTorch tensors are leaves: no pytrees
+        if isinstance(leaf, jax.Array):
+            arrays.append(leaf)
+        elif isinstance(leaf, Tensor):
+            arrays.append(leaf.array)
+        elif _is_torch(leaf):
+            cuda = cuda or leaf.is_cuda
+    if cuda:
+        _torch().cuda.synchronize()
+    jax.block_until_ready(arrays)
 
 
 def to_numpy(value) -> np.ndarray:
