@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 
 from . import errors, lazy, observe
@@ -39,6 +40,22 @@ def as_tensors(x, what: str) -> tuple:
     return x
 
 
+# (shape, dtype, JAX's default device) -> the ones array of an implicit root gradient: arrays
+# are immutable, so one is shared by every backward (a dispatch saved per backward).
+_ones_cache: dict = {}
+
+
+def _ones(shape, dtype):
+    key = (shape, dtype, jax.config.jax_default_device)
+    g = _ones_cache.get(key)
+    if g is None:
+        with x64(is_wide(dtype)):
+            g = jnp.ones(shape, dtype)
+        if not isinstance(g, jax.core.Tracer) and len(_ones_cache) < 64:
+            _ones_cache[key] = g
+    return g
+
+
 def root_grads(outputs, grad_outputs, create_graph) -> list:
     """PyTorch's _make_grads: default ones for scalars, shape checks, one grad per output
     (an array, or a tensor when create_graph)."""
@@ -57,8 +74,7 @@ def root_grads(outputs, grad_outputs, create_graph) -> list:
                     errors.IMPLICIT_GRAD_NON_SCALAR
                     + errors.IMPLICIT_GRAD_HINT.format(shape=tuple(out.shape))
                 )
-            with x64(is_wide(out._aval.dtype)):  # (_aval: a pending lazy output stays so)
-                g = jnp.ones(out.shape, out._aval.dtype)
+            g = _ones(out.shape, out._aval.dtype)  # (_aval: a pending lazy output stays so)
         else:
             if not isinstance(g, TensorBase):
                 g = out._wrap(to_array(g, out._aval.dtype))

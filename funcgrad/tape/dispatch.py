@@ -247,7 +247,7 @@ class _Plan:
 
     __slots__ = (
         "op", "key", "requires", "input_types", "torch_saved", "saves_result", "rule", "run",
-        "keeps_output", "wide",
+        "keeps_output", "wide", "attrs_spec", "check_saved",
     )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs, edged):
@@ -274,6 +274,9 @@ class _Plan:
             or any(is_wide(t[2]) for t in inputs if t[0] == "array")
             or any(is_wide(dtype) for _, dtype in outputs)
         )
+        self.attrs_spec = (SavedInfo, (cls, self, inputs))  # grad_fn._saved_*, built on read
+        # PyTorch version-checks the saved inputs (not a "result", "indices" or "hidden")
+        self.check_saved = () if op.saves in ("result", "indices", "hidden") else self.torch_saved
 
 
 def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pending=False):
@@ -285,17 +288,16 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
         plan = _plan(cls, op, key, inputs, arrays, requires, outs)
     checks = []
     names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
-    if op.saves not in ("result", "indices", "hidden"):  # (else kept, but not checked)
-        for i in plan.torch_saved:
-            x = inputs[i]
-            if isinstance(x, cls):
-                if x._inference:
-                    raise RuntimeError(errors.INFERENCE_SAVED)
-                name = names[i] if i < len(names) else ""
-                check = _version_check(x, arrays[i])
-                if op.name == "vm" and i == 0:
-                    check = _unsqueezed_check(check)
-                checks.append((name, check))
+    for i in plan.check_saved:
+        x = inputs[i]
+        if isinstance(x, cls):
+            if x._inference:
+                raise RuntimeError(errors.INFERENCE_SAVED)
+            name = names[i] if i < len(names) else ""
+            check = _version_check(x, arrays[i])
+            if op.name == "vm" and i == 0:
+                check = _unsqueezed_check(check)
+            checks.append((name, check))
     if plan.saves_result:
         saved_results = range(len(results))[-1:] if op.saves == "indices" else range(len(results))
         checks.extend(
@@ -305,7 +307,7 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
         checks.sort(key=lambda named: named[0])
     checks = [check for _, check in checks]
     pullback = None if pending else _pullback(cls, plan, inputs, arrays, results, outs)
-    edges = tuple(x._edge() if r else (None, 0) for x, r in zip(inputs, requires))
+    edges = tuple([x._edge() if r else (None, 0) for x, r in zip(inputs, requires)])
     node = node_class(op.node)(
         op.node,
         edges,
@@ -316,7 +318,7 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
         # PyTorch's CopySlices drops its view function when freed: a second backward fails.
         saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
     )
-    node._attrs_spec = (SavedInfo, (cls, plan, plan.input_types))  # grad_fn._saved_*
+    node._attrs_spec = plan.attrs_spec
     for i, r in enumerate(results):
         if plan.rule.diff_out[i]:
             r._grad_fn, r._output_nr, r._requires_grad = node, i, True

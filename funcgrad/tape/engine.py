@@ -124,7 +124,9 @@ class Node:
             >>> y.grad_fn.pullback.is_freed
             True
         """
-        return self._pullback
+        pullback = self._pullback
+        resolve = getattr(pullback, "resolve", None)  # a pending lazy op's: run it first
+        return pullback if resolve is None else resolve()
 
     def register_hook(self, fn):
         """Registers fn(grad_inputs, grad_outputs) called after this node runs."""

@@ -154,23 +154,35 @@ def _segment_of(roots):
     return seg
 
 
-def _untouched(seg) -> bool:
-    """No hook, retained grad, freed node or failed version check in the segment, and
-    every input needing grad is a leaf."""
+def _scan(seg):
+    """One pass over the segment: (its nodes, the indices of the records whose result
+    tensor is alive and pending, whether the backward may run as one program): no hook,
+    retained grad, freed node or failed version check in the segment, and every input
+    needing grad is a leaf. Nodes is None when one is gone."""
+    nodes, alive, untouched = [], [], True
     for entry in seg.entries:
         node = entry.node()
-        if (
-            node is None
-            or node._released
+        if node is None:
+            return None, (), False
+        nodes.append(node)
+        t = entry.out()
+        if t is not None and t._pending is not None:
+            alive.append(entry.index)
+        if untouched and (
+            node._released
             or node._tensor_pre_hooks
             or node._retains_grad
             or node._pre_hooks
             or node._hooks
         ):
-            return False
+            untouched = False
         for counter, version, _ in node._checks:
             if counter.value != version:
-                return False
+                untouched = False
+    return nodes, tuple(alive), untouched and _leaves_untouched(seg)
+
+
+def _leaves_untouched(seg) -> bool:
     for acc in seg.accumulators:
         if acc is not None:
             if type(acc) is not AccumulateGrad:  # a tensor with a history of its own
@@ -198,13 +210,9 @@ def _backward(roots, grads) -> bool:
         if not isinstance(g, jax.Array):
             return False
     root_refs = tuple(node._pullback.entry.index for node, _ in roots)
-    entries = seg.entries
-    alive = []
-    for i, entry in enumerate(entries):
-        t = entry.out()
-        if t is not None and t._pending is not None:
-            alive.append(i)
-    alive = tuple(alive)
+    nodes, alive, untouched = _scan(seg)
+    if nodes is None:
+        return False
     structure = (seg.key, root_refs, alive)
     program = _cache.get(structure)
     if program is None:
@@ -216,7 +224,7 @@ def _backward(roots, grads) -> bool:
                 _seen.popitem(last=False)
             _stats["op_by_op"] += 1
             return False
-        if not _untouched(seg):
+        if not untouched:
             _stats["op_by_op"] += 1
             return False
         program, results = _compile(seg, structure, root_refs, alive, grads)
@@ -225,19 +233,20 @@ def _backward(roots, grads) -> bool:
             return False
     else:
         _cache.move_to_end(structure)
-        if program is _UNSUPPORTED or not _untouched(seg):
+        if program is _UNSUPPORTED or not untouched:
             _stats["op_by_op"] += 1
             return False
         _stats["hits"] += 1
         _hit()
         results = program(tuple(a for _, a in seg.leaves), tuple(seg.scalars), tuple(grads))
     values, leaf_grads = results
+    entries = seg.entries
     for i, v in zip(alive, values):
         t = entries[i].out()
         if t is not None and t._pending is not None:
             t._data, t._pending = v, None
-    for entry in entries:
-        entry.node().release()
+    for node in nodes:
+        node.release()
     accumulators = [a for a in seg.accumulators if a is not None]
     close(seg)
     total: dict = {}

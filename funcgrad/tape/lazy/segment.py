@@ -62,6 +62,7 @@ _interned: dict = {}  # (segment key so far, new leaf) -> segment key
 # and dtype, so this one lookup replaces jax.eval_shape and the plan's lookup on a repeat.
 _records: dict = {}
 _INTERNED_MAX = 200_000
+_deferrable: dict = {}  # op -> whether a record of it may be deferred (its static kind)
 _ids = itertools.count(1)
 _SCALARS = (bool, int, float)
 # A segment that grows this long without a flush (a loop that records and never reads a
@@ -131,12 +132,13 @@ def record(cls, op, key, inputs, record_node):
     input arrays or abstract values, `outs` the output abstract values. It returns the op
     signature's plan. Returns the pending result tensor.
     """
+    deferrable = _deferrable.get(op)
+    if deferrable is None:
+        deferrable = _deferrable[op] = not (
+            op.multi or op.view or op.wide or not op.differentiable or op.name == "to_device"
+        )
     if (
-        op.multi
-        or op.view
-        or op.wide
-        or not op.differentiable
-        or op.name == "to_device"
+        not deferrable
         or Defaults.wide
         or observe.active
         or not is_grad_enabled()
@@ -267,6 +269,11 @@ class PendingPullback(PullbackBase):
     @property
     def segment(self):
         return self.entry.segment
+
+    def resolve(self):
+        """The real pullback (the segment runs first), or this one once freed (a compiled
+        backward released the node)."""
+        return self if self.freed else self._real()
 
     def _real(self):
         materialize(self.segment)
