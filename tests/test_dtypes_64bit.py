@@ -279,7 +279,8 @@ def test_plain_jax_keeps_its_dtypes_after_64_bit_tape_work():
 
 # ---------------------------------------------------------------- dtype objects
 def test_dtypes_print_and_describe_themselves_as_pytorchs():
-    for d in DTYPES + ["double", "long", "half", "float", "int", "short"]:
+    complex_names = ["complex64", "complex128", "cfloat", "cdouble"]  # names only on the tape
+    for d in DTYPES + ["double", "long", "half", "float", "int", "short", *complex_names]:
         t, f = getattr(torch, d), getattr(tape, d)
         assert (str(f), repr(f)) == (str(t), repr(t))
         assert (f.is_floating_point, f.is_complex, f.is_signed, f.itemsize) == (

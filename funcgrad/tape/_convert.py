@@ -7,6 +7,8 @@
 - `dtype_category`: PyTorch's order of dtype kinds (bool < integer < float < complex);
 - `get_default_dtype` / `set_default_dtype`: PyTorch's default floating point dtype;
 - `is_wide`, `x64`: 64-bit dtypes, and JAX's 64-bit mode scoped to the code that uses them.
+- `refuse_complex`, `complex_default`: complex numbers are refused where they would enter a
+  tensor (with `canonical_dtype` and `to_array`), naming the dtype PyTorch would make.
 
 64-bit values: JAX computes `float64`/`int64` only in its 64-bit mode, and outside it
 silently truncates them to 32 bits. The tape keeps that mode off globally (plain JAX code
@@ -25,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import errors
 from ._base import TensorBase
 
 # PyTorch's promotion categories; "V" is numpy's kind of bfloat16.
@@ -61,15 +64,41 @@ def set_default_dtype(dtype) -> None:
 
 def canonical_dtype(dtype):
     """Accepts jnp/np/tape dtypes, their names ('float32'), and Python's float/int/bool
-    (float64, int64, bool, as in PyTorch). 64-bit dtypes are kept, never truncated."""
+    (float64, int64, bool, as in PyTorch). 64-bit dtypes are kept, never truncated; complex
+    dtypes are refused (`errors.COMPLEX_UNSUPPORTED`)."""
     if dtype is None:
         return None
     try:
-        return np.dtype(dtype)
+        d = np.dtype(dtype)
     except TypeError:
         raise TypeError(
             f"argument 'dtype' must be a dtype such as torch.float32, not {dtype!r}"
         ) from None
+    if d.kind == "c":
+        raise errors.complex_unsupported(d)
+    return d
+
+
+def complex_default() -> np.dtype:
+    """The dtype PyTorch gives Python complex numbers: complex64, or complex128 when the
+    default dtype is float64 (named in the refusal, never made)."""
+    return np.dtype("complex128" if Defaults.wide else "complex64")
+
+
+def refuse_complex(*values) -> None:
+    """Raises the complex refusal if one of `values` is a Python complex number (an op's
+    scalar argument that PyTorch would take as complex).
+
+    Example:
+        >>> refuse_complex(1.0, None)  # real numbers pass
+        >>> refuse_complex(2j)
+        Traceback (most recent call last):
+        ...
+        TypeError: Trying to convert ComplexFloat to the funcgrad backend but it does not ...
+    """
+    for v in values:
+        if isinstance(v, complex):
+            raise errors.complex_unsupported(complex_default())
 
 
 def dtype_name(dtype) -> str:
@@ -159,12 +188,20 @@ def to_array(value, dtype=None) -> jax.Array:
         value = np.array(value.detach().cpu().numpy(), copy=True)
     elif isinstance(value, (list, tuple)) and any(isinstance(v, TensorBase) for v in _flat(value)):
         value = np.asarray([_unwrap(v) for v in value])
+        if dtype is None and value.dtype.kind == "c":  # Python complex numbers among them
+            raise errors.complex_unsupported(complex_default())
     if not hasattr(value, "dtype"):  # Python data: PyTorch's defaults
         value = np.asarray(value)
         if dtype is None and value.dtype.kind == "f":
             dtype = Defaults.float
+        elif value.dtype.kind == "c":  # PyTorch: complex data, or a TypeError for a real dtype
+            if dtype is None:
+                raise errors.complex_unsupported(complex_default())
+            raise TypeError(errors.REAL_NOT_COMPLEX)
     if dtype is None:
         dtype = value.dtype
+        if dtype.kind == "c":  # complex numpy, JAX or torch data: refused as it enters
+            raise errors.complex_unsupported(dtype)
     if dtype.itemsize < 8:
         return jnp.asarray(value, dtype=dtype)
     with jax.enable_x64(True):

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import errors
-from ._convert import Defaults, canonical_dtype, is_wide, to_array, x64
+from ._convert import Defaults, canonical_dtype, is_wide, refuse_complex, to_array, x64
 from .devices import default_device, parse_device
 from .grad_mode import is_inference_mode_enabled
 from .tensor import Tensor
@@ -125,6 +125,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
         raise TypeError(
             f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}"
         )
+    refuse_complex(fill_value)  # also with a real dtype: JAX would drop the imaginary part
     if dtype is None:  # PyTorch: the fill value's kind (bool, int64 or the default float)
         dtype = to_array(getattr(fill_value, "_data", fill_value)).dtype
     array = _make(canonical_dtype(dtype), jnp.full, _size((size,), "full"), fill_value)

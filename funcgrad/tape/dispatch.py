@@ -29,7 +29,7 @@ import numpy as np
 
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, lazy, observe, views
-from ._convert import Defaults, dtype_category, is_wide
+from ._convert import Defaults, complex_default, dtype_category, is_wide, refuse_complex
 from ._op import SAVED_NAMES, Op, ReturnTypes, pack_order, result_rule, saved_positions
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_inference_mode_enabled, is_recording
@@ -48,6 +48,9 @@ _backward_ops: dict = {}  # create_graph: each op's pullback, itself an op
 def _forward(op, key):
     fn = _forward_cache.get((op, key))
     if fn is None:
+        # A complex static argument (clamp(min=1j), addcmul(value=1j)) makes a new key, so
+        # checking here, once per signature, refuses it at no cost to the hot path.
+        refuse_complex(*(v for _, v in key))
         fn = functools.partial(op.fn, **dict(key))
         # A device move runs eagerly: under jit the result would stay on the input's device.
         fn = _forward_cache[(op, key)] = fn if op.name == "to_device" else jax.jit(fn)
@@ -105,6 +108,8 @@ def _apply(cls, op, key, inputs, wide):
             arrays.append(x._data if x._view_version == x._vc.value else x._value())
             requires.append(x._requires_grad)
         else:
+            if isinstance(x, complex):  # a Python complex number: PyTorch would go complex
+                raise errors.complex_unsupported(complex_default())
             arrays.append(x)
             requires.append(False)
     if _MULTI_DEVICE and len(arrays) > 1:

@@ -7,6 +7,9 @@ its `dtype` attribute, so `np.dtype(torch.float64)`, `jnp.zeros(2, dtype=torch.i
 `array.astype(torch.half)` work. `Tensor.dtype` returns these objects (`of`). Also
 `finfo` / `iinfo`, PyTorch's numeric limits of a dtype.
 
+The complex dtypes (`complex64` / `cfloat`, `complex128` / `cdouble`) are names only: a
+tensor never holds them (`errors.COMPLEX_UNSUPPORTED`).
+
 What it does not do: decide dtypes of results (dispatch.py, promotion.py) or make 64-bit
 values (`_convert.x64`). It shadows `float`, `int` and `bool` with PyTorch's names, so the
 code above the names uses `builtins`.
@@ -22,6 +25,10 @@ import numpy as np
 __all__ = [
     "bfloat16",
     "bool",
+    "cdouble",
+    "cfloat",
+    "complex128",
+    "complex64",
     "double",
     "dtype",
     "finfo",
@@ -98,8 +105,13 @@ int16 = short = dtype("int16")
 int32 = int = dtype("int32")  # noqa: A001
 int64 = long = dtype("int64")
 bool = dtype("bool")  # noqa: A001
+# Complex dtypes exist so that PyTorch programs resolve the names, but funcgrad.tape refuses
+# them where they would enter a tensor (`_convert.canonical_dtype`, `to_array`, dispatch).
+complex64 = cfloat = dtype("complex64")
+complex128 = cdouble = dtype("complex128")
 
 _ALL = (float16, bfloat16, float32, float64, int8, uint8, int16, int32, int64, bool)
+_ALL += (complex64, complex128)
 _BY_NUMPY = {d.dtype: d for d in _ALL}
 _BY_ID = {id(d.dtype): d for d in _ALL}  # NumPy's dtype instances are singletons: fast path
 

@@ -21,6 +21,9 @@ __all__ = [
     "NO_ACCELERATOR",
     "SET_DEVICE_INDEX",
     "META_DEVICE",
+    "COMPLEX_UNSUPPORTED",
+    "REAL_NOT_COMPLEX",
+    "complex_unsupported",
     "OUT_REQUIRES_GRAD",
     "OUT_RESIZED",
     "DETACHED_SAVED",
@@ -314,6 +317,25 @@ META_DEVICE = (
     "\n[funcgrad] JAX arrays always hold data: make the tensor or module on 'cpu', or ask for "
     "shapes only with jax.eval_shape on the functional side"
 )
+COMPLEX_UNSUPPORTED = (
+    "Trying to convert {scalar_type} to the funcgrad backend but it does not have support for "
+    "that dtype."
+    "\n[funcgrad] funcgrad.tape refuses complex dtypes (torch.complex64 / cfloat, "
+    "torch.complex128 / cdouble) and complex Python numbers, rather than compute them with "
+    "other dtypes or gradients than PyTorch's: keep the real and imaginary parts as two real "
+    "tensors, or use JAX's complex numbers on the functional side"
+)
+
+
+REAL_NOT_COMPLEX = "must be real number, not complex"
+
+
+def complex_unsupported(dtype) -> TypeError:
+    """The error for complex data or a complex dtype entering the tape (PyTorch's wording
+    for a backend without the dtype, as on MPS)."""
+    return TypeError(COMPLEX_UNSUPPORTED.format(scalar_type=torch_scalar_type(dtype)))
+
+
 NO_ACCELERATOR = "Cannot access accelerator device when none is available."
 SET_DEVICE_INDEX = (
     "accelerator.set_device_index(n) for n > 0 is not supported by funcgrad.tape"
@@ -830,6 +852,8 @@ TYPE_NAMES = {
     "int8": "torch.CharTensor",
     "uint8": "torch.ByteTensor",
     "bool": "torch.BoolTensor",
+    "complex64": "torch.ComplexFloatTensor",  # named (x.type(...)), then refused
+    "complex128": "torch.ComplexDoubleTensor",
 }
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "gather",
     "ge",
     "gt",
+    "is_complex",
     "is_tensor",
     "isnan",
     "le",
@@ -351,6 +352,11 @@ def where(condition, input, other):
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+def is_complex(input) -> bool:
+    """Whether `input` has a complex dtype: always False, funcgrad refuses complex dtypes."""
+    return input.is_complex()
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:

@@ -16,10 +16,11 @@ import builtins
 import jax.numpy as jnp
 import numpy as np
 
-from . import dtypes
+from . import dtypes, errors
 from ._base import TensorBase
 from ._convert import (
     canonical_dtype,
+    complex_default,
     dtype_category,
     get_default_dtype as _default_numpy_dtype,
     set_default_dtype as set_default_dtype,
@@ -74,7 +75,7 @@ def _scalar_dtype(value) -> np.dtype:
     if isinstance(value, builtins.float):
         return _default_numpy_dtype()
     if isinstance(value, complex):
-        return np.dtype("complex64")
+        raise errors.complex_unsupported(complex_default())
     raise TypeError(
         "result_type() received an invalid combination of arguments - got "
         f"({type(value).__name__}), expected tensors or Python numbers"

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import errors
 from .._base import TensorBase
-from .._convert import to_array
+from .._convert import refuse_complex, to_array
 from ._args import _dim, _dims, _shape_args, _split_sections
 
 __all__ = ["ArrangeMixin"]
@@ -321,6 +321,8 @@ class ArrangeMixin(TensorBase):
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         """A new leaf from data, with this tensor's dtype and device unless given."""
         array = data._value() if isinstance(data, TensorBase) else np.asarray(data)
+        if array.dtype.kind == "c" and not hasattr(data, "dtype"):  # Python complex data
+            raise TypeError(errors.REAL_NOT_COMPLEX)
         return self._new(array, dtype, device, requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
@@ -333,6 +335,7 @@ class ArrangeMixin(TensorBase):
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        refuse_complex(fill_value)
         array = np.full(_shape_args((size,)), fill_value)
         return self._new(array, dtype, device, requires_grad)
 

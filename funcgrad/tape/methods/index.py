@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import errors, indexing
 from .._base import TensorBase
+from .._convert import refuse_complex
 from ..grad_mode import is_grad_enabled
 from ._args import _check_bool, _dim, _expand_shape
 
@@ -24,6 +25,7 @@ class IndexMixin(TensorBase):
 
     def masked_fill(self, mask, value):
         _check_bool(mask, "masked_fill_ only supports boolean masks, but got mask with dtype")
+        refuse_complex(value)
         return self._apply(
             "masked_fill",
             self,

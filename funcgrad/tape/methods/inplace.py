@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import errors, observe, views
 from .._base import TensorBase
-from .._convert import dtype_category, is_wide, x64
+from .._convert import dtype_category, is_wide, refuse_complex, x64
 from ..grad_mode import is_grad_enabled, is_inference_mode_enabled
 from ..ops import OPS
 from .math import _clamp_bounds
@@ -138,6 +138,7 @@ class InplaceMixin(TensorBase):
         return self._inplace("clamp", min=min, max=max)
 
     def masked_fill_(self, mask, value):
+        refuse_complex(value)
         return self._inplace("masked_fill", mask, float(value))
 
     def zero_(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._base import TensorBase
+from .._convert import refuse_complex
 from ._args import _dim
 
 __all__ = ["MathMixin"]
@@ -86,6 +87,7 @@ class MathMixin(TensorBase):
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        refuse_complex(min, max)
         if isinstance(min, TensorBase) or isinstance(max, TensorBase):  # ClampBackward0
             return self._apply("clamp_tensor", self, *_clamp_bounds(self, min, max))
         return self._apply("clamp", self, min=min, max=max)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from .. import errors
 from .._base import TensorBase
+from .._convert import refuse_complex
 from .._op import ReturnTypes
 from ._args import _dim, _dims
 
@@ -164,6 +165,7 @@ class MoreMathMixin(TensorBase):
     def lerp(self, end, weight):
         if isinstance(weight, TensorBase):
             return self._apply("lerp_tensor", self, end, weight)
+        refuse_complex(weight)
         return self._apply("lerp", self, end, weight=float(weight))
 
     def clamp_min(self, min):
@@ -205,6 +207,7 @@ class MoreMathMixin(TensorBase):
     def lerp_(self, end, weight):
         if isinstance(weight, TensorBase):
             return self._inplace("lerp_tensor", end, weight)
+        refuse_complex(weight)
         return self._inplace("lerp", end, weight=float(weight))
 
     def addcmul_(self, tensor1, tensor2, *, value=1):

@@ -105,6 +105,10 @@ class ValuesMixin(TensorBase):
     def is_floating_point(self) -> bool:
         return bool(jnp.issubdtype(self._aval.dtype, jnp.floating))
 
+    def is_complex(self) -> bool:
+        """False, always: the tape refuses complex dtypes where they would enter."""
+        return False
+
     def __len__(self) -> int:
         if self._aval.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

@@ -22,6 +22,7 @@ import warnings
 import jax.numpy as jnp
 
 from .. import errors
+from .._convert import refuse_complex
 from ..random import default_generator, sampling
 from ..tensor import Tensor, apply
 
@@ -176,6 +177,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         tensor([[3., 2., 1., 2., 3., 2.]])
     """
     pad = tuple(int(p) for p in pad)
+    refuse_complex(value)
     if mode != "constant" and value is not None and value != 0:
         raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
     if len(pad) % 2:

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import errors
-from .._convert import is_wide, x64
+from .._convert import is_wide, refuse_complex, x64
 from ..creation import zeros_like
 from ..functions import where
 from ..grad_mode import no_grad
@@ -168,6 +168,7 @@ def trunc_normal_(
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
+    refuse_complex(val)
     return _fill(tensor, np.full(tuple(tensor.shape), val))
 
 

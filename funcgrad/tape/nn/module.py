@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import errors
-from .._convert import to_arguments, x64
+from .._convert import canonical_dtype, to_arguments, x64
 from ..backward_hooks import BackwardHook
 from ..devices import parse_device
 from ..hooks import RemovableHandle, add_hook
@@ -318,6 +318,7 @@ class Module(StateDictMixin):
         """Moves and/or casts parameters and buffers in place: `m.to('cpu')`,
         `m.to(torch.float32)`. Only floating-point tensors change dtype, as in PyTorch."""
         dtype, device = to_arguments(args, kwargs)
+        dtype = canonical_dtype(dtype)  # refuses complex dtypes, as tensors' .to does
         target = None if device is None else parse_device(device)
 
         def convert(a):
