@@ -67,6 +67,7 @@ LAYERS = (
             "funcgrad.tape.dtypes",
             "funcgrad.tape.errors",
             "funcgrad.tape.grad_mode",
+            "funcgrad.tape.anomaly_mode",
             "funcgrad.tape.random",
             "funcgrad.tape.hooks",
             "funcgrad.tape._base",

@@ -24,6 +24,11 @@ from . import (
     random as random,
     utils as utils,
 )
+from .anomaly_mode import (
+    is_anomaly_check_nan_enabled as is_anomaly_check_nan_enabled,
+    is_anomaly_enabled as is_anomaly_enabled,
+    set_anomaly_enabled as set_anomaly_enabled,
+)
 from .autograd import functional as _autograd_functional  # noqa: F401 - torch.autograd.functional
 from .compile import jit as jit
 from .creation import (
@@ -330,6 +335,8 @@ __all__ = [
     "int32",
     "int64",
     "int8",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "is_inference_mode_enabled",
     "is_lazy",
@@ -396,6 +403,7 @@ __all__ = [
     "save",
     "seed",
     "select",
+    "set_anomaly_enabled",
     "set_default_dtype",
     "set_default_device",
     "set_printoptions",

@@ -7,7 +7,9 @@ is not this module's business: each node is given a `run(node, grads, create_gra
 callable by `dispatch.py` or `function.py`. This module only does the bookkeeping PyTorch
 defines: dependency counting, the order of execution, hooks, `.grad` accumulation,
 capturing gradients for `autograd.grad`, and freeing each executed node's pullback unless
-`retain_graph`.
+`retain_graph`. While anomaly detection is on (anomaly_mode.py), a node keeps the stack of
+its forward call, and the walk checks each node's gradients for NaN and shows the forward
+stack of a node whose backward raised.
 
 It works on arrays and nodes only: a tensor hook is a callable on whatever gradient flows
 (tensor.py registers adapters that wrap it), and a leaf is reached through its
@@ -24,7 +26,7 @@ import weakref
 import jax.numpy as jnp
 
 from ..functional import residual_bytes
-from . import errors
+from . import anomaly_mode, errors
 from ._convert import x64
 from .hooks import add_hook
 
@@ -79,6 +81,13 @@ class Node:
         self.metadata: dict = {}
         if saved:
             _live_nodes.add(self)
+        # The one cost of anomaly detection while it is off. A leaf's node keeps no stack:
+        # errors in its hooks are shown without one.
+        if anomaly_mode._state[0] and name != "AccumulateGrad":
+            self._forward_stack = anomaly_mode.forward_stack()
+
+    # The stack of the forward call that recorded this node, kept only in anomaly mode.
+    _forward_stack = None
 
     def name(self) -> str:
         return self._name
@@ -152,7 +161,7 @@ class Node:
                 raise RuntimeError(errors.DETACHED_SAVED)  # a non-leaf detach_()ed since
             if counter.value != version:
                 raise RuntimeError(
-                    errors.version_mismatch(info, counter.value, version)
+                    errors.version_mismatch(info, counter.value, version, anomaly_mode._state[0])
                     + errors.VERSION_HINT.format(node=self._name)
                 )
 
@@ -300,64 +309,73 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     for n in buffers:
         if deps.get(n, 0) == 0:
             heapq.heappush(ready, _Ready(n))
-    while ready:
-        node = heapq.heappop(ready).node
-        grads = buffers.pop(node)
-        has_hooks = (
-            node._tensor_pre_hooks
-            or node._retains_grad
-            or (isinstance(node, AccumulateGrad) and node.variable._hooks)
-        )
-        if needed is not None and node not in needed:
-            # Not on a path to the inputs: PyTorch runs neither it nor its hooks, except the
-            # tensor hooks of a lone root (its graph task starts there, not at a GraphRoot).
-            if has_hooks and len(roots) == 1:
-                _run_tensor_hooks(node, grads)
-            continue
-        # autograd.grad may want only a node's incoming grad: then it does not run (nor
-        # free) it. (backward(inputs=...) runs an input's own node, as PyTorch does.)
-        runs = not isinstance(node, AccumulateGrad) and not (
-            capture is not None
-            and not accumulate
-            and node in wanted
-            and not any(n in needed for n, _ in node.next_functions)
-        )
-        # As in PyTorch, a node that runs has its grads captured before its tensor hooks
-        # run (they run as part of it); one that does not, after them.
-        if runs:
-            for i, nr in wanted.get(node, ()):
-                captured[i] = grads[nr]
-        if has_hooks:
-            _run_tensor_hooks(node, grads)
-        if not runs:
-            for i, nr in wanted.get(node, ()):
-                captured[i] = grads[nr]
-            if isinstance(node, AccumulateGrad) and accumulate and grads[0] is not None:
-                node.variable._accumulate_grad(grads[0], create_graph)
-            continue
-        if node._pre_hooks:
-            for hook in list(node._pre_hooks.values()):
-                new = hook(tuple(grads))
-                grads = list(new) if new is not None else grads
-        if all(g is None for g in grads):
-            input_grads = [None] * len(node.next_functions)
-        else:
-            input_grads = node.apply(grads, create_graph)
-        if node._hooks:
-            for hook in list(node._hooks.values()):
-                hook(tuple(input_grads), tuple(grads))
-        if not retain_graph:
-            node.release()
-        for (child, nr), g in zip(node.next_functions, input_grads):
-            if child is None or (needed is not None and child not in needed):
+    node = None
+    try:
+        while ready:
+            node = heapq.heappop(ready).node
+            grads = buffers.pop(node)
+            has_hooks = (
+                node._tensor_pre_hooks
+                or node._retains_grad
+                or (isinstance(node, AccumulateGrad) and node.variable._hooks)
+            )
+            if needed is not None and node not in needed:
+                # Not on a path to the inputs: PyTorch runs neither it nor its hooks, except the
+                # tensor hooks of a lone root (its graph task starts there, not at a GraphRoot).
+                if has_hooks and len(roots) == 1:
+                    _run_tensor_hooks(node, grads)
                 continue
-            if g is not None:
-                _add_to_buffer(buffers, child, nr, g)
+            # autograd.grad may want only a node's incoming grad: then it does not run (nor
+            # free) it. (backward(inputs=...) runs an input's own node, as PyTorch does.)
+            runs = not isinstance(node, AccumulateGrad) and not (
+                capture is not None
+                and not accumulate
+                and node in wanted
+                and not any(n in needed for n, _ in node.next_functions)
+            )
+            # As in PyTorch, a node that runs has its grads captured before its tensor hooks
+            # run (they run as part of it); one that does not, after them.
+            if runs:
+                for i, nr in wanted.get(node, ()):
+                    captured[i] = grads[nr]
+            if has_hooks:
+                _run_tensor_hooks(node, grads)
+            if not runs:
+                for i, nr in wanted.get(node, ()):
+                    captured[i] = grads[nr]
+                if isinstance(node, AccumulateGrad) and accumulate and grads[0] is not None:
+                    node.variable._accumulate_grad(grads[0], create_graph)
+                continue
+            if node._pre_hooks:
+                for hook in list(node._pre_hooks.values()):
+                    new = hook(tuple(grads))
+                    grads = list(new) if new is not None else grads
+            if all(g is None for g in grads):
+                input_grads = [None] * len(node.next_functions)
             else:
-                buffers.setdefault(child, [None] * child._n_outputs)
-            deps[child] -= 1
-            if deps[child] == 0:
-                heapq.heappush(ready, _Ready(child))
+                input_grads = node.apply(grads, create_graph)
+            if node._hooks:
+                for hook in list(node._hooks.values()):
+                    hook(tuple(input_grads), tuple(grads))
+            if anomaly_mode._state[0] and anomaly_mode._state[1]:
+                anomaly_mode.check_nan(node, input_grads)
+            if not retain_graph:
+                node.release()
+            for (child, nr), g in zip(node.next_functions, input_grads):
+                if child is None or (needed is not None and child not in needed):
+                    continue
+                if g is not None:
+                    _add_to_buffer(buffers, child, nr, g)
+                else:
+                    buffers.setdefault(child, [None] * child._n_outputs)
+                deps[child] -= 1
+                if deps[child] == 0:
+                    heapq.heappush(ready, _Ready(child))
+    except BaseException:
+        # PyTorch's anomaly mode: show where the failing node was recorded, then re-raise.
+        if anomaly_mode._state[0] and node is not None and not isinstance(node, AccumulateGrad):
+            anomaly_mode.warn_forward_stack(node)
+        raise
     return captured
 
 

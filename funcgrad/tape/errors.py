@@ -209,8 +209,28 @@ LEAF_INPLACE_HINT = (
 VERSION_MISMATCH = (
     "one of the variables needed for gradient computation has been modified by an inplace "
     "operation: [{tensor_type} {shape}]{origin} is at version {now}; expected version "
-    "{saved} instead. Hint: enable anomaly detection to find the operation that failed to "
-    "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    "{saved} instead. {hint}"
+)
+VERSION_MISMATCH_HINT = (
+    "Hint: enable anomaly detection to find the operation that failed to compute its "
+    "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+# PyTorch's hint while anomaly detection is on: the forward stack was just shown.
+VERSION_MISMATCH_ANOMALY_HINT = (
+    "Hint: the backtrace further above shows the operation that failed to compute its "
+    "gradient. The variable in question was changed in there or anywhere later. Good luck!"
+)
+
+# Anomaly detection (anomaly_mode.py), in PyTorch's words.
+ANOMALY_ENABLED = (
+    "Anomaly Detection has been enabled. This mode will increase the runtime and should only "
+    "be enabled for debugging."
+)
+ANOMALY_NAN = "Function '{node}' returned nan values in its {index}th output."
+ANOMALY_FORWARD = "Error detected in {node}. Traceback of forward call that caused the error:\n"
+ANOMALY_NO_FORWARD = (
+    "Error detected in {node}. No forward pass information available. Enable detect anomaly "
+    "during forward pass for more information."
 )
 VERSION_HINT = (
     "\n[funcgrad] {node} saved this tensor for its backward; use an out-of-place op "
@@ -785,8 +805,9 @@ def traced_value_error(what: str) -> RuntimeError:
     return RuntimeError(TRACED_VALUE.format(what=what))
 
 
-def version_mismatch(info, now, saved) -> str:
-    """PyTorch's "modified by an inplace operation" text for a saved tensor."""
+def version_mismatch(info, now, saved, anomaly=False) -> str:
+    """PyTorch's "modified by an inplace operation" text for a saved tensor (its hint
+    differs while anomaly detection is on)."""
     dtype, shape, grad_fn, output_nr, ref = info
     tensor = ref() if ref is not None else None
     if tensor is not None:  # a saved input: PyTorch names its grad_fn as it is now
@@ -800,6 +821,7 @@ def version_mismatch(info, now, saved) -> str:
         origin=origin,
         now=now,
         saved=saved,
+        hint=VERSION_MISMATCH_ANOMALY_HINT if anomaly else VERSION_MISMATCH_HINT,
     )
 
 

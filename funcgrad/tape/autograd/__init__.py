@@ -4,7 +4,9 @@
 instead of accumulated: argument checks in PyTorch's words, then the engine), the custom
 `Function` with its `FunctionCtx` (also in the submodule `function`, with
 `once_differentiable`), `graph` (saved-tensor hooks, `save_on_cpu`, `increment_version`),
-`gradcheck` / `gradgradcheck` (_gradcheck.py). `functional`
+`gradcheck` / `gradgradcheck` (_gradcheck.py), anomaly detection (`detect_anomaly`,
+`set_detect_anomaly`, and the submodule `anomaly_mode`, from the tape core's
+anomaly_mode.py, which the backward engine consults). `functional`
 (`torch.autograd.functional`: vjp, jvp, jacobian, hessian, hvp, vhp) is the submodule
 functional.py: it builds on `funcgrad.tape.func`, a layer above this one, so this module
 does not import it; `import funcgrad.tape` does.
@@ -12,6 +14,11 @@ does not import it; `import funcgrad.tape` does.
 
 from __future__ import annotations
 
+from .. import anomaly_mode as anomaly_mode
+from ..anomaly_mode import (
+    detect_anomaly as detect_anomaly,
+    set_detect_anomaly as set_detect_anomaly,
+)
 from ..backward import backward as backward
 from ..function import Function as Function, FunctionCtx as FunctionCtx
 from ..tensor import Tensor
@@ -23,13 +30,16 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "Variable",
+    "anomaly_mode",
     "backward",
+    "detect_anomaly",
     "function",
     "functional",
     "grad",
     "gradcheck",
     "gradgradcheck",
     "graph",
+    "set_detect_anomaly",
 ]
 
 
