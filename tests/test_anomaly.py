@@ -12,6 +12,7 @@ nothing is recorded while the mode is off.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import warnings
@@ -245,3 +246,21 @@ def test_nothing_is_recorded_while_the_mode_is_off(monkeypatch):
         on = (x.exp() * 2).sum()
     assert len(calls) == 3 and on.grad_fn._forward_stack == "stack"
     assert x.grad_fn is None
+
+
+def test_lazy_segments_run_op_by_op_are_checked_and_shown_as_eager_ops():
+    def prog(lib):
+        x = lib.tensor([0.0, 1.0, 4.0], requires_grad=True)
+        with lib.autograd.detect_anomaly():
+            y = x.exp()
+            out = (x.sqrt() * float("nan") + y).sum()
+            return _anomaly_warnings(lib, out.backward)
+
+    lazy = tape.lazy.lazy_segments(compile_at_first_sight=False)
+    runs = []
+    for lib, mode in ((torch, contextlib.nullcontext()), (tape, lazy)):
+        with mode:
+            runs.append(prog(lib))  # one line: the stacks name the same lines
+    expected, actual = runs
+    assert actual == expected
+    assert "returned nan values" in expected[0].message
