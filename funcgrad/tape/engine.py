@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import threading
 import weakref
 
 import jax.numpy as jnp
@@ -30,11 +31,30 @@ from . import anomaly_mode, errors
 from ._convert import x64
 from .hooks import add_hook
 
-__all__ = ["AccumulateGrad", "live_graph_bytes", "no_edge", "Node", "node_class", "run_backward"]
+__all__ = [
+    "AccumulateGrad",
+    "checkpoint_valid",
+    "live_graph_bytes",
+    "no_edge",
+    "Node",
+    "node_class",
+    "run_backward",
+]
 
 _sequence = itertools.count()
 # Nodes that still hold saved values: lets `live_graph_bytes()` see every retained graph.
 _live_nodes: weakref.WeakSet = weakref.WeakSet()
+# Per thread, one flag per running backward: whether it captures (autograd.grad, or
+# backward(inputs=...)). A reentrant checkpoint refuses to run inside such a backward.
+_tasks = threading.local()
+
+
+def checkpoint_valid() -> bool:
+    """PyTorch's `torch.autograd._is_checkpoint_valid`: False while the innermost running
+    backward only computes gradients for given inputs (`autograd.grad`, `inputs=`), where a
+    nested `.backward()` would accumulate into every leaf instead."""
+    stack = getattr(_tasks, "stack", None)
+    return not stack or not stack[-1]
 
 
 class Node:
@@ -296,6 +316,16 @@ def run_backward(roots, root_grads, *, retain_graph, create_graph, capture=None,
     Returns:
       The grads captured for `capture` (None where nothing arrived), or [] without capture.
     """
+    if not hasattr(_tasks, "stack"):
+        _tasks.stack = []
+    _tasks.stack.append(capture is not None)
+    try:
+        return _run_backward(roots, root_grads, retain_graph, create_graph, capture, accumulate)
+    finally:
+        _tasks.stack.pop()
+
+
+def _run_backward(roots, root_grads, retain_graph, create_graph, capture, accumulate):
     targets = None if capture is None else [n for n, _ in capture if n is not None]
     deps, needed = _graph([n for n, _ in roots], targets)
     wanted = {}

@@ -40,6 +40,13 @@ __all__ = [
     "ONCE_DIFFERENTIABLE",
     "BACKWARD_TWICE",
     "BACKWARD_TWICE_HINT",
+    "CHECKPOINT_USE_REENTRANT",
+    "CHECKPOINT_SEQUENTIAL_USE_REENTRANT",
+    "CHECKPOINT_NO_INPUT_GRAD",
+    "CHECKPOINT_REENTRANT_GRAD",
+    "CHECKPOINT_MORE_SAVED",
+    "CHECKPOINT_COUNT_MISMATCH",
+    "CHECKPOINT_OPTION",
     "BCE_INPUT_RANGE",
     "BCE_TARGET_SIZE",
     "BOOLEAN_MASK_INDEX",
@@ -989,4 +996,45 @@ CLIP_GRAD_NONFINITE = (
     "The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
     "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
     "anyway, set `error_if_nonfinite=False`"
+)
+
+# torch.utils.checkpoint (funcgrad/tape/utils/checkpoint.py)
+_CHECKPOINT_ADVICE = (
+    "use_reentrant=False is recommended, but if you need to preserve the current default "
+    "behavior, you can pass use_reentrant=True. Refer to docs for more details on the "
+    "differences between the two variants."
+)
+CHECKPOINT_USE_REENTRANT = (
+    "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. "
+    "Starting in PyTorch 2.9, calling checkpoint without use_reentrant will raise an "
+    "exception. " + _CHECKPOINT_ADVICE
+)
+CHECKPOINT_SEQUENTIAL_USE_REENTRANT = (
+    "torch.utils.checkpoint.checkpoint_sequential: the use_reentrant parameter should be "
+    "passed explicitly. In version 2.9 we will raise an exception if use_reentrant is not "
+    "passed. " + _CHECKPOINT_ADVICE
+)
+CHECKPOINT_NO_INPUT_GRAD = "None of the inputs have requires_grad=True. Gradients will be None"
+CHECKPOINT_REENTRANT_GRAD = (
+    "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad() or passing "
+    "an `inputs` parameter to .backward(). To resolve this error, you can either set "
+    "use_reentrant=False, or call .backward() without passing the `inputs` argument."
+)
+_CHECKPOINT_RERUN_HINT = (
+    "\n[funcgrad] The checkpointed function must run the same ops when backward reruns it "
+    "(funcgrad has no checkpoint debug mode)."
+)
+CHECKPOINT_MORE_SAVED = (
+    "torch.utils.checkpoint: trying to save more tensors during recomputation than during "
+    "the original forward pass." + _CHECKPOINT_RERUN_HINT
+)
+CHECKPOINT_COUNT_MISMATCH = (
+    "torch.utils.checkpoint: A different number of tensors was saved during the original "
+    "forward and recomputation.\nNumber of tensors saved during forward: {forward}\n"
+    "Number of tensors saved during recomputation: {rerun}." + _CHECKPOINT_RERUN_HINT
+)
+CHECKPOINT_OPTION = (
+    "torch.utils.checkpoint.checkpoint({option}=...) is not supported by funcgrad"
+    "\n[funcgrad] Checkpoint without it (funcgrad has no checkpoint debug mode or "
+    "recomputation contexts)."
 )

@@ -1,5 +1,6 @@
-"""`funcgrad.tape.utils`: PyTorch's `torch.utils` subpackages the tape provides (`data`)."""
+"""`funcgrad.tape.utils`: PyTorch's `torch.utils` subpackages the tape provides (`data`,
+`checkpoint`)."""
 
-from . import data as data
+from . import checkpoint as checkpoint, data as data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
