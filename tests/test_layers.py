@@ -70,6 +70,7 @@ LAYERS = (
             "funcgrad.tape.anomaly_mode",
             "funcgrad.tape.random",
             "funcgrad.tape.hooks",
+            "funcgrad.tape.hook_results",
             "funcgrad.tape._base",
             "funcgrad.tape.devices",
             "funcgrad.tape._convert",

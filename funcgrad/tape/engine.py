@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from ..functional import residual_bytes
 from . import anomaly_mode, errors
 from ._convert import x64
+from .hook_results import run_node_hooks
 from .hooks import add_hook
 
 __all__ = [
@@ -377,16 +378,13 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture, accumu
                     node.variable._accumulate_grad(grads[0], create_graph)
                 continue
             if node._pre_hooks:
-                for hook in list(node._pre_hooks.values()):
-                    new = hook(tuple(grads))
-                    grads = list(new) if new is not None else grads
+                grads = run_node_hooks(node._pre_hooks, grads)
             if all(g is None for g in grads):
                 input_grads = [None] * len(node.next_functions)
             else:
                 input_grads = node.apply(grads, create_graph)
             if node._hooks:
-                for hook in list(node._hooks.values()):
-                    hook(tuple(input_grads), tuple(grads))
+                input_grads = run_node_hooks(node._hooks, input_grads, grads)
             if anomaly_mode._state[0] and anomaly_mode._state[1]:
                 anomaly_mode.check_nan(node, input_grads)
             if not retain_graph:

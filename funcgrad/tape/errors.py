@@ -28,6 +28,13 @@ __all__ = [
     "OUT_RESIZED",
     "DETACHED_SAVED",
     "POST_ACCUMULATE_HOOK_RETURN",
+    "HOOK_RETURN_NOT_TUPLE",
+    "HOOK_RETURN_COUNT",
+    "HOOK_REPLACED_NONE",
+    "HOOK_RETURN_NOT_TENSOR",
+    "HOOK_CHANGED_TYPE",
+    "HOOK_CHANGED_SIZE",
+    "FUNCTION_GRAD_FOR_NON_TENSOR",
     "CREATE_GRAPH_CYCLE",
     "CLASS_DECORATION",
     "DIRTY_VIEW",
@@ -450,6 +457,19 @@ CREATE_GRAPH_CYCLE = (
     "cycle and avoid the leak."
 )
 POST_ACCUMULATE_HOOK_RETURN = "Tensor post accumulate grad hooks should return None."
+# What a backward hook returns, checked as torch/csrc/autograd/python_hook.cpp does.
+HOOK_RETURN_NOT_TUPLE = "expected tuple, but hook returned '{type}'"
+HOOK_RETURN_COUNT = (
+    "hook '{name}' has returned an incorrect number of values (got {got}, but expected {expected})"
+)
+HOOK_REPLACED_NONE = "can't replace a None gradient with a non-None value"
+HOOK_RETURN_NOT_TENSOR = "expected Variable, but hook returned '{type}'"
+HOOK_CHANGED_TYPE = "hook '{name}' has changed the type of value (was {was} got {got})"
+HOOK_CHANGED_SIZE = "hook '{name}' has changed the size of value"
+FUNCTION_GRAD_FOR_NON_TENSOR = (
+    "function {name}Backward returned a gradient different than None at position "
+    "{position}, but the corresponding forward input was not a Variable"
+)
 DETACHED_SAVED = (
     "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_()."
     "This is not supported, please use out-of-place `.detach()` instead"

@@ -119,8 +119,10 @@ class Function:
         out = outs if isinstance(out, tuple) else outs[0]
         if not record:
             return out
+        # One edge per tensor argument, as PyTorch's next_functions: other arguments have
+        # none (their gradient, None, is still among what backward returns).
         edges = tuple(
-            a._edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args
+            (a._edge() if a.requires_grad else (None, 0)) for a in args if isinstance(a, Tensor)
         )
         rule = _CustomBackward(cls, ctx, args, outs, edges)
         # The saved tensors move from ctx to the node's pullback: freeing it frees them.
@@ -188,9 +190,13 @@ class _CustomBackward:
 
     def __init__(self, cls, ctx, args, outs, edges):
         self.cls, self.ctx, self.n_args = cls, ctx, len(args)
-        self.shapes = [tuple(a.shape) if isinstance(a, Tensor) else None for a in args]
+        # (argument index, shape, has an edge) per tensor argument, in the edges' order.
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.other_args = tuple(i for i, a in enumerate(args) if not isinstance(a, Tensor))
+        self.tensor_args = tuple(
+            (i, tuple(args[i].shape), node is not None) for i, (node, _) in zip(positions, edges)
+        )
         self.metas = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs)
-        self.has_edge = tuple(node is not None for node, _ in edges)
 
     def __call__(self, saved, grads, create_graph=False):
         cls, ctx = self.cls, self.ctx
@@ -209,9 +215,15 @@ class _CustomBackward:
                 f"function {cls.__name__}Backward returned an incorrect number of gradients "
                 f"(expected {self.n_args}, got {len(result)})"
             )
+        for i in self.other_args:
+            if result[i] is not None:
+                raise RuntimeError(
+                    errors.FUNCTION_GRAD_FOR_NON_TENSOR.format(name=cls.__name__, position=i + 1)
+                )
         out = []
-        for i, (g, shape) in enumerate(zip(result, self.shapes)):
-            if g is None or shape is None or not self.has_edge[i]:
+        for i, shape, has_edge in self.tensor_args:
+            g = result[i]
+            if g is None or not has_edge:
                 out.append(None)
                 continue
             if tuple(g.shape) != shape:

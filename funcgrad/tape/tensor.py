@@ -24,11 +24,12 @@ import weakref
 import jax
 import jax.numpy as jnp
 
-from . import dispatch, errors, lazy, observe, printing, views
+from . import dispatch, errors, hook_results, lazy, observe, printing, views
 from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
 from .grad_mode import enable_grad, is_inference_mode_enabled
+from .hook_results import check_value
 from .hooks import add_hook
 from .methods import Size as Size, TensorMethods
 from .random.generator import use_tensor_class
@@ -457,6 +458,7 @@ _FRESH = frozenset(
 apply = functools.partial(dispatch.apply, Tensor)
 Tensor._apply = staticmethod(apply)
 use_tensor_class(Tensor)  # generators return their state as a tape tensor
+hook_results.use_tensor_class(Tensor)  # node hooks see gradients as tape tensors
 
 
 def _tensor_hook(hook):
@@ -464,9 +466,11 @@ def _tensor_hook(hook):
     create_graph): the user's hook sees a tensor and may return a replacement."""
 
     def on_grad(grad):
-        new = hook(grad if isinstance(grad, Tensor) else Tensor._wrap(grad))
+        seen = grad if isinstance(grad, Tensor) else Tensor._wrap(grad)
+        new = hook(seen)
         if new is None:
             return None
+        check_value(seen, new, hook)
         return new if isinstance(grad, Tensor) else new._data
 
     return on_grad
