@@ -309,6 +309,7 @@ BROADCAST_HINT = (
     "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
     "input (e.g. x[:, None]) so that they line up."
 )
+LERP_END_DTYPE = "expected dtype {expected} for `end` but got dtype {got}"
 INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
 OUT_REQUIRES_GRAD = (
     "{name}(): functions with out=... arguments don't support automatic differentiation, "
