@@ -792,7 +792,7 @@ EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_modul
 # Lazy segments (funcgrad.tape.lazy): funcgrad's own texts, PyTorch has no lazy mode.
 LAZY_ENV = (
     "[funcgrad] FUNCGRAD_LAZY must be 0 or 1, got {value!r}: it turns the tape's lazy "
-    "segments off (0, the default) or on (1)."
+    "segments off (0) or on (1, the default)."
 )
 LAZY_RECOMPILES = (
     "[funcgrad] lazy segments: {n} segment programs compiled in a row without a cache hit; "
