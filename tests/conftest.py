@@ -53,6 +53,10 @@ def pytest_addoption(parser):
 def lazy_segments(request):
     """With `--eager`, each test runs with lazy segments off; with `--lazy` (or
     `--lazy-compile`) on; else in the process's mode (on unless FUNCGRAD_LAZY=0)."""
+    # Each test starts with an empty cache of compiled segments (and of structures seen
+    # once), as in a new process: which programs a test compiles, and whether the
+    # "compiled in a row" warning fires in it, do not depend on the tests run before it.
+    tape.lazy.clear_cache()
     config = request.config
     compile_all = config.getoption("--lazy-compile")
     eager, lazy = config.getoption("--eager"), config.getoption("--lazy") or compile_all
