@@ -26,11 +26,21 @@ demo: $(STAMP)
 	$(PY) -m funcgrad compare --quick --json out/compare.json --plot out/compare.png \
 		--graph out/graphs
 
-# ruff, then the whole suite: PyTorch parity, the examples, the docs build and the browser
-# test of the built site (needs Debian's Chromium: apt-get install chromium)
+# The tape files most sensitive to lazy segments, run a second time with them off (--eager):
+# the differential fuzzer, hooks, retain_graph, in-place and views, custom Functions,
+# saved-tensor hooks, activation checkpointing.
+EAGER_TESTS := tests/fuzz/test_fuzz_tape.py tests/fuzz/test_regressions.py \
+	tests/test_hooks_and_modes.py tests/test_programs_retain_graph.py tests/test_inplace.py \
+	tests/test_views_inplace.py tests/test_custom_function_surface.py \
+	tests/test_saved_tensor_hooks.py tests/test_checkpoint_activations.py
+
+# ruff, then the whole suite with lazy segments on (the default): PyTorch parity, the
+# examples, the docs build and the browser test of the built site (needs Debian's Chromium:
+# apt-get install chromium); then EAGER_TESTS with lazy segments off
 test: $(DOCS_STAMP)
 	$(PY) -m ruff check funcgrad tests benchmarks examples docs
 	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --eager $(EAGER_TESTS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/tape_overhead.py

@@ -71,15 +71,12 @@ def tape_variants(step: Callable) -> tuple[Callable, Callable, Callable]:
     """The tape step op by op, with lazy segments, and with lazy segments at first sight."""
 
     def eager():
-        tape.set_lazy(False)
-        return step()
+        with tape.lazy.lazy_segments(False):
+            return step()
 
     def lazy():
-        tape.set_lazy(True)
-        try:
+        with tape.lazy.lazy_segments(True):
             return step()
-        finally:
-            tape.set_lazy(False)
 
     return eager, lazy, first_sight(lazy)
 

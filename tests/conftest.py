@@ -1,6 +1,9 @@
 """Fixtures shared by test files: the documentation site, built once per test session, and
-`--lazy`: the run with funcgrad.tape's lazy segments on (`funcgrad.tape.set_lazy`). Also
-pins hypothesis's example generation to the tests' own strategies (below)."""
+the mode of funcgrad.tape's lazy segments (`funcgrad.tape.set_lazy`): on by default, as in
+the library; `--eager` runs every test with them off (op by op), `--lazy` with them on
+whatever `FUNCGRAD_LAZY` says, `--lazy-compile` on and every segment's backward compiled
+at first sight. Subprocesses (examples, compare) follow `FUNCGRAD_LAZY`, not these options.
+Also pins hypothesis's example generation to the tests' own strategies (below)."""
 
 from __future__ import annotations
 
@@ -30,6 +33,11 @@ hypothesis_providers._get_local_constants = lambda: hypothesis_providers._local_
 
 def pytest_addoption(parser):
     parser.addoption(
+        "--eager",
+        action="store_true",
+        help="run every test with funcgrad.tape's lazy segments off (set_lazy(False))",
+    )
+    parser.addoption(
         "--lazy",
         action="store_true",
         help="run every test with funcgrad.tape's lazy segments on (set_lazy(True))",
@@ -43,12 +51,21 @@ def pytest_addoption(parser):
 
 @pytest.fixture(autouse=True)
 def lazy_segments(request):
-    """With `--lazy` (or `--lazy-compile`), each test runs with lazy segments on."""
-    compile_all = request.config.getoption("--lazy-compile")
-    if not (request.config.getoption("--lazy") or compile_all):
+    """With `--eager`, each test runs with lazy segments off; with `--lazy` (or
+    `--lazy-compile`) on; else in the process's mode (on unless FUNCGRAD_LAZY=0)."""
+    # Each test starts with an empty cache of compiled segments (and of structures seen
+    # once), as in a new process: which programs a test compiles, and whether the
+    # "compiled in a row" warning fires in it, do not depend on the tests run before it.
+    tape.lazy.clear_cache()
+    config = request.config
+    compile_all = config.getoption("--lazy-compile")
+    eager, lazy = config.getoption("--eager"), config.getoption("--lazy") or compile_all
+    if eager and lazy:
+        raise pytest.UsageError("--eager and --lazy/--lazy-compile exclude each other")
+    if not (eager or lazy):
         yield
         return
-    with tape.lazy.lazy_segments(compile_at_first_sight=compile_all):
+    with tape.lazy.lazy_segments(not eager, compile_at_first_sight=compile_all):
         yield
 
 

@@ -5,7 +5,8 @@ Every program here runs in real PyTorch and in funcgrad.tape with lazy segments 
 (`twin` compares them); `compiled` runs the tape side twice more with compile-at-first-
 sight, so that a backward over the segment goes through one compiled program, and checks
 that it did (the cache's hit or compile counters moved). The fuzzer's random programs run
-here in lazy mode too (fewer than its 1,000; `pytest --lazy` runs the whole suite lazily).
+here in lazy mode too, compiled at first sight (fewer than its 1,000; lazy segments are on
+by default, so the whole suite runs lazily, and `pytest --eager` runs it op by op).
 """
 
 from __future__ import annotations
@@ -336,17 +337,19 @@ def test_cache_is_bounded():
         tape.lazy.set_cache_size(64)
 
 
-def test_environment_variable_turns_lazy_on_and_rejects_other_values():
+def test_lazy_is_on_by_default_and_the_environment_variable_turns_it_off():
     code = "import funcgrad.tape as t; print(t.is_lazy())"
     env = dict(os.environ)
     outs = []
-    for value in ("1", "0"):
-        env["FUNCGRAD_LAZY"] = value
+    for value in (None, "1", "0", ""):
+        env.pop("FUNCGRAD_LAZY", None)
+        if value is not None:
+            env["FUNCGRAD_LAZY"] = value
         done = subprocess.run(
             [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
         )
         outs.append(done.stdout.strip())
-    assert outs == ["True", "False"]
+    assert outs == ["True", "True", "False", "True"]
     env["FUNCGRAD_LAZY"] = "yes"
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True

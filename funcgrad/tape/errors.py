@@ -316,6 +316,7 @@ BROADCAST_HINT = (
     "the last dim, each pair of sizes is equal or one of them is 1: reshape or unsqueeze an "
     "input (e.g. x[:, None]) so that they line up."
 )
+LERP_END_DTYPE = "expected dtype {expected} for `end` but got dtype {got}"
 INPLACE_SHAPE = "output with shape {shape} doesn't match the broadcast shape {broadcast}"
 OUT_REQUIRES_GRAD = (
     "{name}(): functions with out=... arguments don't support automatic differentiation, "
@@ -811,7 +812,7 @@ EXPLICIT_PICKLE_MODULE = "Can not safely load weights when explicit pickle_modul
 # Lazy segments (funcgrad.tape.lazy): funcgrad's own texts, PyTorch has no lazy mode.
 LAZY_ENV = (
     "[funcgrad] FUNCGRAD_LAZY must be 0 or 1, got {value!r}: it turns the tape's lazy "
-    "segments off (0, the default) or on (1)."
+    "segments off (0) or on (1, the default)."
 )
 LAZY_RECOMPILES = (
     "[funcgrad] lazy segments: {n} segment programs compiled in a row without a cache hit; "

@@ -159,6 +159,23 @@ class Hook:
 
 
 @dataclasses.dataclass(frozen=True)
+class Read:
+    """Reads a slot's value in the middle of the program, as user code does: kind "repr"
+    (`repr(slot)`, as print does), "item" (`slot.item()`, its value recorded; a slot of
+    more than one element raises). With lazy segments on, each ends a pending segment."""
+
+    target: int
+    kind: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Branch:
+    """Control flow on a value: `v = slot * 2 if bool(slot.sum() > 0) else slot - 1`."""
+
+    src: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RetainGrad:
     target: int
 
@@ -752,9 +769,22 @@ def _misc(draw, state):
     live = state.live()
     if not live:
         return None
-    kind = draw(st.sampled_from(["detach", "hook", "hook", "retain", "clear"]))
+    kind = draw(
+        st.sampled_from(["detach", "hook", "hook", "retain", "clear", "read", "read", "branch"])
+    )
     t = draw(st.sampled_from(live))
     s = state.slots[t]
+    if kind == "read":
+        if s.shadow.numel() != 1 and draw(st.integers(0, 4)):
+            return Read(t, "repr")
+        return Read(t, draw(st.sampled_from(["repr", "item"])))
+    if kind == "branch":
+        if not _float(s):
+            return None
+        # Both branches keep the shape; the result is a new tensor (a new storage group).
+        state.slots.append(_Slot(s.shadow.clone(), s.requires_grad, not s.requires_grad,
+                                 state.new_group(), False, True))  # fmt: skip
+        return Branch(t)
     if kind == "detach":
         state.slots.append(_Slot(s.shadow, False, True, s.group, s.is_view, s.contiguous))
         return Detach(t)
@@ -819,7 +849,7 @@ def _grad_of(t):
 
 def n_outputs(ins) -> int:
     """How many slots an instruction fills."""
-    if isinstance(ins, (Leaf, Detach)):
+    if isinstance(ins, (Leaf, Detach, Branch)):
         return 1
     if isinstance(ins, Call):
         return 2 if ins.op in ("max_dim", "min_dim") else 1
@@ -954,6 +984,17 @@ def _step(lib, ins, n, slots, start, unnamed, log):
                 log.append((n, _observe(g, names=False)))
 
             x.register_hook(hook)
+    elif isinstance(ins, Read):
+        x = arg(ins.target)
+        if ins.kind == "repr":
+            text = repr(x)
+            return "ok" if text.startswith("tensor(") else text
+        return x.item()
+    elif isinstance(ins, Branch):
+        x = arg(ins.src)
+        taken = bool(x.sum() > 0)
+        slots[start] = x * 2 if taken else x - 1
+        return taken
     elif isinstance(ins, RetainGrad):
         arg(ins.target).retain_grad()
     elif isinstance(ins, ClearGrad):

@@ -3,11 +3,13 @@
 The programs (programs.py) mix ops from the op table on a small set of shapes (0-d,
 size-1 dims, empty tensors, broadcasting), backward and autograd.grad with random
 retain_graph / create_graph / inputs / grad_outputs, hooks, no_grad regions, in-place ops
-on leaves and on saved tensors, detach, retain_grad and zero_grad-like resets. The run is
-deterministic (derandomized, no example database, and hypothesis's pool of constants
-from the library's source kept empty by tests/conftest.py), so CI sees the same programs
-every time, in a full run as alone; the count and total size are printed at the end of
-the run (conftest.py).
+on leaves and on saved tensors, detach, retain_grad, zero_grad-like resets, and reads of a
+value in the middle of a program (`repr`, `.item()`, control flow on `bool(...)`): with
+lazy segments on, the points where a pending segment ends. The run is deterministic
+(derandomized, no example database, and hypothesis's pool of constants from the
+library's source kept empty by tests/conftest.py), so CI sees the same programs every
+time, in a full run as alone; the count and total size are printed at the end of the run
+(conftest.py).
 A mismatch found here is minimized by hypothesis and kept in test_regressions.py.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch_twin import FUZZ_TOLERANCE, arr, assert_same, raises, twin
+from torch_twin import FUZZ_TOLERANCE, Raised, arr, assert_same, raises, twin
 
 import funcgrad.tape as tape
 
@@ -647,3 +647,22 @@ def test_fuzz_program_hook_on_a_view_written_through_another_view():
         )
     )
     assert_same(run(torch, program), run(tape, program), **FUZZ_TOLERANCE, path="program")
+
+
+def test_lerp_refuses_an_end_of_another_dtype():
+    """Was: an int `end` (or a float64 one for a float32 input) was promoted silently;
+    PyTorch raises "expected dtype float for `end` but got dtype int"."""
+
+    def prog(lib):
+        x = lib.tensor(arr(3), requires_grad=True)
+        ints = lib.tensor(np.arange(3, dtype=np.int32))
+        return {
+            "int end": raises(x.lerp, ints, 0.3),
+            "tensor weight": raises(lib.lerp, x, ints, lib.tensor(0.3)),
+            "float64 end": raises(x.lerp, x.double(), 0.3),
+            "int input": raises(ints.lerp, x, 0.3),
+            "in place": raises(x.detach().lerp_, ints, 0.3),
+        }
+
+    for observed in twin(prog)[1].values():
+        assert isinstance(observed, Raised)

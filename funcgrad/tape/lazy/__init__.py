@@ -1,6 +1,6 @@
 """Lazy segments of the eager tape: record ops, run them together when a value is needed.
 
-Off by default (`set_lazy(True)` or `FUNCGRAD_LAZY=1` turns them on). `segment.py` records
+On by default (`set_lazy(False)` or `FUNCGRAD_LAZY=0` turns them off). `segment.py` records
 pending ops with their nodes and runs a segment op by op when a value is read;
 `program.py` runs a plain `backward()` over a segment seen before as one compiled program
 cached by structure (`cache_info()`, `clear_cache()`, `set_cache_size()`). The tape

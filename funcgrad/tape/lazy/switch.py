@@ -1,8 +1,9 @@
 """The switch of lazy segments: `set_lazy(bool)`, `is_lazy()`, and `FUNCGRAD_LAZY=0|1`.
 
-Off by default. What lazy segments do is in `segment.py` and `program.py`; this module
-only holds the flag, read by `dispatch.apply` on every op (one attribute read when off),
-and `lazy_segments`, a `with` block that sets it.
+On by default (`set_lazy(False)` or `FUNCGRAD_LAZY=0` turns them off). What lazy
+segments do is in `segment.py` and `program.py`; this module only holds the flag, read by
+`dispatch.apply` on every op (one attribute read when off), and `lazy_segments`, a `with`
+block that sets it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ __all__ = ["is_lazy", "lazy_segments", "set_lazy"]
 
 
 def _from_environment() -> bool:
-    value = os.environ.get("FUNCGRAD_LAZY", "0").strip()
+    value = os.environ.get("FUNCGRAD_LAZY", "1").strip()
     if value not in ("0", "1", ""):
         raise ValueError(errors.LAZY_ENV.format(value=value))
-    return value == "1"
+    return value != "0"
 
 
 on = _from_environment()
@@ -37,18 +38,19 @@ def set_lazy(enabled: bool) -> None:
     off run when their values are read.
 
     Args:
-      enabled: bool. True to record lazily, False for op-by-op execution (the default;
-        the environment variable `FUNCGRAD_LAZY=1` turns it on at import).
+      enabled: bool. True to record lazily (the default), False for op-by-op execution
+        (the environment variable `FUNCGRAD_LAZY=0` turns it off at import), e.g. to
+        debug or to compare the two designs.
 
     Example:
         >>> import funcgrad.tape as torch
-        >>> torch.set_lazy(True)
+        >>> torch.set_lazy(False)
         >>> x = torch.ones(3, requires_grad=True)
         >>> (x * 2).sum().item()
         6.0
-        >>> torch.set_lazy(False)
         >>> torch.is_lazy()
         False
+        >>> torch.set_lazy(True)
     """
     global on
     on = bool(enabled)

@@ -162,7 +162,18 @@ class MoreMathMixin(TensorBase):
     def xlogy(self, other):
         return self._apply("xlogy", self, self._operand(other))
 
+    def _check_lerp_end(self, end) -> None:
+        # PyTorch's lerp refuses an `end` of another dtype rather than promoting.
+        if isinstance(end, TensorBase) and end.dtype != self.dtype:
+            raise RuntimeError(
+                errors.LERP_END_DTYPE.format(
+                    expected=errors.torch_typemeta_name(self.dtype),
+                    got=errors.torch_typemeta_name(end.dtype),
+                )
+            )
+
     def lerp(self, end, weight):
+        self._check_lerp_end(end)
         if isinstance(weight, TensorBase):
             return self._apply("lerp_tensor", self, end, weight)
         refuse_complex(weight)
@@ -205,6 +216,7 @@ class MoreMathMixin(TensorBase):
         return self._inplace("clamp_max", max=max)
 
     def lerp_(self, end, weight):
+        self._check_lerp_end(end)
         if isinstance(weight, TensorBase):
             return self._inplace("lerp_tensor", end, weight)
         refuse_complex(weight)
