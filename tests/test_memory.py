@@ -179,6 +179,107 @@ def test_in_place_change_of_a_kept_result_fails_backward_like_pytorch():
     assert str(got.value).startswith(str(want.value).split("Hint")[0].strip()[:120])
 
 
+# ---------------------------------------------------------------- views and create_graph
+@pytest.fixture(params=[False, True], ids=["eager", "lazy"])
+def lazy(request):
+    """Each test once with lazy segments off and once on (a pending segment's bytes are
+    counted exactly: reading them runs it)."""
+    was = tape.is_lazy()
+    tape.set_lazy(request.param)
+    yield request.param
+    tape.set_lazy(was)
+
+
+def _gram_loss(lib, x0, w0, target0):
+    # style_transfer's Gram matrix: mm saves `features` and its transpose view, one storage
+    x = lib.tensor(x0, requires_grad=True)
+    h = lib.nn.functional.conv2d(x, lib.tensor(w0), padding=1)
+    a, b, c, d = h.size()
+    features = h.view(a * b, c * d)
+    gram = lib.mm(features, features.t()).div(a * b * c * d)
+    return lib.nn.functional.mse_loss(gram, lib.tensor(target0)), x
+
+
+def test_a_saved_view_keeps_its_storage_once(lazy):
+    rng = np.random.default_rng(5)
+    x0 = rng.normal(size=(1, 3, 16, 16)).astype(np.float32)
+    w0 = rng.normal(size=(8, 3, 3, 3)).astype(np.float32)
+    target0 = rng.normal(size=(8, 8)).astype(np.float32)
+    total, integer, (t_loss, t_x) = torch_saved(lambda: _gram_loss(torch, x0, w0, target0))
+    loss, x = _gram_loss(tape, x0, w0, target0)
+    assert integer == 0 and tape.graph_bytes(loss) == total
+    t_loss.backward()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), t_x.grad.numpy(), rtol=1e-4, atol=1e-6)
+    assert tape.graph_bytes(loss) == 0
+
+
+def test_a_saved_view_of_a_rebound_base_keeps_the_views_values():
+    # `.data = ...` rebinds the base without a version bump: the view keeps the old values
+    # (PyTorch: the old storage), so backward reads those, not the base's new ones.
+    def prog(lib):
+        w = lib.tensor(arr_2x3(0), requires_grad=True)
+        x = lib.tensor(arr_2x3(1)[:, 0], requires_grad=True)
+        wt = w.t()
+        w.data = lib.tensor(arr_2x3(2))
+        y = lib.mv(wt, x)  # saves wt (for x's gradient)
+        y.sum().backward()
+        return x.grad.numpy(), w.grad.numpy()
+
+    for got, want in zip(prog(tape), prog(torch)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def arr_2x3(seed):
+    return np.random.default_rng(seed).normal(size=(2, 3)).astype(np.float32)
+
+
+def _penalty_loss(lib, params, x0, v0):
+    # higher_order's shape: a gradient inside the loss (create_graph), then its square
+    w1, b1, w2 = (lib.tensor(p, requires_grad=True) for p in params)
+    x = lib.tensor(x0, requires_grad=True)
+    h = lib.tanh(x @ w1 + b1)
+    (g,) = lib.autograd.grad(((h @ w2) * lib.tensor(v0)).sum(), x, create_graph=True)
+    return (g * g).sum(), (w1, b1, w2)
+
+
+def torch_graph_saved(*outputs) -> int:
+    """Bytes of the unique storages that the nodes of the graph behind `outputs` save (their
+    `_saved_*` tensors): what the graph keeps alive, unlike `torch_saved`, which also counts
+    nodes that died during the build (a create_graph backward's inner graph)."""
+    storages, seen = {}, set()
+    stack = [o.grad_fn for o in outputs if o.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for name in dir(node):
+            if name.startswith("_saved_"):
+                values = getattr(node, name)
+                for t in values if isinstance(values, tuple | list) else (values,):
+                    if isinstance(t, torch.Tensor):
+                        s = t.untyped_storage()
+                        storages[s.data_ptr()] = s.nbytes()
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return sum(storages.values())
+
+
+def test_a_create_graph_backward_keeps_pytorchs_saved_bytes(lazy):
+    rng = np.random.default_rng(6)
+    params = [rng.normal(size=s).astype(np.float32) for s in ((4, 6), (6,), (6, 1))]
+    x0, v0 = rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=(5, 1)).astype(np.float32)
+    t_loss, t_params = _penalty_loss(torch, params, x0, v0)
+    loss, f_params = _penalty_loss(tape, params, x0, v0)
+    # Each recorded backward saves what its VJP reads (add's: nothing; the mm's of the
+    # second layer: only the incoming grad, as v needs none): exactly PyTorch's bytes.
+    assert tape.graph_bytes(loss) == torch_graph_saved(t_loss)
+    t_loss.backward()
+    loss.backward()
+    for t, f in zip(t_params, f_params):
+        np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
 # ---------------------------------------------------------------- benchmarks/retained_memory.py
 def test_retained_memory_benchmark_runs_and_counts_like_these_tests(tmp_path):
     out = tmp_path / "memory.json"

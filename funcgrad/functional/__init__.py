@@ -43,6 +43,7 @@ from ._saved import (
     SavedOutputVJP as SavedOutputVJP,
     SavedPullback as SavedPullback,
     input_type as input_type,
+    vjp_reads as vjp_reads,
 )
 
 __all__ = [
@@ -61,4 +62,5 @@ __all__ = [
     "saving_output",
     "shared_trunk_vjp",
     "vjp",
+    "vjp_reads",
 ]

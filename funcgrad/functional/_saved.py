@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src.interpreters import partial_eval as pe  # dce_jaxpr: no public equivalent
 
 from ._pullback import FREED_PULLBACK_MESSAGE, PullbackBase, vjp
 
@@ -126,6 +127,81 @@ class SavedInputVJP:
     def bind(self, saved: Sequence, unpack: Callable | None = None) -> SavedPullback:
         """The pullback of one call: this rule and the values it saved (see SavedPullback)."""
         return SavedPullback(self, saved, unpack)
+
+
+def vjp_reads(fn: Callable, inputs: Sequence[tuple], multi: bool = False) -> tuple:
+    """Which inputs' values the VJP of `fn` reads, per input it differentiates: what a
+    node that differentiates `fn` must save. JAX's dead-code elimination of the traced VJP
+    decides it, so a value needed only for its shape is not read; where the trace fails,
+    every input counts as read.
+
+    Args:
+      fn: a function of the inputs returning an array, or a tuple of arrays when `multi`.
+      inputs: per input, its `input_type`. Python numbers are traced as weak-typed scalars
+        and count as read (they cost nothing to keep).
+      multi: Optional, bool. Whether `fn` returns a tuple.
+
+    Returns:
+      A tuple, per input `j`: the positions of the inputs the VJP w.r.t. input `j` reads
+      (empty for an input that is not inexact: it gets no gradient).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x = input_type(jnp.ones((2, 3)))
+        >>> w = input_type(jnp.ones((3, 4)))
+        >>> vjp_reads(jnp.matmul, (x, w))  # x's gradient reads w, w's reads x
+        ((1,), (0,))
+        >>> vjp_reads(lambda a, b: a + b, (x, x))  # the sum's VJP reads no value
+        ((), ())
+    """
+    inputs = tuple(inputs)
+    everything = tuple(range(len(inputs)))
+    scalars = {i for i, kind in enumerate(inputs) if kind[0] == "scalar"}
+    types = [
+        jax.ShapeDtypeStruct((), jnp.result_type(kind[1]), weak_type=True)
+        if kind[0] == "scalar"
+        else jax.ShapeDtypeStruct(kind[1], kind[2])
+        for kind in inputs
+    ]
+    reads = []
+    for j, kind in enumerate(inputs):
+        if kind[0] != "array" or np.dtype(kind[2]) not in _INEXACT:
+            reads.append(())
+            continue
+        try:
+            used = _used_by_vjp(fn, types, j, multi)
+        except Exception:  # a trace that needs concrete values: keep everything
+            reads.append(everything)
+            continue
+        reads.append(tuple(i for i in everything if used[i] or i in scalars))
+    return tuple(reads)
+
+
+def _used_by_vjp(fn, types, j, multi) -> list:
+    """Per input of `fn`, whether the VJP w.r.t. input `j` reads its value."""
+
+    def inexact(outs):
+        outs = outs if multi else (outs,)
+        return tuple(o for o in outs if np.dtype(o.dtype) in _INEXACT)
+
+    n = len(types)
+
+    def grad_j(*args):
+        values = list(args[:n])
+
+        def f(v):
+            values[j] = v
+            return inexact(fn(*values))
+
+        _, pullback = jax.vjp(f, args[j])
+        return pullback(tuple(args[n:]))
+
+    cotangents = [
+        jax.ShapeDtypeStruct(o.shape, o.dtype) for o in inexact(jax.eval_shape(fn, *types))
+    ]
+    closed = jax.make_jaxpr(grad_j)(*types, *cotangents)
+    _, used = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
+    return used[:n]
 
 
 class SavedOutputVJP:

@@ -12,6 +12,7 @@ from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..functional import vjp_reads
 from ..functional.saving_output import FROM_OUTPUT
 
 
@@ -84,6 +85,24 @@ def saved_positions(saves, n, requires) -> tuple[tuple, bool]:
     if isinstance(saves, dict):  # {position: the positions whose grads need it}
         return tuple(i for i, users in saves.items() if any(requires[u] for u in users)), False
     return tuple(i for i in saves if i < n), False
+
+
+def backward_saves(backward_fn: Callable, input_types: tuple) -> dict:
+    """What the recorded backward of a node (create_graph) saves, as an `Op.saves` dict:
+    each input (the node's kept values, then the incoming grads) for the gradients whose
+    VJP reads it (`functional.vjp_reads`), as PyTorch's double-backward nodes save: the
+    backward of `x @ w` w.r.t. `x` is `g @ w.T`, whose VJP needs `g` only for `w`'s
+    gradient and `w` only for `g`'s; an add's backward saves nothing.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> g = ("array", (2, 4), jnp.dtype("float32"))
+        >>> w = ("array", (3, 4), jnp.dtype("float32"))
+        >>> backward_saves(lambda w, g: (g @ w.T,), (w, g))  # w for g's grad, g for w's
+        {0: (1,), 1: (0,)}
+    """
+    reads = vjp_reads(backward_fn, input_types, multi=True)
+    return {i: tuple(j for j, r in enumerate(reads) if i in r) for i in range(len(input_types))}
 
 
 # The names PyTorch's nodes give the saved inputs of these ops (by position): a backward

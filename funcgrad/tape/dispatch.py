@@ -30,13 +30,21 @@ import numpy as np
 from ..functional import SavedInputVJP, SavedOutputVJP, SavedPullback, input_type
 from . import errors, lazy, observe, views
 from ._convert import Defaults, complex_default, dtype_category, is_wide, refuse_complex
-from ._op import SAVED_NAMES, Op, ReturnTypes, pack_order, result_rule, saved_positions
+from ._op import (
+    SAVED_NAMES,
+    Op,
+    ReturnTypes,
+    backward_saves,
+    pack_order,
+    result_rule,
+    saved_positions,
+)
 from .engine import AccumulateGrad, no_edge, node_class
 from .grad_mode import is_inference_mode_enabled, is_recording
 from .lazy import switch as _lazy
 from .ops import OPS  # the table, complete once ops.py is imported
 from .saved_attrs import SavedInfo
-from .saved_hooks import pack_all, saved_hooks_active, unpack_all
+from .saved_hooks import keep_roots, pack_all, saved_hooks_active, stamp_of, unpack_all
 
 __all__ = ["apply", "ReturnTypes"]
 
@@ -143,12 +151,14 @@ def _mark_views(source, op, key, requires, results):
     its version counter and keep the chain of view ops that recomputes them from it."""
     base = source._base if source._base is not None else source
     source._root()._has_views = True
+    stamp = source._root_stamp if source._base is not None else stamp_of(source)
     # PyTorch: a view made under no_grad requires grad, as a leaf without a grad edge.
     no_grad = requires and results[0]._grad_fn is None and not is_inference_mode_enabled()
     meta = views.creation_meta(source._view_meta, op, no_grad)
     for nr, r in enumerate(results):
         r._vc, r._base, r._view_version = base._vc, base, base._vc.value
         r._view_chain = source._view_chain + (views.step(op, key, nr),)
+        r._root_stamp = stamp
         r._inference = r._inference or source._inference  # a view of an inference tensor is one
         if meta is not None:
             r._view_meta = meta
@@ -361,6 +371,10 @@ def _pullback(cls, plan, inputs, arrays, results, outs):
     if saved_hooks_active():
         order = None if plan.keeps_output else pack_order(plan.op, plan.rule.keep)
         saved, unpack = pack_all(saved, tensors, order), unpack_all
+    elif not plan.keeps_output:
+        roots = keep_roots(saved, tensors)  # a saved view keeps its storage, once
+        if roots is not None:
+            saved, unpack = roots, unpack_all
     return SavedPullback(plan.rule, saved, unpack)
 
 
@@ -427,6 +441,12 @@ def _is_zero(v) -> bool:
     return isinstance(v, (int, float)) and v == 0
 
 
+def _backward_input_types(plan, kept, present) -> tuple:
+    """The input types of a node's recorded backward: its kept values, then its grads."""
+    outputs = [("array", *out) for out, p in zip(plan.rule.outputs, present) if p]
+    return (*map(input_type, kept), *outputs)
+
+
 def _backward_as_op(cls, plan, node, kept, grads):
     """create_graph: the pullback runs as a recorded op whose inputs are the saved tensors
     (re-attached to their graph edges) and the incoming grads."""
@@ -467,7 +487,7 @@ def _backward_as_op(cls, plan, node, kept, grads):
             f"{op.name}_backward",
             backward_fn,
             op.node.replace("Backward", "BackwardBackward"),
-            "all",
+            backward_saves(backward_fn, _backward_input_types(plan, kept, present)),
             multi=True,
         )
     return tuple(apply(cls, backward_op, *saved_tensors, *[g for g in grads if g is not None]))

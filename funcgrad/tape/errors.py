@@ -101,6 +101,7 @@ __all__ = [
     "INDEX_TOO_NEGATIVE",
     "INFERENCE_INPLACE",
     "INFERENCE_SAVED",
+    "UNPACK_NOT_TENSOR",
     "INPLACE_DTYPE",
     "INPLACE_HINT",
     "INPLACE_SHAPE",
@@ -261,6 +262,10 @@ INFERENCE_SAVED = (
     "inference mode in computation tracked by autograd. To work around this, you can make a "
     "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
     "`torch.inference_mode()`."
+)
+# A saved-tensor unpack hook (autograd.graph.saved_tensors_hooks) returned a non-tensor.
+UNPACK_NOT_TENSOR = (
+    "Output of saved tensor unpack_hook expected to be a Tensor but got result of type {type}"
 )
 
 NON_LEAF_GRAD_WARNING = (

@@ -5,7 +5,10 @@ calls `backward(ctx, *grad_outputs)` with the node's saved tensors, exactly as P
 The node holds a `funcgrad.functional.SavedPullback` like every other node: the tensors of
 `ctx.save_for_backward` are its residuals, its rule is the user's backward. So a backward
 without `retain_graph` frees them, and `live_graph_bytes()` counts them while they live;
-`ctx` itself keeps only a weak reference to them.
+`ctx` itself keeps only a weak reference to them. Under saved-tensor hooks
+(`autograd.graph.saved_tensors_hooks`, `save_on_cpu`, non-reentrant checkpoint) they are
+packed when the node is made and unpacked at each read of `ctx.saved_tensors`, as PyTorch
+does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..functional import SavedPullback
 from . import errors, observe
 from .engine import node_class
 from .grad_mode import is_grad_enabled, is_recording, no_grad, set_grad_enabled
+from .saved_hooks import pack_all, saved_hooks_active, unpack_tensors
 from .tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -44,7 +48,7 @@ class FunctionCtx:
         pullback = self._pullback()
         if pullback is None or pullback.is_freed:
             raise RuntimeError(errors.BACKWARD_TWICE)
-        return pullback.saved
+        return pullback.values()  # through the unpack hooks, if it was packed
 
     def mark_non_differentiable(self, *tensors):
         self.non_differentiable.update(id(t) for t in tensors)
@@ -145,6 +149,11 @@ class Function:
             ):
                 # A dirty input's history is rewritten: this node is its grad_fn now.
                 o._grad_fn, o._output_nr, o._requires_grad = node, i, True
+        if saved_hooks_active():  # PyTorch packs them now, an output with its grad_fn set
+            saved = pullback.saved
+            packed = pack_all(saved, tuple(t if isinstance(t, Tensor) else None for t in saved))
+            for i, value in enumerate(packed):
+                pullback.replace(i, value, unpack_tensors)
         return out
 
 

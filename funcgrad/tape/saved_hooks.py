@@ -4,22 +4,35 @@ PyTorch users measure or offload a graph's saved tensors with these hooks; on th
 same code runs, the packed value is what the node's pullback keeps, and unpack runs at
 backward. The op dispatcher packs (`pack_all`) and hands `unpack_all` to the pullback; this
 module knows tensors only through `TensorBase`.
+
+Without hooks, a saved tensor that is a view keeps its storage, as in PyTorch: the node
+holds the root's array and the view chain (`SavedView`, made by `keep_roots`), and the
+view's value is recomputed from them when backward reads it. A JAX view is a new buffer,
+so saving it would hold its values twice (`features` and `features.t()` of a Gram matrix,
+a linear layer's `weight.t()`), where PyTorch's views share one storage.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 
 import jax
 
+from . import errors
 from ._base import TensorBase
+from .views import replay
 
 __all__ = [
+    "SavedView",
+    "keep_roots",
+    "stamp_of",
     "pack_all",
     "pack_with",
     "saved_hooks_active",
     "saved_tensors_hooks",
     "unpack_all",
+    "unpack_tensors",
     "unpack_value",
 ]
 
@@ -111,8 +124,61 @@ def pack_all(arrays: tuple, tensors: tuple, order: tuple | None = None) -> tuple
     return tuple(packed)
 
 
+@jax.tree_util.register_pytree_node_class
+class SavedView:
+    """A saved view as its storage: the root tensor's array and the view chain from it
+    (views.py), so the graph holds the root's buffer once, as PyTorch holds the storage."""
+
+    __slots__ = ("root", "chain")
+
+    def __init__(self, root, chain):
+        self.root, self.chain = root, chain
+
+    def value(self):
+        """The view's value, recomputed from the root (a rearrangement: exact)."""
+        return replay(self.root, self.chain)
+
+    def tree_flatten(self):
+        return (self.root,), self.chain
+
+    @classmethod
+    def tree_unflatten(cls, chain, children):
+        return cls(children[0], chain)
+
+
+def stamp_of(root):
+    """What a view made from `root` (a tensor that is no view nor alias) records of it: a
+    weak reference to its array, so that a saved view is replayed from the root only while
+    the root still holds the array the view's value came from (`.data = ...` and
+    `functional_call` rebind it without a version bump). None for anything else."""
+    if root._base is not None or root._storage is not None:
+        return None
+    data = root.__dict__.get("_data")
+    return None if data is None else weakref.ref(data)
+
+
+def keep_roots(saved: tuple, tensors: tuple) -> tuple | None:
+    """`saved` with each current view among `tensors` (per value, its tensor or None)
+    replaced by a `SavedView` of its root; None when there is none (nothing to unpack)."""
+    out = None
+    for i, t in enumerate(tensors):
+        if t is None or t._base is None and t._storage is None:
+            continue
+        stamp, data = t._root_stamp, t._root().__dict__.get("_data")
+        if stamp is None or data is None or stamp() is not data or t._view_version != t._vc.value:
+            continue  # not known to be the root's current array: saved as it is
+        if out is None:
+            out = list(saved)
+        out[i] = SavedView(data, t._view_chain)
+    return None if out is None else tuple(out)
+
+
 def unpack_all(saved: tuple) -> tuple:
-    """Inverse of pack_all: the saved arrays, unpacking any packed ones."""
+    """Inverse of pack_all (and of keep_roots): the saved arrays, unpacking any packed ones
+    and recomputing saved views."""
+    for s in saved:
+        if type(s) is SavedView:
+            return unpack_all(tuple(v.value() if type(v) is SavedView else v for v in saved))
     for s in saved:
         if type(s) is _Packed:
             out = list(saved)
@@ -126,6 +192,24 @@ def unpack_all(saved: tuple) -> tuple:
     return saved
 
 
+def unpack_tensors(saved: tuple) -> tuple:
+    """Inverse of pack_all for a custom Function's `ctx.save_for_backward`: the tensors
+    the unpack hooks return (each read unpacks again, as PyTorch's `ctx.saved_tensors`)."""
+    out = list(saved)
+    ranked = sorted(
+        (i for i, s in enumerate(saved) if type(s) is _Packed), key=lambda i: saved[i].rank
+    )
+    for i in ranked:
+        out[i] = _checked(saved[i].unpack(saved[i].value))
+    return tuple(out)
+
+
+def _checked(t):
+    if not isinstance(t, TensorBase):
+        raise TypeError(errors.UNPACK_NOT_TENSOR.format(type=type(t).__name__))
+    return t
+
+
 def pack_with(tensor, pack_hook, unpack_hook):
     """One saved value packed with a given pair of hooks (a SavedTensor's register_hooks)."""
     return _Packed(pack_hook(tensor), unpack_hook)
@@ -137,7 +221,8 @@ def unpack_value(s):
 
 
 def _unpack(s):
+    if type(s) is SavedView:
+        return s.value()
     if not isinstance(s, _Packed):
         return s
-    t = s.unpack(s.value)
-    return t._value() if isinstance(t, TensorBase) else t
+    return _checked(s.unpack(s.value))._value()

@@ -33,6 +33,7 @@ from .hook_results import check_value
 from .hooks import add_hook
 from .methods import Size as Size, TensorMethods
 from .random.generator import use_tensor_class
+from .saved_hooks import stamp_of
 
 __all__ = ["Size", "Tensor", "apply"]
 
@@ -63,6 +64,7 @@ class Tensor(TensorMethods):
     _view_chain: tuple = ()  # the view ops from `_base` to this tensor (views.py)
     _view_meta = None  # views.NO_GRAD / views.MULTI: PyTorch's restrictions on writing
     _storage = None  # a detach() alias: (the root tensor holding the array, the chain)
+    _root_stamp = None  # a view: weak reference to the root's array its value came from
     _has_views = False  # set on a root once a view or alias of it is made (methods/inplace.py)
     _pending = None  # a lazy result not yet run: its record (funcgrad.tape.lazy)
 
@@ -366,6 +368,7 @@ class Tensor(TensorMethods):
                     self.retain_grad()
             else:
                 self._data = views.replay(base._value(), self._view_chain)
+            self._root_stamp = stamp_of(base)
         elif self._storage is not None:
             root, chain = self._storage
             self._data = views.replay(root._value(), chain)
