@@ -252,7 +252,7 @@ class _Plan:
 
     __slots__ = (
         "op", "key", "requires", "input_types", "torch_saved", "saves_result", "rule", "run",
-        "keeps_output", "wide", "attrs_spec", "check_saved",
+        "keeps_output", "wide", "attrs_spec", "check_saved", "check_order",
     )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs, edged):
@@ -282,6 +282,22 @@ class _Plan:
         self.attrs_spec = (SavedInfo, (cls, self, inputs))  # grad_fn._saved_*, built on read
         # PyTorch version-checks the saved inputs (not a "result", "indices" or "hidden")
         self.check_saved = () if op.saves in ("result", "indices", "hidden") else self.torch_saved
+        self.check_order = _check_order(op, self.check_saved, self.saves_result, len(outputs))
+
+
+def _check_order(op, check_saved, saves_result, n_results):
+    """The order of a node's version checks, static per signature: `(is_result, index)`
+    per saved input (in `check_saved`) and saved result, sorted by PyTorch's saved names
+    (PyTorch checks a node's saved tensors in the order of their names; stable: an unnamed
+    input keeps its place). Inputs that are not tensors are skipped at record time."""
+    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
+    order = [(names[i] if i < len(names) else "", (False, i)) for i in check_saved]
+    if saves_result:
+        saved_results = range(n_results)[-1:] if op.saves == "indices" else range(n_results)
+        order.extend(("result", (True, i)) for i in saved_results)
+    if names:
+        order.sort(key=lambda named: named[0])
+    return tuple(where for _, where in order)
 
 
 def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pending=False):
@@ -292,25 +308,18 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
     if plan is None:
         plan = _plan(cls, op, key, inputs, arrays, requires, outs)
     checks = []
-    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
-    for i in plan.check_saved:
+    for is_result, i in plan.check_order:
+        if is_result:
+            checks.append(_version_check(results[i], outs[i], op.node))
+            continue
         x = inputs[i]
         if isinstance(x, cls):
             if x._inference:
                 raise RuntimeError(errors.INFERENCE_SAVED)
-            name = names[i] if i < len(names) else ""
             check = _version_check(x, arrays[i])
             if op.name == "vm" and i == 0:
                 check = _unsqueezed_check(check)
-            checks.append((name, check))
-    if plan.saves_result:
-        saved_results = range(len(results))[-1:] if op.saves == "indices" else range(len(results))
-        checks.extend(
-            ("result", _version_check(results[i], outs[i], op.node)) for i in saved_results
-        )
-    if names:  # PyTorch checks a node's saved tensors in the order of their names
-        checks.sort(key=lambda named: named[0])
-    checks = [check for _, check in checks]
+            checks.append(check)
     pullback = None if pending else _pullback(cls, plan, inputs, arrays, results, outs)
     edges = tuple([x._edge() if r else (None, 0) for x, r in zip(inputs, requires)])
     node = node_class(op.node)(

@@ -30,7 +30,7 @@ import jax
 
 from .. import errors
 from ..engine import AccumulateGrad
-from .segment import PendingPullback, close, lock
+from .segment import PendingPullback, close, lock, node_of
 
 __all__ = [
     "backward",
@@ -161,7 +161,7 @@ def _scan(seg):
     needing grad is a leaf. Nodes is None when one is gone."""
     nodes, alive, untouched = [], [], True
     for entry in seg.entries:
-        node = entry.node()
+        node = node_of(entry)
         if node is None:
             return None, (), False
         nodes.append(node)
@@ -209,7 +209,7 @@ def _backward(roots, grads) -> bool:
     for g in grads:
         if not isinstance(g, jax.Array):
             return False
-    root_refs = tuple(node._pullback.entry.index for node, _ in roots)
+    root_refs = tuple(node._pullback.index for node, _ in roots)
     nodes, alive, untouched = _scan(seg)
     if nodes is None:
         return False
@@ -245,8 +245,9 @@ def _backward(roots, grads) -> bool:
         t = entries[i].out()
         if t is not None and t._pending is not None:
             t._data, t._pending = v, None
-    for node in nodes:
-        node.release()
+    for node in nodes:  # node.release(), inline: a pending node is in no live set yet
+        node._pullback.freed = True
+        node._released = True
     accumulators = [a for a in seg.accumulators if a is not None]
     close(seg)
     total: dict = {}
