@@ -252,7 +252,8 @@ class _Plan:
 
     __slots__ = (
         "op", "key", "requires", "input_types", "torch_saved", "saves_result", "rule", "run",
-        "keeps_output", "wide", "attrs_spec", "check_saved", "check_order",
+        "keeps_output", "wide", "attrs_spec", "check_saved", "check_order", "node_cls",
+        "saves_tensors",
     )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs, edged):
@@ -283,6 +284,9 @@ class _Plan:
         # PyTorch version-checks the saved inputs (not a "result", "indices" or "hidden")
         self.check_saved = () if op.saves in ("result", "indices", "hidden") else self.torch_saved
         self.check_order = _check_order(op, self.check_saved, self.saves_result, len(outputs))
+        self.node_cls = node_class(op.node)
+        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
+        self.saves_tensors = bool(self.torch_saved) or self.saves_result or op.node == "CopySlices"
 
 
 def _check_order(op, check_saved, saves_result, n_results):
@@ -322,15 +326,8 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
             checks.append(check)
     pullback = None if pending else _pullback(cls, plan, inputs, arrays, results, outs)
     edges = tuple([x._edge() if r else (None, 0) for x, r in zip(inputs, requires)])
-    node = node_class(op.node)(
-        op.node,
-        edges,
-        plan.run,
-        pullback,
-        checks,
-        len(results),
-        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
-        saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
+    node = plan.node_cls(
+        op.node, edges, plan.run, pullback, checks, len(results), plan.saves_tensors
     )
     node._attrs_spec = plan.attrs_spec
     for i, r in enumerate(results):

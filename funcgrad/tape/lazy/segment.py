@@ -37,7 +37,7 @@ from ...functional import PullbackBase, SavedPullback
 from .. import errors, observe
 from .._convert import Defaults
 from ..engine import _live_nodes, no_edge, pending_nodes_from
-from ..grad_mode import is_grad_enabled, is_inference_mode_enabled
+from ..grad_mode import is_recording
 from ..saved_hooks import saved_hooks_active
 
 __all__ = [
@@ -149,8 +149,7 @@ def record(cls, op, key, inputs, record_node):
         not deferrable
         or Defaults.wide
         or observe.active
-        or not is_grad_enabled()
-        or is_inference_mode_enabled()
+        or not is_recording()
         or saved_hooks_active()
     ):
         return None
