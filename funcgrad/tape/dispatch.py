@@ -262,7 +262,8 @@ class _Plan:
 
     __slots__ = (
         "op", "key", "requires", "input_types", "torch_saved", "saves_result", "rule", "run",
-        "keeps_output", "wide", "attrs_spec", "check_saved",
+        "keeps_output", "wide", "attrs_spec", "check_saved", "check_order", "node_cls",
+        "saves_tensors",
     )  # fmt: skip
 
     def __init__(self, cls, op, key, requires, inputs, outputs, edged):
@@ -292,6 +293,25 @@ class _Plan:
         self.attrs_spec = (SavedInfo, (cls, self, inputs))  # grad_fn._saved_*, built on read
         # PyTorch version-checks the saved inputs (not a "result", "indices" or "hidden")
         self.check_saved = () if op.saves in ("result", "indices", "hidden") else self.torch_saved
+        self.check_order = _check_order(op, self.check_saved, self.saves_result, len(outputs))
+        self.node_cls = node_class(op.node)
+        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
+        self.saves_tensors = bool(self.torch_saved) or self.saves_result or op.node == "CopySlices"
+
+
+def _check_order(op, check_saved, saves_result, n_results):
+    """The order of a node's version checks, static per signature: `(is_result, index)`
+    per saved input (in `check_saved`) and saved result, sorted by PyTorch's saved names
+    (PyTorch checks a node's saved tensors in the order of their names; stable: an unnamed
+    input keeps its place). Inputs that are not tensors are skipped at record time."""
+    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
+    order = [(names[i] if i < len(names) else "", (False, i)) for i in check_saved]
+    if saves_result:
+        saved_results = range(n_results)[-1:] if op.saves == "indices" else range(n_results)
+        order.extend(("result", (True, i)) for i in saved_results)
+    if names:
+        order.sort(key=lambda named: named[0])
+    return tuple(where for _, where in order)
 
 
 def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pending=False):
@@ -302,36 +322,22 @@ def _record(cls, op, key, inputs, arrays, requires, results, outs, plan=None, pe
     if plan is None:
         plan = _plan(cls, op, key, inputs, arrays, requires, outs)
     checks = []
-    names = SAVED_NAMES.get(op.name) or (("self",) if op.saves == "all+result" else ())
-    for i in plan.check_saved:
+    for is_result, i in plan.check_order:
+        if is_result:
+            checks.append(_version_check(results[i], outs[i], op.node))
+            continue
         x = inputs[i]
         if isinstance(x, cls):
             if x._inference:
                 raise RuntimeError(errors.INFERENCE_SAVED)
-            name = names[i] if i < len(names) else ""
             check = _version_check(x, arrays[i])
             if op.name == "vm" and i == 0:
                 check = _unsqueezed_check(check)
-            checks.append((name, check))
-    if plan.saves_result:
-        saved_results = range(len(results))[-1:] if op.saves == "indices" else range(len(results))
-        checks.extend(
-            ("result", _version_check(results[i], outs[i], op.node)) for i in saved_results
-        )
-    if names:  # PyTorch checks a node's saved tensors in the order of their names
-        checks.sort(key=lambda named: named[0])
-    checks = [check for _, check in checks]
+            checks.append(check)
     pullback = None if pending else _pullback(cls, plan, inputs, arrays, results, outs)
     edges = tuple([x._edge() if r else (None, 0) for x, r in zip(inputs, requires)])
-    node = node_class(op.node)(
-        op.node,
-        edges,
-        plan.run,
-        pullback,
-        checks,
-        len(results),
-        # PyTorch's CopySlices drops its view function when freed: a second backward fails.
-        saves_tensors=bool(plan.torch_saved) or plan.saves_result or op.node == "CopySlices",
+    node = plan.node_cls(
+        op.node, edges, plan.run, pullback, checks, len(results), plan.saves_tensors
     )
     node._attrs_spec = plan.attrs_spec
     for i, r in enumerate(results):

@@ -30,7 +30,7 @@ from ..functional import residual_bytes
 from . import anomaly_mode, errors
 from ._convert import x64
 from .hook_results import run_node_hooks
-from .hooks import add_hook
+from .hooks import NO_HOOKS, add_hook, own
 
 __all__ = [
     "AccumulateGrad",
@@ -39,12 +39,16 @@ __all__ = [
     "no_edge",
     "Node",
     "node_class",
+    "pending_nodes_from",
     "run_backward",
 ]
 
 _sequence = itertools.count()
 # Nodes that still hold saved values: lets `live_graph_bytes()` see every retained graph.
 _live_nodes: weakref.WeakSet = weakref.WeakSet()
+# Callables giving more such nodes: a lazy segment's pending nodes join `_live_nodes` only
+# when their segment runs, so recording one pays no weak reference (funcgrad.tape.lazy).
+_pending_sources: list = []
 # Per thread, one flag per running backward: whether it captures (autograd.grad, or
 # backward(inputs=...)). A reentrant checkpoint refuses to run inside such a backward.
 _tasks = threading.local()
@@ -92,14 +96,9 @@ class Node:
         self._checks = tuple(checks)
         saved = pullback is not None and bool(pullback.saved)
         self._saves_tensors = saved if saves_tensors is None else saves_tensors
-        self._released = False
-        self._n_outputs = n_outputs
-        self._tensor_pre_hooks: dict[int, dict] = {}  # output_nr -> tensor hooks
-        self._retains_grad: dict[int, object] = {}  # output_nr -> retain_grad's hook
-        self._pre_hooks: dict = {}
-        self._hooks: dict = {}
+        if n_outputs != 1:
+            self._n_outputs = n_outputs
         self._sequence_nr = next(_sequence)
-        self.metadata: dict = {}
         if saved:
             _live_nodes.add(self)
         # The one cost of anomaly detection while it is off. A leaf's node keeps no stack:
@@ -109,6 +108,26 @@ class Node:
 
     # The stack of the forward call that recorded this node, kept only in anomaly mode.
     _forward_stack = None
+    _released = False
+    _n_outputs = 1
+    # Hook registries, read on every backward and written rarely: a node shares these empty
+    # read-only ones until a hook is registered (`_own`), so recording makes no dicts.
+    _tensor_pre_hooks = NO_HOOKS  # output_nr -> tensor hooks
+    _retains_grad = NO_HOOKS  # output_nr -> retain_grad's hook
+    _pre_hooks = NO_HOOKS
+    _hooks = NO_HOOKS
+
+    def _own(self, registry: str) -> dict:
+        """This node's own dict for hook registry `registry` (e.g. '_hooks')."""
+        return own(self, registry)
+
+    @property
+    def metadata(self) -> dict:
+        """PyTorch's `grad_fn.metadata`: a dict for the user's own data, empty at first."""
+        data = self.__dict__.get("_metadata")
+        if data is None:
+            data = self._metadata = {}
+        return data
 
     def name(self) -> str:
         return self._name
@@ -160,11 +179,11 @@ class Node:
 
     def register_hook(self, fn):
         """Registers fn(grad_inputs, grad_outputs) called after this node runs."""
-        return add_hook(self._hooks, fn)
+        return add_hook(self._own("_hooks"), fn)
 
     def register_prehook(self, fn):
         """Registers fn(grad_outputs) called before this node runs; may return new grads."""
-        return add_hook(self._pre_hooks, fn)
+        return add_hook(self._own("_pre_hooks"), fn)
 
     def saved_arrays(self) -> tuple:
         """The values this node keeps alive for its backward (empty once freed)."""
@@ -252,7 +271,16 @@ def live_graph_bytes() -> int:
         >>> torch.live_graph_bytes() - before
         0
     """
-    return residual_bytes([node._pullback for node in _live_nodes_snapshot()])
+    nodes = _live_nodes_snapshot()
+    for source in _pending_sources:
+        nodes.extend(source())
+    return residual_bytes([node._pullback for node in nodes])
+
+
+def pending_nodes_from(source) -> None:
+    """Makes `live_graph_bytes()` count the nodes `source()` returns too: nodes that will
+    hold saved values but are not in the live set yet (lazy segments' pending ones)."""
+    _pending_sources.append(source)
 
 
 def _live_nodes_snapshot() -> list:

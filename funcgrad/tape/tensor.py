@@ -30,7 +30,7 @@ from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
 from .grad_mode import enable_grad, is_inference_mode_enabled
 from .hook_results import check_value
-from .hooks import add_hook
+from .hooks import NO_HOOKS, add_hook, own
 from .methods import Size as Size, TensorMethods
 from .random.generator import use_tensor_class
 from .saved_hooks import stamp_of
@@ -67,6 +67,9 @@ class Tensor(TensorMethods):
     _root_stamp = None  # a view: weak reference to the root's array its value came from
     _has_views = False  # set on a root once a view or alias of it is made (methods/inplace.py)
     _pending = None  # a lazy result not yet run: its record (funcgrad.tape.lazy)
+    # A leaf's hooks: one shared empty registry until a hook is registered (hooks.own).
+    _hooks = NO_HOOKS
+    _post_accumulate_hooks = NO_HOOKS
 
     def __init__(self, *args, requires_grad: bool = False, device=None):
         # PyTorch's legacy constructor: Tensor([1, 2]) is float32, Tensor(2, 3) a shape.
@@ -86,8 +89,6 @@ class Tensor(TensorMethods):
         self._base = None
         self._view_version = 0  # the counter's value when _data and _grad_fn were current
         self._accumulator = None  # weakref to the leaf's AccumulateGrad node
-        self._hooks = {}
-        self._post_accumulate_hooks = {}
         self._retains_grad = False
         self._inference = False
         if observe.active:
@@ -198,7 +199,7 @@ class Tensor(TensorMethods):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._grad_fn is None or self._retains_grad:
             return
-        self._grad_fn._retains_grad[self._output_nr] = _retain_hook(self)
+        self._grad_fn._own("_retains_grad")[self._output_nr] = _retain_hook(self)
         self._retains_grad = True
 
     def register_hook(self, hook):
@@ -215,9 +216,9 @@ class Tensor(TensorMethods):
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         hooks = (
-            self._hooks
+            own(self, "_hooks")
             if self._grad_fn is None
-            else self._grad_fn._tensor_pre_hooks.setdefault(self._output_nr, {})
+            else self._grad_fn._own("_tensor_pre_hooks").setdefault(self._output_nr, {})
         )
         return add_hook(hooks, _tensor_hook(hook))
 
@@ -229,7 +230,7 @@ class Tensor(TensorMethods):
             )
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        return add_hook(self._post_accumulate_hooks, hook)
+        return add_hook(own(self, "_post_accumulate_hooks"), hook)
 
     def _edge(self):
         """The (node, output_nr) a gradient for this tensor flows into."""

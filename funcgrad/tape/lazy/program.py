@@ -22,15 +22,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import itertools
 import threading
 import time
 import warnings
 
 import jax
+import numpy as np
 
 from .. import errors
 from ..engine import AccumulateGrad
-from .segment import PendingPullback, close, lock
+from .segment import PendingPullback, close, lock, node_of
 
 __all__ = [
     "backward",
@@ -49,6 +51,15 @@ _stats = {"hits": 0, "misses": 0, "compiles": 0, "compile_seconds": 0.0, "op_by_
 _limits = {"size": 64, "compile_first_sight": False}
 _compiles_without_hit = 0
 _warned = False
+
+try:  # Marks an array weakly typed, as a Python scalar argument is (JAX has no public way).
+    from jax._src.lax.lax import _convert_element_type
+
+    def _weak(array):
+        return _convert_element_type(array, weak_type=True)
+
+except ImportError:  # another JAX: the scalars go in one by one, as before
+    _weak = None
 
 
 def cache_info() -> dict:
@@ -161,7 +172,7 @@ def _scan(seg):
     needing grad is a leaf. Nodes is None when one is gone."""
     nodes, alive, untouched = [], [], True
     for entry in seg.entries:
-        node = entry.node()
+        node = node_of(entry)
         if node is None:
             return None, (), False
         nodes.append(node)
@@ -209,7 +220,7 @@ def _backward(roots, grads) -> bool:
     for g in grads:
         if not isinstance(g, jax.Array):
             return False
-    root_refs = tuple(node._pullback.entry.index for node, _ in roots)
+    root_refs = tuple(node._pullback.index for node, _ in roots)
     nodes, alive, untouched = _scan(seg)
     if nodes is None:
         return False
@@ -238,15 +249,16 @@ def _backward(roots, grads) -> bool:
             return False
         _stats["hits"] += 1
         _hit()
-        results = program(tuple(a for _, a in seg.leaves), tuple(seg.scalars), tuple(grads))
+        results = program(tuple(a for _, a in seg.leaves), seg.scalars, tuple(grads))
     values, leaf_grads = results
     entries = seg.entries
     for i, v in zip(alive, values):
         t = entries[i].out()
         if t is not None and t._pending is not None:
             t._data, t._pending = v, None
-    for node in nodes:
-        node.release()
+    for node in nodes:  # node.release(), inline: a pending node is in no live set yet
+        node._pullback.freed = True
+        node._released = True
     accumulators = [a for a in seg.accumulators if a is not None]
     close(seg)
     total: dict = {}
@@ -279,10 +291,11 @@ def _compile(seg, structure, root_refs, alive, grads):
     else:
         records = tuple((e.op, e.key, e.refs) for e in seg.entries)
         diff = tuple(i for i, a in enumerate(seg.accumulators) if a is not None)
+        floats = tuple(type(v) is float for v in seg.scalars)  # (fixed by the structure)
         # Called through jax.jit (its fast C++ dispatch); the first call compiles.
-        program = jax.jit(_program(records, diff, root_refs, alive))
+        program = _packing(jax.jit(_program(records, diff, root_refs, alive, floats)), floats)
         start = time.perf_counter()
-        results = program(tuple(a for _, a in seg.leaves), tuple(seg.scalars), tuple(grads))
+        results = program(tuple(a for _, a in seg.leaves), seg.scalars, tuple(grads))
         _stats["compiles"] += 1
         _stats["compile_seconds"] += time.perf_counter() - start
         _compiles_without_hit += 1
@@ -302,9 +315,25 @@ def _hit() -> None:
     _compiles_without_hit = 0
 
 
-def _program(records, diff, root_refs, alive):
-    """The segment as one function: (leaves, scalars, root cotangents) -> (values of the
-    live pending tensors, gradients of the leaves in `diff`)."""
+def _packing(jitted, floats):
+    """The program as called with the segment's scalars: its Python floats go in as one
+    array (JAX converts each Python scalar argument on its own, some microseconds each: a
+    100-op chain reads 50), the other scalars (ints, bools) as they are."""
+    if _weak is None:
+        return lambda leaves, scalars, grads: jitted(leaves, (), tuple(scalars), grads)
+
+    def call(leaves, scalars, grads):
+        packed = np.array([v for v, f in zip(scalars, floats) if f], np.float64)
+        others = tuple([v for v, f in zip(scalars, floats) if not f])
+        return jitted(leaves, packed, others, grads)
+
+    return call
+
+
+def _program(records, diff, root_refs, alive, floats):
+    """The segment as one function: (leaves, floats, other scalars, root cotangents) ->
+    (values of the live pending tensors, gradients of the leaves in `diff`). `floats`
+    marks the scalars that come packed in one array (see `_packing`)."""
     fns = tuple(functools.partial(op.fn, **dict(key)) for op, key, _ in records)
     wiring = tuple(refs for _, _, refs in records)
 
@@ -321,7 +350,14 @@ def _program(records, diff, root_refs, alive):
             values.append(fn(*args))
         return tuple(values[i] for i in root_refs), tuple(values[i] for i in alive)
 
-    def program(leaves, scalars, cotangents):
+    def program(leaves, packed, others, cotangents):
+        if _weak is None:
+            scalars = others
+        else:
+            # Each float as JAX makes a Python float argument: weakly typed, so `x * 0.5`
+            # keeps a float16 x's dtype.
+            packed, others, n = _weak(packed), iter(others), itertools.count()
+            scalars = [packed[next(n)] if f else next(others) for f in floats]
         diff_values = tuple(leaves[slot] for slot in diff)
         _, pullback, kept = jax.vjp(
             lambda d: forward(d, leaves, scalars), diff_values, has_aux=True

@@ -36,18 +36,18 @@ import jax
 from ...functional import PullbackBase, SavedPullback
 from .. import errors, observe
 from .._convert import Defaults
-from ..engine import _live_nodes, no_edge
-from ..grad_mode import is_grad_enabled, is_inference_mode_enabled
+from ..engine import _live_nodes, no_edge, pending_nodes_from
+from ..grad_mode import is_recording
 from ..saved_hooks import saved_hooks_active
 
 __all__ = [
-    "Entry",
     "lock",
     "PendingPullback",
     "Segment",
     "close",
     "current",
     "materialize",
+    "node_of",
     "record",
     "use_forward",
 ]
@@ -82,22 +82,6 @@ def _intern(previous: int, record: tuple) -> int:
     return key
 
 
-class Entry:
-    """One recorded op: what it runs (op, static key, input references), its output's
-    abstract value, its plan and node (dispatch's), and its result tensor (weakly)."""
-
-    __slots__ = ("op", "key", "refs", "aval", "plan", "node", "out", "index", "segment")
-
-    def __init__(self, op, key, refs, aval, segment):
-        self.op, self.key, self.refs, self.aval = op, key, refs, aval
-        self.index, self.segment = len(segment.entries), segment
-        self.plan = self.node = self.out = None
-
-    @property
-    def avals(self) -> tuple:
-        return (self.aval,)
-
-
 class Segment:
     """The pending records of one thread since its last flush, in recording order (a
     topological order), with the leaves (concrete arrays) and Python scalars they read.
@@ -114,6 +98,30 @@ class Segment:
         self.key = 0
         self.closed = False
         self.thread = threading.get_ident()
+        _open.add(self)
+
+    def saving_nodes(self) -> list:
+        """The live nodes of its records that will hold saved values once run."""
+        nodes = []
+        for entry in self.entries:
+            node = node_of(entry)
+            if node is not None and (entry.plan.keeps_output or entry.plan.rule.keep):
+                nodes.append(node)
+        return nodes
+
+
+# The open segments of all threads: their pending nodes count in `live_graph_bytes()`
+# through this, instead of each joining the engine's set of live nodes as it records.
+_open: weakref.WeakSet = weakref.WeakSet()
+
+
+def _pending_nodes() -> list:
+    with lock:
+        segments = list(_open)
+        return [node for seg in segments if not seg.closed for node in seg.saving_nodes()]
+
+
+pending_nodes_from(_pending_nodes)
 
 
 def current() -> Segment:
@@ -141,8 +149,7 @@ def record(cls, op, key, inputs, record_node):
         not deferrable
         or Defaults.wide
         or observe.active
-        or not is_grad_enabled()
-        or is_inference_mode_enabled()
+        or not is_recording()
         or saved_hooks_active()
     ):
         return None
@@ -202,19 +209,17 @@ def _record(cls, op, key, inputs, record_node):
     if known is False:
         return None
     next_key, aval, plan, refs = known  # (the stored refs: fewer objects kept per op)
-    entry = Entry(op, key, refs, aval, seg)
     result = cls._wrap(None)
     del result._data
-    result._pending = entry
     requires = tuple(requires)
     plan = record_node(cls, op, key, inputs, values, requires, [result], (aval,), plan, True)
     if known[2] is None:
         _records[(key_now, rec)] = (next_key, aval, plan, refs)
     node = result._grad_fn
-    entry.plan, entry.node, entry.out = plan, weakref.ref(node), weakref.ref(result)
-    node._pullback = PendingPullback(entry)
-    if plan.keeps_output or plan.rule.keep:  # the node will hold saved values
-        _live_nodes.add(node)
+    # One object is the record, the node's pullback until the segment runs, and the
+    # segment's (weak) reference to the node.
+    entry = node._pullback = PendingPullback(node, op, key, refs, aval, plan, result, seg)
+    result._pending = entry
     # Commit: new leaves, scalars, the record, and the structure key.
     if new_leaves:
         edges = node.next_functions
@@ -257,18 +262,27 @@ def _first_sight(op, key, values, requires, refs):
     return next(_ids), out, None, refs
 
 
-class PendingPullback(PullbackBase):
-    """The pullback of a node whose op has not run: reading it (its values, its bytes, its
-    pytree leaves) runs the segment (`materialize`) and answers for the real one."""
+class PendingPullback(weakref.ref, PullbackBase):
+    """One recorded op of a segment, which is also its node's pullback until the segment
+    runs, and the segment's weak reference to that node (`node_of(record)` gives the node,
+    or None once the graph is dropped): one object per op instead of three.
 
-    __slots__ = ("entry", "freed")
+    It holds what the op runs (op, static key, input references), its output's abstract
+    value, its plan (dispatch's), its result tensor (weakly) and its place in the segment.
+    Reading it as a pullback (its values, its bytes, its pytree leaves) runs the segment
+    (`materialize`) and answers for the real one."""
 
-    def __init__(self, entry):
-        self.entry, self.freed = entry, False
+    __slots__ = ("op", "key", "refs", "aval", "plan", "out", "index", "segment", "freed")
 
-    @property
-    def segment(self):
-        return self.entry.segment
+    def __new__(cls, node, op, key, refs, aval, plan, result, segment):
+        self = weakref.ref.__new__(cls, node)
+        self.op, self.key, self.refs, self.aval, self.plan = op, key, refs, aval, plan
+        self.out, self.index, self.segment = weakref.ref(result), len(segment.entries), segment
+        self.freed = False
+        return self
+
+    def __init__(self, *args):  # (weakref.ref's own takes a referent and a callback)
+        pass
 
     def resolve(self):
         """The real pullback (the segment runs first), or this one once freed (a compiled
@@ -277,7 +291,7 @@ class PendingPullback(PullbackBase):
 
     def _real(self):
         materialize(self.segment)
-        node = self.entry.node()
+        node = node_of(self)
         real = None if node is None else node._pullback
         if real is self:  # (cannot happen: a segment runs all its records under the lock)
             raise RuntimeError(errors.LAZY_NOT_RUN)
@@ -313,6 +327,8 @@ class PendingPullback(PullbackBase):
 
 
 jax.tree_util.register_pytree_node_class(PendingPullback)
+# A record's node, or None (calling a PendingPullback is calling the pullback).
+node_of = weakref.ref.__call__
 
 
 def materialize(seg: Segment) -> None:
@@ -333,8 +349,8 @@ def _run(seg: Segment) -> None:
         t = entry.out()
         if t is not None and t._pending is not None:
             t._data, t._pending = out, None
-        node = entry.node()
-        if node is not None and type(node._pullback) is PendingPullback:
+        node = node_of(entry)
+        if node is not None and node._pullback is entry:
             plan = entry.plan
             if node._pullback.freed:
                 saved = None
@@ -345,6 +361,8 @@ def _run(seg: Segment) -> None:
             pullback = SavedPullback(plan.rule, saved or ())
             if saved is None:
                 pullback.free()
+            elif saved:
+                _live_nodes.add(node)
             node._pullback = pullback
     close(seg)
 
@@ -352,6 +370,7 @@ def _run(seg: Segment) -> None:
 def close(seg: Segment) -> None:
     """Drops what a flushed segment held (its records keep tensors and nodes weakly)."""
     seg.closed = True
+    _open.discard(seg)
     seg.entries, seg.leaves, seg.accumulators, seg.slots, seg.scalars = [], [], [], {}, []
 
 

@@ -183,7 +183,7 @@ def _move_retained_grad(x, old_fn, old_nr) -> None:
     """retain_grad() moves to x's new grad_fn after an in-place op, as in PyTorch."""
     if x._retains_grad:
         if old_fn is not None:
-            old_fn._retains_grad.pop(old_nr, None)
+            old_fn._own("_retains_grad").pop(old_nr, None)
         x._retains_grad = False
         x.retain_grad()
 
