@@ -28,11 +28,11 @@ demo: $(STAMP)
 
 # The tape files most sensitive to lazy segments, run a second time with them off (--eager):
 # the differential fuzzer, hooks, retain_graph, in-place and views, custom Functions,
-# saved-tensor hooks, activation checkpointing.
+# saved-tensor hooks, activation checkpointing, what backward hooks return.
 EAGER_TESTS := tests/fuzz/test_fuzz_tape.py tests/fuzz/test_regressions.py \
 	tests/test_hooks_and_modes.py tests/test_programs_retain_graph.py tests/test_inplace.py \
 	tests/test_views_inplace.py tests/test_custom_function_surface.py \
-	tests/test_saved_tensor_hooks.py tests/test_checkpoint_activations.py
+	tests/test_saved_tensor_hooks.py tests/test_checkpoint_activations.py tests/test_hook_results.py
 
 # ruff, then the whole suite with lazy segments on (the default): PyTorch parity, the
 # examples, the docs build and the browser test of the built site (needs Debian's Chromium:
