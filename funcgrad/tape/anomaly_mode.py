@@ -21,12 +21,14 @@ import jax.numpy as jnp
 from . import errors
 
 __all__ = [
+    "check_nan",
     "detect_anomaly",
     "forward_stack",
     "is_anomaly_check_nan_enabled",
     "is_anomaly_enabled",
     "set_anomaly_enabled",
     "set_detect_anomaly",
+    "warn_forward_stack",
 ]
 
 # [enabled, check_nan]: PyTorch's defaults. One list read per recorded op when off.
