@@ -126,7 +126,10 @@ def test_absent_or_bad_devices_raise_pytorchs_errors(case):
     assert raised[1] == raised[0]
 
 
-def test_two_jax_devices_place_tensors_and_refuse_mixed_ops():
+@pytest.mark.parametrize("lazy", ["1", "0"], ids=["lazy", "eager"])
+def test_two_jax_devices_place_tensors_and_refuse_mixed_ops(lazy):
+    """Also with lazy segments on: a segment runs on one device, and an op mixing devices
+    raises PyTorch's error at that op (it failed later, in JAX's words, before)."""
     code = textwrap.dedent(
         """
         import funcgrad.tape as torch
@@ -143,7 +146,11 @@ def test_two_jax_devices_place_tensors_and_refuse_mixed_ops():
             print(str(e).split("!")[0])
         """
     )
-    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "JAX_PLATFORMS": "cpu",
+        "FUNCGRAD_LAZY": lazy,
+    }
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -69,6 +69,18 @@ _SCALARS = (bool, int, float)
 # value or calls backward) is run op by op, so that it cannot grow without end.
 MAX_RECORDS = 5000
 
+# Only with several devices can a segment's leaves sit on different ones.
+_MULTI_DEVICE = jax.device_count() > 1
+
+
+def _on_segment_device(seg, array) -> bool:
+    """Whether `array` sits where the segment's leaves do. A segment runs on one device;
+    an op mixing devices takes the eager path, which raises PyTorch's error at that op."""
+    devices = array.devices()
+    if seg.devices is None:
+        seg.devices = devices
+    return devices == seg.devices
+
 
 def _intern(previous: int, record: tuple) -> int:
     """The structure key of a segment after `record`, from its key before (hash-consing).
@@ -95,6 +107,7 @@ class Segment:
         self.accumulators: list = []  # per slot: its AccumulateGrad node, or None
         self.slots: dict = {}  # id(tensor) -> slot
         self.scalars: list = []
+        self.devices = None  # the devices of its leaves, with several devices (see below)
         self.key = 0
         self.closed = False
         self.thread = threading.get_ident()
@@ -179,6 +192,8 @@ def _record(cls, op, key, inputs, record_node):
                 return None
             a = x._data
             if not isinstance(a, jax.Array) or isinstance(a, jax.core.Tracer):
+                return None
+            if _MULTI_DEVICE and not _on_segment_device(seg, a):
                 return None
             slot = seg.slots.get(id(x))
             if slot is None or seg.leaves[slot][1] is not a:
