@@ -19,7 +19,14 @@ from __future__ import annotations
 from . import errors
 from ._base import TensorBase
 
-__all__ = ["check_value", "hook_name", "run_node_hooks", "shown", "use_tensor_class"]
+__all__ = [
+    "check_value",
+    "hook_name",
+    "run_node_hooks",
+    "run_tensor_hook",
+    "shown",
+    "use_tensor_class",
+]
 
 _tensor_class: list[type[TensorBase]] = []
 
@@ -108,7 +115,26 @@ def run_node_hooks(hooks: dict, values: list, *rest: list) -> list:
             continue
         _check_values(current, result, hook)
         current = result
-    return [
-        None if new is None else (new if isinstance(old, TensorBase) else new._data)
-        for old, new in zip(values, current)
-    ]
+    return [_engine_form(old, new) for old, new in zip(values, current)]
+
+
+def run_tensor_hook(hook, grad):
+    """Calls a tensor hook (`t.register_hook`) on a gradient as the engine keeps it; returns
+    the checked replacement in the engine's form, or None to keep the gradient.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> run_tensor_hook(lambda g: g * 2, jnp.ones(2))
+        Array([2., 2.], dtype=float32)
+    """
+    seen = shown(grad)
+    new = hook(seen)
+    if new is None:
+        return None
+    check_value(seen, new, hook)
+    return _engine_form(grad, new)
+
+
+def _engine_form(old, new):
+    """A hook's value as the engine keeps it: an array where it had one, else the tensor."""
+    return None if new is None else (new if isinstance(old, TensorBase) else new._data)

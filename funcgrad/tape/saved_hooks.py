@@ -176,32 +176,28 @@ def keep_roots(saved: tuple, tensors: tuple) -> tuple | None:
 def unpack_all(saved: tuple) -> tuple:
     """Inverse of pack_all (and of keep_roots): the saved arrays, unpacking any packed ones
     and recomputing saved views."""
-    for s in saved:
-        if type(s) is SavedView:
-            return unpack_all(tuple(v.value() if type(v) is SavedView else v for v in saved))
-    for s in saved:
-        if type(s) is _Packed:
-            out = list(saved)
-            # Unpack in the order they were packed, as PyTorch's node does.
-            ranked = sorted(
-                (i for i, s in enumerate(saved) if type(s) is _Packed), key=lambda i: saved[i].rank
-            )
-            for i in ranked:
-                out[i] = _unpack(saved[i])
-            return tuple(out)
-    return saved
+    if not any(type(s) is SavedView or type(s) is _Packed for s in saved):
+        return saved
+    out = [s.value() if type(s) is SavedView else s for s in saved]
+    for i in _in_pack_order(saved):
+        out[i] = _unpack(saved[i])
+    return tuple(out)
 
 
 def unpack_tensors(saved: tuple) -> tuple:
     """Inverse of pack_all for a custom Function's `ctx.save_for_backward`: the tensors
     the unpack hooks return (each read unpacks again, as PyTorch's `ctx.saved_tensors`)."""
     out = list(saved)
-    ranked = sorted(
-        (i for i, s in enumerate(saved) if type(s) is _Packed), key=lambda i: saved[i].rank
-    )
-    for i in ranked:
+    for i in _in_pack_order(saved):
         out[i] = _checked(saved[i].unpack(saved[i].value))
     return tuple(out)
+
+
+def _in_pack_order(saved: tuple) -> list:
+    """The positions of the packed values, in the order they were packed: PyTorch's node
+    unpacks them in that order."""
+    packed = (i for i, s in enumerate(saved) if type(s) is _Packed)
+    return sorted(packed, key=lambda i: saved[i].rank)
 
 
 def _checked(t):

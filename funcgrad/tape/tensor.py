@@ -29,7 +29,6 @@ from ._convert import Defaults, is_wide, legacy_array, to_array, x64
 from .backward import backward as _backward
 from .engine import AccumulateGrad, no_edge
 from .grad_mode import enable_grad, is_inference_mode_enabled
-from .hook_results import check_value
 from .hooks import NO_HOOKS, add_hook, own
 from .methods import Size as Size, TensorMethods
 from .random.generator import use_tensor_class
@@ -470,12 +469,7 @@ def _tensor_hook(hook):
     create_graph): the user's hook sees a tensor and may return a replacement."""
 
     def on_grad(grad):
-        seen = grad if isinstance(grad, Tensor) else Tensor._wrap(grad)
-        new = hook(seen)
-        if new is None:
-            return None
-        check_value(seen, new, hook)
-        return new if isinstance(grad, Tensor) else new._data
+        return hook_results.run_tensor_hook(hook, grad)
 
     return on_grad
 
